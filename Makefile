@@ -1,0 +1,58 @@
+# hotpipe: `make demo` runs the main job on the default data dir (./data);
+# `make test` is what CI runs.
+GO        ?= go
+FUZZTIME  ?= 10s
+DATA_DIR  ?= ./data
+BIN       := ./hotpipe
+
+.PHONY: build demo test vet fmt fmtcheck lint fuzz fuzzsmoke cover bench clean
+
+build:
+	$(GO) build -o $(BIN) .
+
+# demo resets the database "foo" in $(DATA_DIR), loads it and shows its status.
+demo: build
+	rm -rf $(DATA_DIR)/foo
+	$(BIN) --data-dir $(DATA_DIR) db create foo
+	$(BIN) --data-dir $(DATA_DIR) load foo --txs 100000 --workers 256
+	$(BIN) --data-dir $(DATA_DIR) put foo greeting=hello
+	$(BIN) --data-dir $(DATA_DIR) get foo greeting
+	$(BIN) --data-dir $(DATA_DIR) db status foo
+
+test: fmtcheck vet
+	$(GO) test -race -count=1 ./...
+	$(MAKE) fuzzsmoke FUZZTIME=5s
+
+fmtcheck:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+fmt:
+	gofmt -w .
+
+lint: fmtcheck vet
+
+# Each fuzz target runs alone: go test -fuzz takes one package and one target.
+FUZZ_TARGETS := ./txframe:FuzzDecode ./txframe:FuzzRoundTrip
+
+fuzzsmoke:
+	@for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "fuzz $$pkg $$name for $(FUZZTIME)"; \
+		$(GO) test $$pkg -run='^$$' -fuzz="^$$name$$" -fuzztime=$(FUZZTIME) || exit 1; \
+	done
+
+fuzz:
+	$(MAKE) fuzzsmoke FUZZTIME=5m
+
+cover:
+	$(GO) test -coverprofile=cover.out ./... && $(GO) tool cover -func=cover.out | tail -1
+
+bench:
+	$(GO) test -run='^$$' -bench=. -benchmem ./...
+
+clean:
+	rm -f $(BIN) cover.out

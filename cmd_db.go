@@ -1,0 +1,252 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/hotpipe/hotpipe/engine"
+)
+
+func dbCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:  "db",
+		Usage: "create, list and inspect databases",
+		Subcommands: []*cli.Command{
+			{
+				Name:      "create",
+				Usage:     "create an empty database",
+				ArgsUsage: "DB",
+				Description: `Creates DB under the data directory with a fresh origin id. Names match
+^[a-z0-9][a-z0-9_-]{0,62}$.
+
+Example:
+   hotpipe db create foo`,
+				Action: e.dbCreate,
+			},
+			{
+				Name:        "list",
+				Usage:       "list the databases in the data directory",
+				Description: "Prints one database name per line on stdout.\n\nExample:\n   hotpipe --data-dir /var/lib/hotpipe db list",
+				Action:      e.dbList,
+			},
+			{
+				Name:      "status",
+				Usage:     "print a database's state",
+				ArgsUsage: "DB",
+				Description: `Prints name, origin, last LSN, state hash, frames, bytes, last commit time,
+replica mode and the writer lock's holder. Works while a writer commits.
+
+Examples:
+   hotpipe db status foo
+   hotpipe db status foo --json`,
+				Flags:  []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print the status as JSON"}},
+				Action: e.dbStatus,
+			},
+			{
+				Name:      "replica",
+				Usage:     "show or switch a database's replica mode",
+				ArgsUsage: "DB [on|off]",
+				Description: `A replica refuses ordinary commits and accepts only frames applied by
+hot-restore. With no mode given, prints the current one ("on" or "off").
+Switching needs the writer lock.
+
+Examples:
+   hotpipe db replica foo
+   hotpipe db replica foo off`,
+				Action: e.dbReplica,
+			},
+		},
+	}
+}
+
+// args checks the positional argument count.
+func args(c *cli.Context, min, max int) error {
+	n := c.NArg()
+	if n < min || n > max {
+		want := c.Command.ArgsUsage
+		if want == "" {
+			want = "no arguments"
+		}
+		return usagef("%s: expects %s, got %d argument(s)", commandPath(c), want, n)
+	}
+	return nil
+}
+
+// commandPath names the running command as typed, e.g. "db create".
+func commandPath(c *cli.Context) string {
+	var names []string
+	for _, ctx := range c.Lineage() {
+		if ctx.Command != nil && ctx.Command.Name != "" {
+			names = append([]string{ctx.Command.Name}, names...)
+		}
+	}
+	return strings.Join(names, " ")
+}
+
+func (e *env) open(name string, readOnly bool) (*engine.DB, error) {
+	return engine.Open(e.dataDir, name, engine.Options{
+		ReadOnly: readOnly,
+		Notify:   func(msg string) { fmt.Fprintf(e.stderr, "hotpipe: %s\n", msg) },
+	})
+}
+
+func (e *env) dbCreate(c *cli.Context) error {
+	if err := args(c, 1, 1); err != nil {
+		return err
+	}
+	m, err := engine.Create(e.dataDir, c.Args().First(), engine.CreateOptions{})
+	if err != nil {
+		return err
+	}
+	e.notef("created database %s (origin %s)", m.Name, m.Origin)
+	return nil
+}
+
+func (e *env) dbList(c *cli.Context) error {
+	if err := args(c, 0, 0); err != nil {
+		return err
+	}
+	names, err := engine.List(e.dataDir)
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		fmt.Fprintln(e.stdout, n)
+	}
+	return nil
+}
+
+// status is what `db status` reports.
+type status struct {
+	Name       string         `json:"name"`
+	Origin     string         `json:"origin"`
+	LastLSN    uint64         `json:"last_lsn"`
+	StateHash  string         `json:"state_hash"`
+	Frames     uint64         `json:"frames"`
+	Bytes      int64          `json:"bytes"`
+	LastCommit *time.Time     `json:"last_commit,omitempty"`
+	Replica    bool           `json:"replica"`
+	Created    time.Time      `json:"created"`
+	Lock       *engine.Holder `json:"lock_holder,omitempty"`
+}
+
+func (e *env) dbStatus(c *cli.Context) error {
+	if err := args(c, 1, 1); err != nil {
+		return err
+	}
+	st, err := e.readStatus(c.Args().First())
+	if err != nil {
+		return err
+	}
+	if c.Bool("json") {
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(st)
+	}
+	printStatus(e, st)
+	return nil
+}
+
+func (e *env) readStatus(name string) (status, error) {
+	db, err := e.open(name, true)
+	if err != nil {
+		return status{}, err
+	}
+	defer db.Close()
+	m, err := db.Meta()
+	if err != nil {
+		return status{}, err
+	}
+	lsn, hash, err := db.State()
+	if err != nil {
+		return status{}, err
+	}
+	size, err := db.Size()
+	if err != nil {
+		return status{}, err
+	}
+	st := status{Name: m.Name, Origin: m.Origin.String(), LastLSN: lsn, StateHash: hash.String(),
+		Frames: lsn, Bytes: size, Replica: m.Replica, Created: m.Created}
+	if lsn > 0 {
+		t, err := db.LastTime()
+		if err != nil {
+			return status{}, err
+		}
+		st.LastCommit = &t
+	}
+	holder, held, err := engine.LockHolder(e.dataDir, name)
+	if err != nil {
+		return status{}, err
+	}
+	if held {
+		st.Lock = &holder
+	}
+	return st, nil
+}
+
+func printStatus(e *env, st status) {
+	w := e.stdout
+	fmt.Fprintf(w, "name:        %s\n", st.Name)
+	fmt.Fprintf(w, "origin:      %s\n", st.Origin)
+	fmt.Fprintf(w, "last LSN:    %d\n", st.LastLSN)
+	fmt.Fprintf(w, "state hash:  %s\n", st.StateHash)
+	fmt.Fprintf(w, "frames:      %d\n", st.Frames)
+	fmt.Fprintf(w, "bytes:       %d\n", st.Bytes)
+	last := "never"
+	if st.LastCommit != nil {
+		last = st.LastCommit.Format(time.RFC3339Nano)
+	}
+	fmt.Fprintf(w, "last commit: %s\n", last)
+	fmt.Fprintf(w, "replica:     %s\n", onOff(st.Replica))
+	fmt.Fprintf(w, "created:     %s\n", st.Created.Format(time.RFC3339))
+	lock := "free"
+	if st.Lock != nil {
+		lock = "held by " + st.Lock.String()
+	}
+	fmt.Fprintf(w, "writer lock: %s\n", lock)
+}
+
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
+}
+
+func (e *env) dbReplica(c *cli.Context) error {
+	if err := args(c, 1, 2); err != nil {
+		return err
+	}
+	name := c.Args().Get(0)
+	if c.NArg() == 1 {
+		db, err := e.open(name, true)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		m, err := db.Meta()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(e.stdout, onOff(m.Replica))
+		return nil
+	}
+	mode := c.Args().Get(1)
+	if mode != "on" && mode != "off" {
+		return usagef("db replica: mode must be \"on\" or \"off\", not %q", mode)
+	}
+	db, err := e.open(name, false)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := db.SetReplica(mode == "on"); err != nil {
+		return err
+	}
+	e.notef("%s: replica mode %s", name, mode)
+	return db.Close()
+}

@@ -1,0 +1,278 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/hotpipe/hotpipe/txframe"
+)
+
+// writer appends frames for the process holding the lock. Committers encode
+// their frame into pending under mu; the first committer to find no fsync in
+// flight becomes the leader, writes everything pending, fsyncs once, publishes
+// the watermark and wakes the others (group commit).
+type writer struct {
+	db *DB
+
+	mu      sync.Mutex
+	cond    sync.Cond
+	meta    Meta
+	next    watermark // position after the last frame assigned an LSN
+	durable watermark // position after the last durable frame
+	pending []byte    // encoded frames not yet written
+	cuts    []cut     // new segments starting inside pending
+	spare   []byte
+	syncing bool  // a leader is writing and fsyncing
+	err     error // sticky: a failed write or fsync ends all writing
+	closed  bool
+
+	seg  *os.File // current segment, written only by the leader
+	mark *watermarkFile
+}
+
+// cut marks where in pending a new segment file, named first, begins.
+type cut struct {
+	off   int
+	first uint64
+}
+
+// spareLimit caps the buffer kept for reuse after a large batch.
+const spareLimit = 8 << 20
+
+// Commit appends one transaction and returns its LSN once it is durable.
+func (db *DB) Commit(entries []txframe.Entry) (uint64, error) {
+	if db.w == nil {
+		return 0, ErrReadOnly
+	}
+	size, err := txframe.EncodedLen(entries)
+	if err != nil {
+		return 0, err
+	}
+	w := db.w
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.usable(); err != nil {
+		return 0, err
+	}
+	if w.meta.Replica {
+		return 0, fmt.Errorf("%s: %w", db.name, ErrReplica)
+	}
+	lsn := w.next.lsn + 1
+	t := max(db.opts.Now().UnixNano(), w.next.time)
+	w.reserve(lsn, size)
+	pending, h, err := txframe.Append(w.pending, w.next.hash, lsn, t, entries)
+	if err != nil {
+		return 0, err
+	}
+	w.pending, w.next.hash = pending, h
+	w.advance(lsn, t, size)
+	return lsn, w.waitDurable(lsn)
+}
+
+func (w *writer) usable() error {
+	switch {
+	case w.closed:
+		return ErrClosed
+	case w.err != nil:
+		return fmt.Errorf("%w: an earlier write failed: %v", ErrClosed, w.err)
+	}
+	return nil
+}
+
+// reserve starts a new segment for frame lsn of size bytes if it would
+// overflow the current one.
+func (w *writer) reserve(lsn uint64, size int) {
+	if w.next.end > 0 && w.next.end+int64(size) > w.db.opts.SegmentSize {
+		w.cuts = append(w.cuts, cut{off: len(w.pending), first: lsn})
+		w.next.seg, w.next.end = lsn, 0
+	}
+}
+
+func (w *writer) advance(lsn uint64, t int64, size int) {
+	w.next.lsn, w.next.time = lsn, t
+	w.next.frameOff = w.next.end
+	w.next.end += int64(size)
+}
+
+// waitDurable returns once lsn is durable, leading a flush when none is in
+// flight. Called with mu held.
+func (w *writer) waitDurable(lsn uint64) error {
+	for w.durable.lsn < lsn {
+		if w.err != nil {
+			return fmt.Errorf("%s: commit of LSN %d failed: %w", w.db.name, lsn, w.err)
+		}
+		if w.syncing {
+			w.cond.Wait()
+			continue
+		}
+		w.flush()
+	}
+	return nil
+}
+
+// flush writes and fsyncs everything pending, with mu released during I/O.
+func (w *writer) flush() {
+	buf, cuts, target := w.pending, w.cuts, w.next
+	w.pending, w.cuts = w.spare[:0], nil
+	w.syncing = true
+	w.mu.Unlock()
+	err := w.writeOut(buf, cuts, target)
+	w.mu.Lock()
+	w.syncing = false
+	if cap(buf) <= spareLimit {
+		w.spare = buf[:0]
+	} else {
+		w.spare = nil
+	}
+	if err != nil {
+		w.err = err
+	} else {
+		w.durable = target
+	}
+	w.cond.Broadcast()
+}
+
+// writeOut appends buf to the segments (starting new ones at cuts), fsyncs,
+// then publishes target as the durable watermark.
+func (w *writer) writeOut(buf []byte, cuts []cut, target watermark) error {
+	start := 0
+	off := w.durable.end
+	for _, c := range cuts {
+		if err := w.appendSync(buf[start:c.off], off); err != nil {
+			return err
+		}
+		if err := w.startSegment(c.first); err != nil {
+			return err
+		}
+		start, off = c.off, 0
+	}
+	if err := w.appendSync(buf[start:], off); err != nil {
+		return err
+	}
+	return w.mark.store(target)
+}
+
+func (w *writer) appendSync(b []byte, off int64) error {
+	if len(b) == 0 {
+		return nil
+	}
+	if _, err := w.seg.WriteAt(b, off); err != nil {
+		return err
+	}
+	return syncData(w.seg)
+}
+
+// startSegment closes the current segment and creates the next, making its
+// directory entry durable before any frame in it is acknowledged.
+func (w *writer) startSegment(first uint64) error {
+	path := filepath.Join(w.db.dir, segName(first))
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, fileMode)
+	if err != nil {
+		return err
+	}
+	if err := syncDir(w.db.dir); err != nil {
+		f.Close()
+		return err
+	}
+	old := w.seg
+	w.seg = f
+	return old.Close()
+}
+
+// Apply commits a block of one or more whole frames produced elsewhere (by
+// restore) exactly as they are. Each frame must carry the next LSN, a commit
+// time no earlier than the last, a valid body, and an h(n) that this
+// database recomputes from its own chain; the first frame that fails stops
+// the block and nothing after it is committed. Frames before it are made
+// durable. Apply returns the last LSN that is durable.
+func (db *DB) Apply(block []byte) (uint64, error) {
+	if db.w == nil {
+		return 0, ErrReadOnly
+	}
+	w := db.w
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.usable(); err != nil {
+		return 0, err
+	}
+	if !w.meta.Replica {
+		return 0, fmt.Errorf("%s: %w", db.name, ErrNotReplica)
+	}
+	var bad error
+	for len(block) > 0 && bad == nil {
+		n, err := w.applyOne(block)
+		if err != nil {
+			bad = err
+			break
+		}
+		block = block[n:]
+	}
+	if err := w.waitDurable(w.next.lsn); err != nil {
+		return w.durable.lsn, err
+	}
+	return w.durable.lsn, bad
+}
+
+// applyOne checks the frame at the start of block against the chain and
+// queues it; it returns the frame's length.
+func (w *writer) applyOne(block []byte) (int, error) {
+	lsn := w.next.lsn + 1
+	h, err := txframe.Peek(block)
+	if err != nil {
+		return 0, fmt.Errorf("%s: frame for LSN %d: %w", w.db.name, lsn, err)
+	}
+	f := block[:h.Len]
+	switch {
+	case h.LSN != lsn:
+		return 0, fmt.Errorf("%s: %w: expected LSN %d, got %d", w.db.name, ErrGap, lsn, h.LSN)
+	case h.Time < w.next.time:
+		return 0, fmt.Errorf("%s: LSN %d: %w: commit time %d precedes %d", w.db.name, lsn, txframe.ErrMalformed, h.Time, w.next.time)
+	}
+	if err := txframe.ForEachEntry(f, func(txframe.Entry, int) error { return nil }); err != nil {
+		return 0, fmt.Errorf("%s: LSN %d: %w", w.db.name, lsn, err)
+	}
+	if err := txframe.VerifyChain(w.next.hash, f); err != nil {
+		return 0, fmt.Errorf("%s: LSN %d: %w: %w", w.db.name, lsn, ErrHistory, err)
+	}
+	w.reserve(lsn, h.Len)
+	w.pending = append(w.pending, f...)
+	w.next.hash = h.Hash
+	w.advance(lsn, h.Time, h.Len)
+	return h.Len, nil
+}
+
+// updateMeta applies change to the metadata and replaces META atomically.
+func (w *writer) updateMeta(change func(*Meta) error) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.usable(); err != nil {
+		return err
+	}
+	m := w.meta
+	if err := change(&m); err != nil {
+		return err
+	}
+	if err := writeMeta(w.db.dir, m); err != nil {
+		return fmt.Errorf("%s: write metadata: %w", w.db.name, err)
+	}
+	w.meta = m
+	return nil
+}
+
+func (w *writer) close() error {
+	w.mu.Lock()
+	for w.syncing {
+		w.cond.Wait()
+	}
+	if w.closed {
+		w.mu.Unlock()
+		return nil
+	}
+	w.closed = true
+	w.mu.Unlock()
+	err := errors.Join(w.seg.Close(), w.mark.f.Close())
+	return err
+}

@@ -1,0 +1,273 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/hotpipe/hotpipe/txframe"
+)
+
+// openWriter reads the metadata and recovers the log for a writer.
+func openWriter(db *DB) (*writer, error) {
+	meta, err := readMeta(db.dir)
+	if err != nil {
+		return nil, err
+	}
+	w := &writer{db: db, meta: meta}
+	w.cond.L = &w.mu
+	if w.mark, err = openWatermark(db.dir); err != nil {
+		return nil, err
+	}
+	pos, err := recoverLog(db)
+	if err != nil {
+		w.mark.f.Close()
+		return nil, err
+	}
+	seg, err := os.OpenFile(filepath.Join(db.dir, segName(pos.seg)), os.O_WRONLY, 0)
+	if err == nil {
+		err = syncData(seg) // frames found past an old watermark become durable now
+	}
+	if err != nil {
+		w.mark.f.Close()
+		return nil, err
+	}
+	w.seg = seg
+	w.mark.last.seq = pos.seq
+	if err := w.mark.store(pos); err != nil {
+		w.close()
+		return nil, err
+	}
+	w.next, w.durable = pos, pos
+	return w, nil
+}
+
+// recoverLog finds the end of the valid log. It starts from the published
+// watermark, whose last frame must be intact, and accepts the whole frames
+// that follow it. Past the watermark nothing was acknowledged, so a damaged
+// tail there is truncated and reported. Without a readable watermark it
+// scans from the start and truncates only a frame cut short at the very end.
+func recoverLog(db *DB) (watermark, error) {
+	segs, err := listSegments(db.dir)
+	if err != nil {
+		return watermark{}, err
+	}
+	if len(segs) == 0 {
+		return watermark{}, &CorruptionError{Path: db.dir, Err: errors.New("no segment files")}
+	}
+	r := &recovery{db: db, segs: segs}
+	mark, err := readWatermark(db.dir)
+	switch {
+	case errors.Is(err, errNoWatermark):
+		db.notify(fmt.Sprintf("%s: %v; scanning the whole log", db.name, err))
+		r.pos, r.trusted = watermark{seg: segs[0]}, false
+	case err != nil:
+		return watermark{}, err
+	default:
+		r.pos, r.trusted = mark, true
+	}
+	return r.run()
+}
+
+type recovery struct {
+	db      *DB
+	segs    []uint64
+	pos     watermark // the last good frame found so far
+	trusted bool      // pos came from the watermark: damage after it is a torn tail
+	buf     []byte
+}
+
+func (r *recovery) run() (watermark, error) {
+	i := segmentFor(r.segs, r.pos.seg)
+	if i < 0 || r.segs[i] != r.pos.seg {
+		return watermark{}, r.corrupt(segName(r.pos.seg), 0, r.pos.lsn, errors.New("segment named by the watermark is missing"))
+	}
+	off := r.pos.end
+	if r.trusted && r.pos.lsn > 0 {
+		if err := r.checkWatermarkFrame(); err != nil {
+			return watermark{}, err
+		}
+	}
+	for ; i < len(r.segs); i, off = i+1, 0 {
+		if r.segs[i] != r.pos.seg && r.segs[i] != r.pos.lsn+1 {
+			return watermark{}, r.corrupt(segName(r.segs[i]), 0, r.pos.lsn+1, fmt.Errorf("segment does not start at LSN %d", r.pos.lsn+1))
+		}
+		t, err := r.scanSegment(r.segs[i], off)
+		if err != nil {
+			return watermark{}, err
+		}
+		if t != nil {
+			return r.pos, r.repair(t, i)
+		}
+	}
+	return r.pos, r.dropEmptyTail()
+}
+
+// tear is where scanning a segment stopped on bytes that are not a valid
+// next frame.
+type tear struct {
+	path      string
+	off, size int64
+	cause     error
+}
+
+// repair truncates the tear in segment i and removes the (empty) segments
+// after it, or reports corruption and changes nothing. Past a trusted
+// watermark every tear is a torn tail; without one, only a frame cut short
+// by the end of the file, or zeros, is.
+func (r *recovery) repair(t *tear, i int) error {
+	torn := r.trusted || errors.Is(t.cause, txframe.ErrIncomplete) || zeroFrom(t.path, t.off, t.size)
+	if !torn {
+		return r.corrupt(t.path, t.off, r.pos.lsn+1, t.cause)
+	}
+	later := r.segs[i+1:]
+	for _, seg := range later {
+		path := filepath.Join(r.db.dir, segName(seg))
+		fi, err := os.Stat(path)
+		if err != nil {
+			return err
+		}
+		if fi.Size() > 0 {
+			return r.corrupt(t.path, t.off, r.pos.lsn+1, fmt.Errorf("%w, and %s after it holds data", t.cause, segName(seg)))
+		}
+	}
+	if err := truncateSync(t.path, t.off); err != nil {
+		return err
+	}
+	for _, seg := range later {
+		if err := os.Remove(filepath.Join(r.db.dir, segName(seg))); err != nil {
+			return err
+		}
+	}
+	r.db.notify(fmt.Sprintf("%s: recovered from a crash: truncated %d unacknowledged bytes at %s offset %d after LSN %d (%v)",
+		r.db.name, t.size-t.off, filepath.Base(t.path), t.off, r.pos.lsn, t.cause))
+	return syncDir(r.db.dir)
+}
+
+func truncateSync(path string, size int64) error {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	err = f.Truncate(size)
+	if err == nil {
+		err = syncData(f)
+	}
+	return errors.Join(err, f.Close())
+}
+
+// checkWatermarkFrame proves the frame the watermark names is intact.
+func (r *recovery) checkWatermarkFrame() error {
+	path := filepath.Join(r.db.dir, segName(r.pos.seg))
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	s := newSegScanner(f, r.pos.frameOff, r.pos.end, nil)
+	r.buf = s.buf
+	_, h, err := s.next()
+	if err == nil && (h.LSN != r.pos.lsn || h.Hash != r.pos.hash || s.offset() != r.pos.end) {
+		err = fmt.Errorf("frame is LSN %d, %d bytes, h %s; watermark says LSN %d ending at %d, h %s",
+			h.LSN, h.Len, h.Hash, r.pos.lsn, r.pos.end, r.pos.hash)
+	}
+	if err != nil {
+		return r.corrupt(path, r.pos.frameOff, r.pos.lsn, err)
+	}
+	return nil
+}
+
+// scanSegment accepts frames of segment seg from off on, and returns where
+// it met bytes that are not a valid next frame, if it did.
+func (r *recovery) scanSegment(seg uint64, off int64) (*tear, error) {
+	path := filepath.Join(r.db.dir, segName(seg))
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if fi.Size() < off {
+		return nil, r.corrupt(path, fi.Size(), r.pos.lsn, fmt.Errorf("file is %d bytes, but frames up to offset %d were acknowledged", fi.Size(), off))
+	}
+	s := newSegScanner(f, off, fi.Size(), r.buf)
+	r.buf = s.buf
+	for {
+		start := s.offset()
+		frame, h, err := s.next()
+		if err == io.EOF {
+			return nil, nil
+		}
+		if err == nil {
+			err = r.accept(seg, start, frame, h)
+		}
+		if err != nil {
+			return &tear{path: path, off: start, size: fi.Size(), cause: err}, nil
+		}
+	}
+}
+
+// accept checks that frame continues the chain and advances pos past it.
+func (r *recovery) accept(seg uint64, off int64, frame []byte, h txframe.Header) error {
+	switch {
+	case h.LSN != r.pos.lsn+1:
+		return fmt.Errorf("%w: expected LSN %d, found %d", ErrGap, r.pos.lsn+1, h.LSN)
+	case h.Time < r.pos.time:
+		return fmt.Errorf("commit time %d precedes %d", h.Time, r.pos.time)
+	}
+	if err := txframe.ForEachEntry(frame, func(txframe.Entry, int) error { return nil }); err != nil {
+		return err
+	}
+	if err := txframe.VerifyChain(r.pos.hash, frame); err != nil {
+		return err
+	}
+	r.pos = watermark{seq: r.pos.seq, lsn: h.LSN, time: h.Time, seg: seg, frameOff: off, end: off + int64(h.Len), hash: h.Hash}
+	return nil
+}
+
+// zeroFrom reports whether f holds only zero bytes from off to size, as a
+// file extended but never written by a crashed writer does.
+func zeroFrom(path string, off, size int64) bool {
+	if size-off > readBlock {
+		return false
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	b := make([]byte, size-off)
+	if _, err := f.ReadAt(b, off); err != nil {
+		return false
+	}
+	return strings.Trim(string(b), "\x00") == ""
+}
+
+// dropEmptyTail removes a last segment that a crash left empty, so the
+// watermark always names the segment holding the last frame.
+func (r *recovery) dropEmptyTail() error {
+	last := r.segs[len(r.segs)-1]
+	if last == r.pos.seg || len(r.segs) == 1 {
+		return nil
+	}
+	if err := os.Remove(filepath.Join(r.db.dir, segName(last))); err != nil {
+		return err
+	}
+	return syncDir(r.db.dir)
+}
+
+func (r *recovery) corrupt(path string, off int64, lsn uint64, err error) error {
+	return &CorruptionError{Path: path, Offset: off, LSN: lsn, Err: err}
+}
+
+func (db *DB) notify(msg string) {
+	if db.opts.Notify != nil {
+		db.opts.Notify(msg)
+	}
+}

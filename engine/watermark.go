@@ -1,0 +1,154 @@
+package engine
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/hotpipe/hotpipe/txframe"
+)
+
+// The DURABLE file holds two fixed-size slots. The writer overwrites the
+// older slot after each fsync, so one slot is always whole even while the
+// other is being written; readers take the valid slot with the higher
+// sequence number. The file itself needs no fsync: after a crash, recovery
+// recomputes the watermark from the segments.
+//
+//	slot (128 bytes, little-endian):
+//	  0  seq u64        8  LSN u64      16  commit time i64   24  segment (first LSN) u64
+//	 32  frame off i64  40  end off i64  48  h(LSN) [32]byte   80  CRC32C of [0,80)  84  zero padding
+const (
+	durableFile     = "DURABLE"
+	slotSize        = 128
+	slotPayload     = 80
+	watermarkReads  = 50 // retries while a torn slot pair is being rewritten
+	watermarkRetry  = time.Millisecond
+	errNoWatermarkS = "no valid watermark slot"
+)
+
+var errNoWatermark = errors.New(errNoWatermarkS)
+
+// watermark is a position in the log: the last frame's LSN, time and hash,
+// and where it lies. frameOff is the start of that frame and end the offset
+// just past it, both in segment seg (named by its first LSN).
+type watermark struct {
+	seq      uint64
+	lsn      uint64
+	time     int64
+	seg      uint64
+	frameOff int64
+	end      int64
+	hash     txframe.Hash
+}
+
+func (w *watermark) encode(b []byte) {
+	binary.LittleEndian.PutUint64(b[0:], w.seq)
+	binary.LittleEndian.PutUint64(b[8:], w.lsn)
+	binary.LittleEndian.PutUint64(b[16:], uint64(w.time))
+	binary.LittleEndian.PutUint64(b[24:], w.seg)
+	binary.LittleEndian.PutUint64(b[32:], uint64(w.frameOff))
+	binary.LittleEndian.PutUint64(b[40:], uint64(w.end))
+	copy(b[48:80], w.hash[:])
+	binary.LittleEndian.PutUint32(b[80:], crc32.Checksum(b[:slotPayload], castagnoli))
+	clear(b[84:slotSize])
+}
+
+func decodeSlot(b []byte) (watermark, bool) {
+	if binary.LittleEndian.Uint32(b[80:]) != crc32.Checksum(b[:slotPayload], castagnoli) {
+		return watermark{}, false
+	}
+	w := watermark{
+		seq:      binary.LittleEndian.Uint64(b[0:]),
+		lsn:      binary.LittleEndian.Uint64(b[8:]),
+		time:     int64(binary.LittleEndian.Uint64(b[16:])),
+		seg:      binary.LittleEndian.Uint64(b[24:]),
+		frameOff: int64(binary.LittleEndian.Uint64(b[32:])),
+		end:      int64(binary.LittleEndian.Uint64(b[40:])),
+		hash:     txframe.Hash(b[48:80]),
+	}
+	ok := w.seq > 0 && w.seg >= 1 && w.frameOff >= 0 && w.end >= w.frameOff
+	return w, ok
+}
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// watermarkFile is the writer's handle on DURABLE.
+type watermarkFile struct {
+	f    *os.File
+	last watermark
+	buf  [slotSize]byte
+}
+
+func createWatermark(dir string, w watermark) error {
+	f, err := os.OpenFile(filepath.Join(dir, durableFile), os.O_RDWR|os.O_CREATE|os.O_EXCL, fileMode)
+	if err != nil {
+		return err
+	}
+	wf := &watermarkFile{f: f}
+	if err := wf.store(w); err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func openWatermark(dir string) (*watermarkFile, error) {
+	f, err := os.OpenFile(filepath.Join(dir, durableFile), os.O_RDWR, 0)
+	if err != nil {
+		return nil, err
+	}
+	return &watermarkFile{f: f}, nil
+}
+
+// store writes w into the slot not holding the current watermark.
+func (wf *watermarkFile) store(w watermark) error {
+	w.seq = wf.last.seq + 1
+	w.encode(wf.buf[:])
+	if _, err := wf.f.WriteAt(wf.buf[:], int64(w.seq%2)*slotSize); err != nil {
+		return err
+	}
+	wf.last = w
+	return nil
+}
+
+// readWatermark returns the newest valid watermark in dir. A reader may
+// catch the writer mid-slot; it retries briefly before giving up.
+func readWatermark(dir string) (watermark, error) {
+	path := filepath.Join(dir, durableFile)
+	f, err := os.Open(path)
+	if err != nil {
+		return watermark{}, err
+	}
+	defer f.Close()
+	var b [2 * slotSize]byte
+	for try := 0; ; try++ {
+		n, err := f.ReadAt(b[:], 0)
+		if n == len(b) || err == nil {
+			if w, ok := newestSlot(b[:]); ok {
+				return w, nil
+			}
+		}
+		if try == watermarkReads {
+			return watermark{}, fmt.Errorf("%s: %w", path, errNoWatermark)
+		}
+		time.Sleep(watermarkRetry)
+	}
+}
+
+func newestSlot(b []byte) (watermark, bool) {
+	a, aok := decodeSlot(b[:slotSize])
+	c, cok := decodeSlot(b[slotSize:])
+	switch {
+	case aok && cok && c.seq > a.seq, !aok && cok:
+		return c, true
+	case aok:
+		return a, true
+	}
+	return watermark{}, false
+}

@@ -1,0 +1,270 @@
+// Command hotpipe is the admin and hot backup tool of hotpipe's append-only
+// transactional database (package engine).
+//
+// stdout carries data only (values, reports, backup streams); every message,
+// usage text and error goes to stderr. Errors map to exit codes in one place,
+// exitCode, and every command's help lists them.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/hotpipe/hotpipe/engine"
+	"github.com/hotpipe/hotpipe/txframe"
+)
+
+// Exit codes (DESIGN.md §6).
+const (
+	exitOK          = 0
+	exitFailure     = 1
+	exitUsage       = 2
+	exitIntegrity   = 3
+	exitHistory     = 4
+	exitLocked      = 5
+	exitInterrupted = 130
+)
+
+const exitCodesHelp = `
+EXIT CODES:
+   0    success
+   1    failure
+   2    usage error (bad flag, argument or database name)
+   3    integrity error (checksum, hash chain, truncated or corrupt data)
+   4    history error (LSN gap, different history, origin mismatch)
+   5    database locked by another writer
+   130  interrupted
+`
+
+// errUsage marks errors in how the command was called.
+var errUsage = errors.New("usage")
+
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+func (e *usageError) Unwrap() error { return errUsage }
+
+func usagef(format string, args ...any) error {
+	return &usageError{msg: fmt.Sprintf(format, args...)}
+}
+
+// exitCode maps an error to the process exit code.
+func exitCode(err error) int {
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.Is(err, errUsage), errors.Is(err, engine.ErrInvalidName):
+		return exitUsage
+	case errors.Is(err, engine.ErrLocked):
+		return exitLocked
+	case errors.Is(err, engine.ErrGap), errors.Is(err, engine.ErrHistory):
+		return exitHistory
+	case isIntegrity(err):
+		return exitIntegrity
+	}
+	return exitFailure
+}
+
+func isIntegrity(err error) bool {
+	for _, target := range []error{engine.ErrCorrupt, txframe.ErrChecksum, txframe.ErrChain,
+		txframe.ErrIncomplete, txframe.ErrMagic, txframe.ErrMalformed, txframe.ErrTooLarge} {
+		if errors.Is(err, target) {
+			return true
+		}
+	}
+	return false
+}
+
+func main() {
+	os.Exit(run(os.Args, os.Stdin, os.Stdout, os.Stderr))
+}
+
+// run executes one command line and returns its exit code.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	env := &env{stdin: stdin, stdout: stdout, stderr: stderr}
+	app := newApp(env)
+	err := app.Run(permute(app, args))
+	if err == nil && env.notFound != "" {
+		err = usagef("unknown command %q", env.notFound)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "hotpipe: %v\n", err)
+		if errors.Is(err, errUsage) {
+			fmt.Fprintln(stderr, "Run 'hotpipe --help' or 'hotpipe COMMAND --help' for usage.")
+		}
+	}
+	return exitCode(err)
+}
+
+// env is what commands share: the process's streams and global flags.
+type env struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	dataDir        string
+	quiet          bool
+	notFound       string
+}
+
+// notef prints an operator message on stderr unless -q was given.
+func (e *env) notef(format string, args ...any) {
+	if !e.quiet {
+		fmt.Fprintf(e.stderr, format+"\n", args...)
+	}
+}
+
+func newApp(e *env) *cli.App {
+	app := &cli.App{
+		Name:  "hotpipe",
+		Usage: "hot, streaming backup and restore of an append-only transactional database",
+		Description: `hotpipe is both the admin tool of its embedded database and its backup tool.
+Data goes to stdout; messages, usage and errors go to stderr.
+
+Examples:
+   hotpipe db create foo
+   hotpipe load foo --txs 100000 --workers 8
+   hotpipe db status foo
+   hotpipe put foo user:1=alice user:2=bob
+   hotpipe get foo user:1`,
+		Writer:                 e.stderr,
+		ErrWriter:              e.stderr,
+		Reader:                 e.stdin,
+		HideHelpCommand:        true,
+		CustomAppHelpTemplate:  cli.AppHelpTemplate + exitCodesHelp,
+		ExitErrHandler:         func(*cli.Context, error) {},
+		OnUsageError:           onUsageError,
+		CommandNotFound:        func(_ *cli.Context, name string) { e.notFound = name },
+		UseShortOptionHandling: false,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "data-dir", Value: "./data", EnvVars: []string{"HOTPIPE_DATA_DIR"},
+				Usage: "directory holding the databases", Destination: &e.dataDir},
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print no summaries or notices on stderr", Destination: &e.quiet},
+		},
+		Commands: []*cli.Command{dbCommand(e), putCommand(e), getCommand(e), scanCommand(e), loadCommand(e)},
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return usagef("unknown command %q", c.Args().First())
+			}
+			cli.ShowAppHelp(c)
+			return usagef("no command given")
+		},
+	}
+	for _, c := range app.Commands {
+		prepare(c)
+	}
+	return app
+}
+
+// prepare gives every command our usage-error handling and exit code help.
+func prepare(c *cli.Command) {
+	c.OnUsageError = onUsageError
+	if len(c.Subcommands) > 0 {
+		c.CustomHelpTemplate = cli.SubcommandHelpTemplate + exitCodesHelp
+	} else {
+		c.CustomHelpTemplate = cli.CommandHelpTemplate + exitCodesHelp
+	}
+	for _, s := range c.Subcommands {
+		prepare(s)
+	}
+}
+
+func onUsageError(_ *cli.Context, err error, _ bool) error {
+	return usagef("%v", err)
+}
+
+// permute moves flags given after positional arguments in front of them,
+// because urfave/cli v2 stops parsing flags at the first argument and
+// hotpipe's documented usage is `hotpipe hot-backup foo -o FILE`. Global
+// flags given after the command move before it. "--" ends flag parsing.
+func permute(app *cli.App, args []string) []string {
+	if len(args) == 0 {
+		return args
+	}
+	var global, path, flags, positional []string
+	cmds, cmdFlags := app.Commands, []cli.Flag(nil)
+	resolving := true
+	for i := 1; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--":
+			positional = append(positional, args[i+1:]...)
+			i = len(args)
+		case strings.HasPrefix(a, "-") && a != "-":
+			dst := &flags
+			takesValue, isGlobal := flagKind(a, cmdFlags, app.Flags)
+			if isGlobal {
+				dst = &global
+			}
+			*dst = append(*dst, a)
+			if takesValue && i+1 < len(args) {
+				i++
+				*dst = append(*dst, args[i])
+			}
+		case resolving && findCommand(cmds, a) != nil:
+			c := findCommand(cmds, a)
+			path = append(path, a)
+			cmds, cmdFlags = c.Subcommands, c.Flags
+		default:
+			resolving = false
+			positional = append(positional, a)
+		}
+	}
+	out := append([]string{args[0]}, global...)
+	out = append(append(out, path...), flags...)
+	for _, p := range positional {
+		if strings.HasPrefix(p, "-") {
+			out = append(out, "--")
+			break
+		}
+	}
+	return append(out, positional...)
+}
+
+// flagKind reports whether flag token a takes a separate value, and whether
+// it is a global flag rather than one of the command's.
+func flagKind(a string, cmdFlags, globalFlags []cli.Flag) (takesValue, global bool) {
+	name := strings.TrimLeft(a, "-")
+	if strings.Contains(name, "=") {
+		name = name[:strings.Index(name, "=")]
+		if f := lookupFlag(globalFlags, name); f != nil && lookupFlag(cmdFlags, name) == nil {
+			return false, true
+		}
+		return false, false
+	}
+	if f := lookupFlag(cmdFlags, name); f != nil {
+		return takesArg(f), false
+	}
+	if f := lookupFlag(globalFlags, name); f != nil {
+		return takesArg(f), true
+	}
+	return false, false
+}
+
+func lookupFlag(flags []cli.Flag, name string) cli.Flag {
+	for _, f := range flags {
+		for _, n := range f.Names() {
+			if n == name {
+				return f
+			}
+		}
+	}
+	return nil
+}
+
+func takesArg(f cli.Flag) bool {
+	_, isBool := f.(*cli.BoolFlag)
+	return !isBool
+}
+
+func findCommand(cmds []*cli.Command, name string) *cli.Command {
+	for _, c := range cmds {
+		if c.HasName(name) {
+			return c
+		}
+	}
+	return nil
+}

@@ -1,0 +1,115 @@
+package main
+
+import (
+	"encoding/hex"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"hotpipe": func() { os.Exit(run(os.Args, os.Stdin, os.Stdout, os.Stderr)) },
+	})
+}
+
+// TestScripts runs the CLI scenarios in testdata/scripts, each against the
+// real main installed as "hotpipe" and a data directory of its own.
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir:                 "testdata/scripts",
+		RequireExplicitExec: true,
+		RequireUniqueNames:  true,
+		Setup: func(env *testscript.Env) error {
+			env.Setenv("HOTPIPE_DATA_DIR", filepath.Join(env.WorkDir, "data"))
+			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"fails":     cmdFails,
+			"truncate":  cmdTruncate,
+			"flipbyte":  cmdFlipByte,
+			"appendhex": cmdAppendHex,
+		},
+	})
+}
+
+// cmdFails runs a program and requires it to exit with the given code:
+//
+//	fails CODE PROG [ARGS...]
+func cmdFails(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: fails CODE PROG [ARGS...]")
+	}
+	want, err := strconv.Atoi(args[0])
+	if err != nil || want == 0 {
+		ts.Fatalf("fails: CODE must be a non-zero exit code, got %q", args[0])
+	}
+	err = ts.Exec(args[1], args[2:]...)
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) {
+		ts.Fatalf("%s: want exit code %d, got %v", args[1], want, err)
+	}
+	if got := exit.ExitCode(); got != want {
+		ts.Fatalf("%s: want exit code %d, got %d", args[1], want, got)
+	}
+}
+
+// cmdTruncate cuts a file to a size, or by a number of bytes with a minus:
+//
+//	truncate FILE SIZE|-BYTES
+func cmdTruncate(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: truncate FILE SIZE|-BYTES")
+	}
+	path := ts.MkAbs(args[0])
+	n, err := strconv.ParseInt(args[1], 10, 64)
+	ts.Check(err)
+	if n < 0 {
+		fi, err := os.Stat(path)
+		ts.Check(err)
+		n += fi.Size()
+	}
+	ts.Check(os.Truncate(path, n))
+}
+
+// cmdFlipByte inverts the byte at an offset (negative: from the end):
+//
+//	flipbyte FILE OFFSET
+func cmdFlipByte(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: flipbyte FILE OFFSET")
+	}
+	path := ts.MkAbs(args[0])
+	b, err := os.ReadFile(path)
+	ts.Check(err)
+	off, err := strconv.Atoi(args[1])
+	ts.Check(err)
+	if off < 0 {
+		off += len(b)
+	}
+	if off < 0 || off >= len(b) {
+		ts.Fatalf("flipbyte: offset %s outside %d-byte file", args[1], len(b))
+	}
+	b[off] ^= 0xff
+	ts.Check(os.WriteFile(path, b, 0o600))
+}
+
+// cmdAppendHex appends bytes given in hex to a file:
+//
+//	appendhex FILE HEX
+func cmdAppendHex(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: appendhex FILE HEX")
+	}
+	b, err := hex.DecodeString(args[1])
+	ts.Check(err)
+	f, err := os.OpenFile(ts.MkAbs(args[0]), os.O_WRONLY|os.O_APPEND, 0)
+	ts.Check(err)
+	_, err = f.Write(b)
+	ts.Check(errors.Join(err, f.Close()))
+}
