@@ -140,4 +140,3 @@ func (db *DB) readValue(ref valueRef) ([]byte, error) {
 	}
 	return v, nil
 }
-
