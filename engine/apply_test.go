@@ -1,0 +1,141 @@
+package engine
+
+import (
+	"encoding/binary"
+	"errors"
+	"hash/crc32"
+	"testing"
+
+	"github.com/hotpipe/hotpipe/txframe"
+)
+
+// source returns a database with n committed frames and those frames' bytes.
+func source(t *testing.T, n int) (*DB, []byte) {
+	t.Helper()
+	src, _ := newDB(t, Options{SegmentSize: 1500}, CreateOptions{})
+	commitN(t, src, 0, n)
+	return src, readAll(t, src, 1, 0)
+}
+
+func replica(t *testing.T) *DB {
+	t.Helper()
+	db, _ := newDB(t, Options{SegmentSize: 1000}, CreateOptions{Replica: true})
+	return db
+}
+
+func TestReplicaRefusesCommits(t *testing.T) {
+	db := replica(t)
+	if _, err := db.Commit([]txframe.Entry{put("a", "b")}); !errors.Is(err, ErrReplica) {
+		t.Fatalf("Commit on a replica = %v, want ErrReplica", err)
+	}
+	if err := db.SetReplica(false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Commit([]txframe.Entry{put("a", "b")}); err != nil {
+		t.Fatalf("Commit after replica off: %v", err)
+	}
+}
+
+func TestApplyReproducesTheSource(t *testing.T) {
+	src, frames := source(t, 40)
+	dst := replica(t)
+	parts := splitFrames(t, frames)
+	// Apply in uneven blocks: single frames and runs.
+	for i := 0; i < len(parts); {
+		n := 1 + i%4
+		var block []byte
+		for j := i; j < i+n && j < len(parts); j++ {
+			block = append(block, parts[j]...)
+		}
+		last, err := dst.Apply(block)
+		if err != nil {
+			t.Fatal(err)
+		}
+		i += n
+		if want := uint64(min(i, len(parts))); last != want {
+			t.Fatalf("Apply returned LSN %d, want %d", last, want)
+		}
+	}
+	sl, sh := mustState(t, src)
+	dl, dh := mustState(t, dst)
+	if sl != dl || sh != dh {
+		t.Fatalf("replica at %d %s, source at %d %s", dl, dh, sl, sh)
+	}
+	if got := mustGet(t, dst, "k17"); got != "v17" {
+		t.Fatalf("k17 = %q", got)
+	}
+}
+
+func TestApplyRefusals(t *testing.T) {
+	_, frames := source(t, 6)
+	parts := splitFrames(t, frames)
+	other, otherFrames := source(t, 6) // same content, different commit times: another history
+	_ = other
+	otherParts := splitFrames(t, otherFrames)
+	tests := []struct {
+		name      string
+		notRep    bool
+		block     func() []byte
+		err       error
+		appliedTo uint64
+	}{
+		{name: "not a replica", notRep: true, block: func() []byte { return parts[0] }, err: ErrNotReplica},
+		{name: "gap at the start", block: func() []byte { return parts[1] }, err: ErrGap},
+		{name: "gap inside the block", block: func() []byte { return cat(parts[0], parts[1], parts[3]) }, err: ErrGap, appliedTo: 2},
+		{name: "reordered", block: func() []byte { return cat(parts[1], parts[0]) }, err: ErrGap},
+		{name: "other history", block: func() []byte { return cat(parts[0], otherParts[1]) }, err: ErrHistory, appliedTo: 1},
+		{name: "tampered body with a fixed CRC", block: func() []byte { return cat(parts[0], tamper(parts[1])) }, err: txframe.ErrChain, appliedTo: 1},
+		{name: "flipped byte", block: func() []byte { b := cat(parts[0], parts[1]); b[len(b)-10] ^= 1; return b }, err: txframe.ErrChecksum, appliedTo: 1},
+		{name: "cut short", block: func() []byte { return cat(parts[0], parts[1][:20]) }, err: txframe.ErrIncomplete, appliedTo: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			db, _ := newDB(t, Options{}, CreateOptions{Replica: !tt.notRep})
+			last, err := db.Apply(tt.block())
+			if !errors.Is(err, tt.err) {
+				t.Fatalf("Apply = %v, want %v", err, tt.err)
+			}
+			if lsn, _ := mustState(t, db); last != tt.appliedTo || lsn != tt.appliedTo {
+				t.Fatalf("applied up to %d (state %d), want %d", last, lsn, tt.appliedTo)
+			}
+			if n, err := db.Check(); err != nil || n != tt.appliedTo {
+				t.Fatalf("Check = %d, %v", n, err)
+			}
+		})
+	}
+}
+
+func cat(parts ...[]byte) []byte {
+	var b []byte
+	for _, p := range parts {
+		b = append(b, p...)
+	}
+	return b
+}
+
+// tamper changes the last value byte of a frame and recomputes its CRC, so
+// only the chained hash can tell.
+func tamper(f []byte) []byte {
+	b := append([]byte(nil), f...)
+	b[len(b)-txframe.TrailerSize-1] ^= 1
+	binary.LittleEndian.PutUint32(b[len(b)-4:], crc32.Checksum(b[:len(b)-4], crc32.MakeTable(crc32.Castagnoli)))
+	return b
+}
+
+func TestSetOrigin(t *testing.T) {
+	db := replica(t)
+	o := NewOrigin()
+	if err := db.SetOrigin(o); err != nil {
+		t.Fatal(err)
+	}
+	_, frames := source(t, 1)
+	if _, err := db.Apply(frames); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.SetOrigin(NewOrigin()); err == nil {
+		t.Fatal("SetOrigin changed the origin of a database with frames")
+	}
+	if m, _ := db.Meta(); m.Origin != o {
+		t.Fatalf("origin %s, want %s", m.Origin, o)
+	}
+}
