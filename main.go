@@ -126,7 +126,7 @@ Data goes to stdout; messages, usage and errors go to stderr.
 
 Examples:
    hotpipe db create foo
-   hotpipe load foo --txs 100000 --workers 8
+   hotpipe load foo --txs 100000
    hotpipe db status foo
    hotpipe put foo user:1=alice user:2=bob
    hotpipe get foo user:1`,
@@ -145,6 +145,12 @@ Examples:
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print no summaries or notices on stderr", Destination: &e.quiet},
 		},
 		Commands: []*cli.Command{dbCommand(e), putCommand(e), getCommand(e), scanCommand(e), loadCommand(e)},
+		Before: func(*cli.Context) error {
+			if e.dataDir == "" { // HOTPIPE_DATA_DIR set but empty
+				e.dataDir = "./data"
+			}
+			return nil
+		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				return usagef("unknown command %q", c.Args().First())

@@ -8,8 +8,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/hotpipe/hotpipe/engine"
 )
 
 func TestMain(m *testing.M) {
@@ -30,10 +33,11 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"fails":     cmdFails,
-			"truncate":  cmdTruncate,
-			"flipbyte":  cmdFlipByte,
-			"appendhex": cmdAppendHex,
+			"fails":      cmdFails,
+			"truncate":   cmdTruncate,
+			"flipbyte":   cmdFlipByte,
+			"appendhex":  cmdAppendHex,
+			"waitlocked": cmdWaitLocked,
 		},
 	})
 }
@@ -112,4 +116,24 @@ func cmdAppendHex(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 	_, err = f.Write(b)
 	ts.Check(errors.Join(err, f.Close()))
+}
+
+// cmdWaitLocked waits until a writer holds the database's lock, so a script
+// can act while a background writer runs without guessing a sleep:
+//
+//	waitlocked DB
+func cmdWaitLocked(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: waitlocked DB")
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		_, held, err := engine.LockHolder(ts.Getenv("HOTPIPE_DATA_DIR"), args[0])
+		ts.Check(err)
+		if held {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	ts.Fatalf("waitlocked: no writer took %s's lock within 30s", args[0])
 }
