@@ -126,7 +126,20 @@ func (o loadOpts) check() error {
 	case o.work.valueSize < 0 || o.work.valueSize > txframe.MaxValueLen:
 		return usagef("load: --value-size must be 0..%d", txframe.MaxValueLen)
 	}
-	if _, err := txframe.EncodedLen(o.work.tx(0)); err != nil {
+	return o.work.checkSize(o.txs)
+}
+
+// checkSize refuses a workload whose largest transaction the format cannot
+// hold, without generating its values.
+func (w workload) checkSize(txs int) error {
+	value := make([]byte, w.valueSize)
+	entries := make([]txframe.Entry, w.entries)
+	last := max(txs-1, 0) * w.entries
+	for j := range entries {
+		key := zeroPad(strconv.AppendInt([]byte("key"), int64(last+j), 10), 3, 8)
+		entries[j] = txframe.Entry{Op: txframe.OpPut, Key: key, Value: value}
+	}
+	if _, err := txframe.EncodedLen(entries); err != nil {
 		return usagef("load: --entries x --value-size: %v", err)
 	}
 	return nil

@@ -1,8 +1,8 @@
 package engine
 
 import (
-	"io"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"

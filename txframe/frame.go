@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"hash/crc32"
 
-	"github.com/minio/sha256-simd"
+	"crypto/sha256"
 )
 
 // Magic opens every frame: "HPF1" (hotpipe frame, version 1).
@@ -102,7 +102,8 @@ var (
 	ErrIncomplete = errors.New("incomplete frame")
 	// ErrMagic means the bytes at a frame boundary are not a frame.
 	ErrMagic = errors.New("bad frame magic")
-	// ErrTooLarge means a length field exceeds the format's maximum.
+	// ErrTooLarge means a length field is outside the format's bounds (a body
+	// length below the minimum, or any length above its maximum).
 	ErrTooLarge = errors.New("frame length out of bounds")
 	// ErrChecksum means the CRC32C does not match the frame's bytes.
 	ErrChecksum = errors.New("frame checksum mismatch")
