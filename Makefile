@@ -36,13 +36,14 @@ fmt:
 lint: fmtcheck vet
 
 # Each fuzz target runs alone: go test -fuzz takes one package and one target.
-FUZZ_TARGETS := ./txframe:FuzzDecode ./txframe:FuzzRoundTrip
+# Minimizing is capped: engine targets fsync, so each execution is slow.
+FUZZ_TARGETS := ./txframe:FuzzDecode ./txframe:FuzzRoundTrip ./engine:FuzzRecover ./engine:FuzzWatermarkSlots
 
 fuzzsmoke:
 	@for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; name=$${t##*:}; \
 		echo "fuzz $$pkg $$name for $(FUZZTIME)"; \
-		$(GO) test $$pkg -run='^$$' -fuzz="^$$name$$" -fuzztime=$(FUZZTIME) || exit 1; \
+		$(GO) test $$pkg -run='^$$' -fuzz="^$$name$$" -fuzztime=$(FUZZTIME) -fuzzminimizetime=1s || exit 1; \
 	done
 
 fuzz:
