@@ -142,7 +142,7 @@ Examples:
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "data-dir", Value: "./data", EnvVars: []string{"HOTPIPE_DATA_DIR"},
 				Usage: "directory holding the databases", Destination: &e.dataDir},
-			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print no summaries or notices on stderr", Destination: &e.quiet},
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print no summaries or notices on stderr (warnings and errors still print)", Destination: &e.quiet},
 		},
 		Commands: []*cli.Command{dbCommand(e), putCommand(e), getCommand(e), scanCommand(e), loadCommand(e)},
 		Before: func(*cli.Context) error {

@@ -262,17 +262,20 @@ func (w *writer) updateMeta(change func(*Meta) error) error {
 	return nil
 }
 
+// close makes what is already queued durable, then refuses further writes.
 func (w *writer) close() error {
 	w.mu.Lock()
-	for w.syncing {
-		w.cond.Wait()
+	defer w.mu.Unlock()
+	for w.syncing || len(w.pending) > 0 && w.err == nil {
+		if w.syncing {
+			w.cond.Wait()
+		} else {
+			w.flush()
+		}
 	}
 	if w.closed {
-		w.mu.Unlock()
 		return nil
 	}
 	w.closed = true
-	w.mu.Unlock()
-	err := errors.Join(w.seg.Close(), w.mark.f.Close())
-	return err
+	return errors.Join(w.seg.Close(), w.mark.f.Close())
 }

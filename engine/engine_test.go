@@ -375,3 +375,19 @@ func TestClosedHandle(t *testing.T) {
 		t.Fatalf("second Close = %v", err)
 	}
 }
+
+func TestGetsInterleavedWithCommitsAcrossSegments(t *testing.T) {
+	db, _ := newDB(t, Options{SegmentSize: 300}, CreateOptions{})
+	for i := 0; i < 60; i++ {
+		commitN(t, db, i, 1)
+		if _, err := db.Commit([]txframe.Entry{put("latest", fmt.Sprint(i))}); err != nil {
+			t.Fatal(err)
+		}
+		if got := mustGet(t, db, "latest"); got != fmt.Sprint(i) {
+			t.Fatalf("after commit %d: latest = %q", i, got)
+		}
+		if got := mustGet(t, db, fmt.Sprintf("k%d", i/2)); got != fmt.Sprintf("v%d", i/2) {
+			t.Fatalf("k%d = %q", i/2, got)
+		}
+	}
+}

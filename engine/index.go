@@ -16,6 +16,7 @@ import (
 type index struct {
 	mu   sync.Mutex
 	upto uint64
+	next readerPos // where the frame after upto starts
 	keys map[string]valueRef
 }
 
@@ -37,7 +38,7 @@ func (db *DB) catchUp() error {
 	if db.idx.upto >= mark.lsn {
 		return nil
 	}
-	r, err := db.framesIn(mark, db.idx.upto+1, mark.lsn)
+	r, err := db.framesIn(mark, db.idx.upto+1, mark.lsn, db.idx.next)
 	if err != nil {
 		return err
 	}
@@ -55,7 +56,7 @@ func (db *DB) catchUp() error {
 			return err
 		}
 	}
-	db.idx.upto = mark.lsn
+	db.idx.upto, db.idx.next = mark.lsn, r.stop()
 	return nil
 }
 

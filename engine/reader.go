@@ -34,10 +34,12 @@ func (db *DB) Frames(from, to uint64) (*FrameReader, error) {
 	if err != nil {
 		return nil, err
 	}
-	return db.framesIn(mark, from, to)
+	return db.framesIn(mark, from, to, readerPos{})
 }
 
-func (db *DB) framesIn(mark watermark, from, to uint64) (*FrameReader, error) {
+// framesIn reads from..to of the prefix up to mark, starting at position at
+// when it is the position of from.
+func (db *DB) framesIn(mark watermark, from, to uint64, at readerPos) (*FrameReader, error) {
 	if to == 0 {
 		to = mark.lsn
 	}
@@ -55,7 +57,27 @@ func (db *DB) framesIn(mark watermark, from, to uint64) (*FrameReader, error) {
 	if err := r.open(segmentFor(segs, from)); err != nil {
 		return nil, err
 	}
+	if at.lsn == from && at.seg == r.segs[r.i] {
+		r.s.base = at.off
+		return r, nil
+	}
 	return r, r.skipTo(from)
+}
+
+// readerPos is where a reader stopped: the next LSN and where it starts. A
+// later reader given it starts there instead of scanning its segment.
+type readerPos struct {
+	lsn uint64
+	seg uint64
+	off int64
+}
+
+// stop returns the position after the last frame read.
+func (r *FrameReader) stop() readerPos {
+	if r.s == nil {
+		return readerPos{}
+	}
+	return readerPos{lsn: r.next, seg: r.segs[r.i], off: r.s.offset()}
 }
 
 // open starts reading segment i, up to the watermark if it is the last.
