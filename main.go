@@ -16,6 +16,8 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/hotpipe/hotpipe/engine"
+	"github.com/hotpipe/hotpipe/replica"
+	"github.com/hotpipe/hotpipe/stream"
 	"github.com/hotpipe/hotpipe/txframe"
 )
 
@@ -28,6 +30,7 @@ const (
 	exitHistory     = 4
 	exitLocked      = 5
 	exitInterrupted = 130
+	exitBrokenPipe  = 141 // as if killed by SIGPIPE, which is what the shell would show
 )
 
 const exitCodesHelp = `
@@ -38,11 +41,15 @@ EXIT CODES:
    3    integrity error (checksum, hash chain, truncated or corrupt data)
    4    history error (LSN gap, different history, origin mismatch)
    5    database locked by another writer
-   130  interrupted
+   130  interrupted (SIGINT or SIGTERM)
+   141  broken pipe: the reader of stdout went away
 `
 
 // errUsage marks errors in how the command was called.
 var errUsage = errors.New("usage")
+
+// errInterrupted means SIGINT or SIGTERM stopped the command.
+var errInterrupted = errors.New("interrupted")
 
 type usageError struct{ msg string }
 
@@ -58,11 +65,16 @@ func exitCode(err error) int {
 	switch {
 	case err == nil:
 		return exitOK
+	case errors.Is(err, errInterrupted):
+		return exitInterrupted
+	case errors.Is(err, errBrokenPipe):
+		return exitBrokenPipe
 	case errors.Is(err, errUsage), errors.Is(err, engine.ErrInvalidName):
 		return exitUsage
 	case errors.Is(err, engine.ErrLocked):
 		return exitLocked
-	case errors.Is(err, engine.ErrGap), errors.Is(err, engine.ErrHistory):
+	case errors.Is(err, engine.ErrGap), errors.Is(err, engine.ErrHistory), errors.Is(err, replica.ErrNoOverlap),
+		errors.Is(err, stream.ErrGap), errors.Is(err, stream.ErrHistory):
 		return exitHistory
 	case isIntegrity(err):
 		return exitIntegrity
@@ -72,7 +84,8 @@ func exitCode(err error) int {
 
 func isIntegrity(err error) bool {
 	for _, target := range []error{engine.ErrCorrupt, txframe.ErrChecksum, txframe.ErrChain,
-		txframe.ErrIncomplete, txframe.ErrMagic, txframe.ErrMalformed, txframe.ErrTooLarge} {
+		txframe.ErrIncomplete, txframe.ErrMagic, txframe.ErrMalformed, txframe.ErrTooLarge,
+		stream.ErrTruncated, stream.ErrEmpty, stream.ErrFormat, stream.ErrChecksum, stream.ErrEndMismatch} {
 		if errors.Is(err, target) {
 			return true
 		}
@@ -88,11 +101,13 @@ func main() {
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	env := &env{stdin: stdin, stdout: stdout, stderr: stderr}
 	app := newApp(env)
-	err := app.Run(permute(app, args))
+	ctx, stop := interruptible()
+	defer stop()
+	err := app.RunContext(ctx, permute(app, args))
 	if err == nil && env.notFound != "" {
 		err = usagef("unknown command %q", env.notFound)
 	}
-	if err != nil {
+	if err != nil && !errors.Is(err, errBrokenPipe) {
 		fmt.Fprintf(stderr, "hotpipe: %v\n", err)
 		if errors.Is(err, errUsage) {
 			fmt.Fprintln(stderr, "Run 'hotpipe --help' or 'hotpipe COMMAND --help' for usage.")
@@ -107,6 +122,7 @@ type env struct {
 	stdout, stderr io.Writer
 	dataDir        string
 	quiet          bool
+	progress       bool
 	notFound       string
 }
 
@@ -143,8 +159,10 @@ Examples:
 			&cli.StringFlag{Name: "data-dir", Value: "./data", EnvVars: []string{"HOTPIPE_DATA_DIR"},
 				Usage: "directory holding the databases", Destination: &e.dataDir},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print no summaries or notices on stderr (warnings and errors still print)", Destination: &e.quiet},
+			&cli.BoolFlag{Name: "progress", Value: isTerminal(e.stderr), Usage: "report progress on stderr (default: on when stderr is a terminal)", Destination: &e.progress},
 		},
-		Commands: []*cli.Command{dbCommand(e), putCommand(e), getCommand(e), scanCommand(e), loadCommand(e)},
+		Commands: []*cli.Command{backupCommand(e), restoreCommand(e), verifyCommand(e), inspectCommand(e),
+			dbCommand(e), putCommand(e), getCommand(e), scanCommand(e), loadCommand(e)},
 		Before: func(*cli.Context) error {
 			if e.dataDir == "" { // HOTPIPE_DATA_DIR set but empty
 				e.dataDir = "./data"

@@ -38,6 +38,7 @@ func TestScripts(t *testing.T) {
 			"flipbyte":   cmdFlipByte,
 			"appendhex":  cmdAppendHex,
 			"waitlocked": cmdWaitLocked,
+			"samestate":  cmdSameState,
 		},
 	})
 }
@@ -136,4 +137,31 @@ func cmdWaitLocked(ts *testscript.TestScript, neg bool, args []string) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	ts.Fatalf("waitlocked: no writer took %s's lock within 30s", args[0])
+}
+
+// cmdSameState requires two databases to agree at the second's last LSN
+// (the first may have gone on): same LSN reached, same state hash there.
+//
+//	samestate DB1 DB2
+func cmdSameState(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: samestate DB1 DB2")
+	}
+	dir := ts.Getenv("HOTPIPE_DATA_DIR")
+	open := func(name string) *engine.DB {
+		db, err := engine.Open(dir, name, engine.Options{ReadOnly: true})
+		ts.Check(err)
+		return db
+	}
+	a, b := open(args[0]), open(args[1])
+	defer a.Close()
+	defer b.Close()
+	lsn, hb, err := b.State()
+	ts.Check(err)
+	ha, err := a.HashAt(lsn)
+	same := err == nil && ha == hb
+	if same == neg {
+		ts.Fatalf("%s and %s at LSN %d: %s has %s (%v), %s has %s", args[0], args[1], lsn, args[0], ha, err, args[1], hb)
+	}
+	ts.Logf("%s and %s at LSN %d: %s", args[0], args[1], lsn, hb)
 }

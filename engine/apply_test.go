@@ -122,20 +122,26 @@ func tamper(f []byte) []byte {
 	return b
 }
 
-func TestSetOrigin(t *testing.T) {
-	db := replica(t)
+func TestBeginRestore(t *testing.T) {
+	db, _ := newDB(t, Options{}, CreateOptions{})
 	o := NewOrigin()
-	if err := db.SetOrigin(o); err != nil {
+	if err := db.BeginRestore(o); err != nil {
 		t.Fatal(err)
+	}
+	if m, _ := db.Meta(); m.Origin != o || !m.Replica || !m.Restoring {
+		t.Fatalf("meta after BeginRestore = %+v", m)
 	}
 	_, frames := source(t, 1)
 	if _, err := db.Apply(frames); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.SetOrigin(NewOrigin()); err == nil {
-		t.Fatal("SetOrigin changed the origin of a database with frames")
+	if err := db.BeginRestore(NewOrigin()); !errors.Is(err, ErrHistory) {
+		t.Fatalf("BeginRestore on a database with frames = %v", err)
 	}
-	if m, _ := db.Meta(); m.Origin != o {
-		t.Fatalf("origin %s, want %s", m.Origin, o)
+	if err := db.SetReplica(false); err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := db.Meta(); m.Origin != o || m.Replica || m.Restoring {
+		t.Fatalf("meta after replica off = %+v", m)
 	}
 }

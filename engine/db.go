@@ -29,8 +29,9 @@ type Options struct {
 
 // CreateOptions choose a new database's identity.
 type CreateOptions struct {
-	Origin  Origin // zero means a fresh random origin
-	Replica bool   // start in replica mode (restore creates databases so)
+	Origin    Origin // zero means a fresh random origin
+	Replica   bool   // start in replica mode
+	Restoring bool   // created by a full restore (implies Replica)
 }
 
 // DB is an open database: a writer (holding the lock) or a read-only handle.
@@ -63,7 +64,8 @@ func Create(dataDir, name string, co CreateOptions) (Meta, error) {
 		return Meta{}, err
 	}
 	defer os.RemoveAll(tmp) // no-op after a successful rename
-	m := Meta{Version: metaVersion, Name: name, Origin: co.Origin, Created: time.Now().UTC(), Replica: co.Replica}
+	m := Meta{Version: metaVersion, Name: name, Origin: co.Origin, Created: time.Now().UTC(),
+		Replica: co.Replica || co.Restoring, Restoring: co.Restoring}
 	if m.Origin.IsZero() {
 		m.Origin = NewOrigin()
 	}
@@ -211,24 +213,31 @@ func (db *DB) durable() (watermark, error) {
 }
 
 // SetReplica switches replica mode on or off; it needs the writer lock.
+// Switching it off also ends a restore in progress.
 func (db *DB) SetReplica(on bool) error {
 	if db.w == nil {
 		return ErrReadOnly
 	}
-	return db.w.updateMeta(func(m *Meta) error { m.Replica = on; return nil })
+	return db.w.updateMeta(func(m *Meta) error {
+		m.Replica = on
+		m.Restoring = m.Restoring && on
+		return nil
+	})
 }
 
-// SetOrigin gives an empty database the origin of the history it is about
-// to receive (restore uses it). A database with frames keeps its origin.
-func (db *DB) SetOrigin(o Origin) error {
+// BeginRestore prepares an empty database for a full restore of a history
+// of origin o: it takes that origin and becomes a replica marked as
+// restoring, in one atomic metadata update. A database with frames keeps
+// its origin and is refused.
+func (db *DB) BeginRestore(o Origin) error {
 	if db.w == nil {
 		return ErrReadOnly
 	}
 	return db.w.updateMeta(func(m *Meta) error {
-		if db.w.next.lsn != 0 && m.Origin != o {
-			return fmt.Errorf("%s: cannot change the origin of a database with frames", db.name)
+		if db.w.next.lsn != 0 {
+			return fmt.Errorf("%s: %w: a full restore needs an empty database", db.name, ErrHistory)
 		}
-		m.Origin = o
+		m.Origin, m.Replica, m.Restoring = o, true, true
 		return nil
 	})
 }

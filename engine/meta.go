@@ -62,6 +62,9 @@ type Meta struct {
 	Origin  Origin    `json:"origin"`
 	Created time.Time `json:"created"`
 	Replica bool      `json:"replica"`
+	// Restoring marks a database filled by a full restore that has not
+	// completed: it stays a replica until a restore (--append) completes it.
+	Restoring bool `json:"restoring,omitempty"`
 }
 
 func readMeta(dir string) (Meta, error) {

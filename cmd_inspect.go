@@ -1,0 +1,131 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/hotpipe/hotpipe/engine"
+	"github.com/hotpipe/hotpipe/stream"
+)
+
+func inspectCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:      "inspect",
+		Usage:     "list a backup file's segments from their headers and end records",
+		ArgsUsage: "FILE",
+		Description: `Prints each segment of FILE: source database, origin, creation time, LSN
+range, frames and bytes. An uncompressed file whose segments are whole is
+read from its end records alone, without scanning frames; a compressed or
+torn file is scanned, and a torn last segment is shown as truncated.
+
+Examples:
+   hotpipe inspect foo.backup
+   hotpipe inspect foo.bz2 --json`,
+		Flags:  []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print the segments as JSON"}},
+		Action: e.inspect,
+	}
+}
+
+// segmentInfo is one segment as inspect shows it.
+type segmentInfo struct {
+	Offset   int64     `json:"offset"`
+	Source   string    `json:"source"`
+	Origin   string    `json:"origin"`
+	Created  time.Time `json:"created"`
+	Base     uint64    `json:"base_lsn"`
+	First    uint64    `json:"first_lsn"`
+	Last     uint64    `json:"last_lsn"`
+	Frames   uint64    `json:"frames"`
+	Bytes    uint64    `json:"bytes"`
+	LastHash string    `json:"last_hash"`
+	Complete bool      `json:"complete"`
+}
+
+func (e *env) inspect(c *cli.Context) error {
+	if err := args(c, 1, 1); err != nil {
+		return err
+	}
+	name := c.Args().First()
+	f, err := os.Open(name)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	segs, scanned, scanErr := inspectFile(f, fi.Size(), name)
+	if c.Bool("json") {
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(segs); err != nil {
+			return err
+		}
+	} else {
+		printSegments(e, name, segs, scanned)
+	}
+	return scanErr
+}
+
+// inspectFile lists the segments from the end records when it can, else by
+// scanning the file (decompressing it if needed).
+func inspectFile(f *os.File, size int64, name string) ([]segmentInfo, bool, error) {
+	if segs, ok := stream.Segments(f, size); ok {
+		var out []segmentInfo
+		for _, s := range segs {
+			out = append(out, info(s.Offset, s.Header, s.End, true))
+		}
+		return out, false, nil
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, true, err
+	}
+	var out []segmentInfo
+	r := stream.NewReader([]stream.Input{{Name: name, R: f}}, stream.Options{})
+	for {
+		ev, err := r.Next()
+		if err == io.EOF {
+			return out, true, nil
+		}
+		if err != nil {
+			return out, true, err
+		}
+		switch ev.Kind {
+		case stream.KindHeader:
+			out = append(out, info(ev.Offset, ev.Header, stream.End{First: ev.Header.Base + 1, Last: ev.Header.Base, LastHash: ev.Header.BaseHash, Length: stream.HeaderSize}, false))
+		case stream.KindFrames:
+			s := &out[len(out)-1]
+			s.Last, s.Frames, s.LastHash = ev.Last, s.Frames+ev.Last-ev.First+1, ev.LastHash.String()
+			s.Bytes += uint64(len(ev.Frames))
+		case stream.KindEnd:
+			out[len(out)-1].Complete = true
+		}
+	}
+}
+
+func info(off int64, h stream.Header, end stream.End, complete bool) segmentInfo {
+	return segmentInfo{Offset: off, Source: h.Name, Origin: engine.Origin(h.Origin).String(), Created: h.Created,
+		Base: h.Base, First: end.First, Last: end.Last, Frames: end.Frames, Bytes: end.Length, LastHash: end.LastHash.String(), Complete: complete}
+}
+
+func printSegments(e *env, name string, segs []segmentInfo, scanned bool) {
+	how := "from its end records"
+	if scanned {
+		how = "by scanning"
+	}
+	fmt.Fprintf(e.stdout, "%s: %d segment(s), read %s\n", name, len(segs), how)
+	for i, s := range segs {
+		state := ""
+		if !s.Complete {
+			state = ", truncated (no end record)"
+		}
+		fmt.Fprintf(e.stdout, "segment %d at offset %d: source %s, origin %s, created %s, LSN %d..%d (base %d), %d frames, %d bytes, last hash %s%s\n",
+			i+1, s.Offset, s.Source, s.Origin, s.Created.Format(time.RFC3339), s.First, s.Last, s.Base, s.Frames, s.Bytes, s.LastHash, state)
+	}
+}

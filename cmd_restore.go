@@ -1,0 +1,330 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/hotpipe/hotpipe/engine"
+	"github.com/hotpipe/hotpipe/replica"
+	"github.com/hotpipe/hotpipe/stream"
+	"github.com/hotpipe/hotpipe/txframe"
+)
+
+func restoreCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:      "hot-restore",
+		Usage:     "apply a backup stream to a database, verifying every frame",
+		ArgsUsage: "DB",
+		Description: `Reads a stream from stdin, or from the -i files in order (xz, gzip and bzip2
+are detected and decompressed), and applies its frames to DB. Every frame's
+chained hash h(n) is recomputed by the database and compared before the frame
+is committed; the first mismatch stops the restore, naming the LSN.
+
+  DB absent or empty         full restore: DB is created as a replica, and
+                             replica mode is switched off at success; if it
+                             is interrupted, DB stays a replica: resume with
+                             --append. The stream must start at LSN 1.
+  DB has data, no --append   refused
+  --append, DB not replica   refused unless --force-replica, which switches
+                             replica mode on and off again after the restore
+  --append, gap after DB     refused, naming the missing LSNs (exit 4)
+  --append, stream covers    h at DB's last LSN compared (different: exit 4);
+  DB's last LSN              frames up to it skipped, the rest applied
+  --append, stream starts    refused unless --force; with --force the
+  right after DB's last LSN  stream's base hash is still compared
+  --append, stream ends at   hashes compared at the stream's last LSN; equal:
+  or before DB's last LSN    "already up to date", exit 0
+
+--verify checks the input only and writes nothing (DB may be omitted).
+
+Examples:
+   bunzip2 -c foo.bz2 | hotpipe hot-restore bar
+   hotpipe hot-restore bar -i inc.xz --append --force-replica
+   hotpipe hot-backup foo | hotpipe hot-restore bar
+   hotpipe hot-restore -i foo.backup --verify`,
+		Flags: []cli.Flag{
+			&cli.StringSliceFlag{Name: "input", Aliases: []string{"i"}, Usage: "read `FILE` (repeatable, in order; - is stdin)"},
+			&cli.BoolFlag{Name: "append", Usage: "restore into a database that has data"},
+			&cli.BoolFlag{Name: "force", Usage: "apply a stream that starts right after the database's last LSN"},
+			&cli.BoolFlag{Name: "force-replica", Usage: "switch a non-replica database to replica mode for the restore"},
+			&cli.BoolFlag{Name: "verify", Aliases: []string{"verify-only"}, Usage: "check the input only; write nothing"},
+		},
+		Action: e.hotRestore,
+	}
+}
+
+// applyBatch is how many bytes of frames are applied per fsync.
+const applyBatch = 4 << 20
+
+// restoreJob is one hot-restore run.
+type restoreJob struct {
+	env      *env
+	name     string
+	flags    replica.Flags
+	r        *stream.Reader
+	db       *engine.DB
+	plan     replica.Plan
+	wasAhead bool // the database was at or past the stream's end
+	batch    []byte
+	first    uint64 // first LSN applied
+	prog     *progress
+}
+
+func (e *env) hotRestore(c *cli.Context) error {
+	inputs, closeInputs, err := e.openInputs(c.StringSlice("input"))
+	if err != nil {
+		return err
+	}
+	defer closeInputs()
+	if c.Bool("verify") {
+		if err := args(c, 0, 1); err != nil {
+			return err
+		}
+		return e.verifyInputs(c, inputs, false)
+	}
+	if err := args(c, 1, 1); err != nil {
+		return err
+	}
+	if err := engine.ValidateName(c.Args().First()); err != nil {
+		return err
+	}
+	j := &restoreJob{env: e, name: c.Args().First(), r: stream.NewReader(inputs, stream.Options{}),
+		flags: replica.Flags{Append: c.Bool("append"), Force: c.Bool("force"), ForceReplica: c.Bool("force-replica")}}
+	err = j.run(c)
+	if j.db != nil {
+		err = errors.Join(err, j.finish(err), j.db.Close())
+	}
+	return err
+}
+
+// run reads the first header, prepares the target and applies the stream.
+func (j *restoreJob) run(c *cli.Context) error {
+	ev, err := j.r.Next()
+	if err != nil {
+		return err
+	}
+	if err := j.prepare(ev.Header); err != nil {
+		return err
+	}
+	j.prog = j.env.newProgress("hot-restore "+j.name, 0, 0)
+	for {
+		if err := interrupted(c.Context); err != nil {
+			return errors.Join(err, j.flush())
+		}
+		ev, err := j.r.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return errors.Join(err, j.flush())
+		}
+		if ev.Kind == stream.KindFrames {
+			if err := j.frames(ev); err != nil {
+				return errors.Join(err, j.flush())
+			}
+		}
+	}
+	if err := j.flush(); err != nil {
+		return err
+	}
+	return j.checkEnd()
+}
+
+// prepare opens or creates the target as the restore table says.
+func (j *restoreJob) prepare(h stream.Header) error {
+	t, err := j.target()
+	if err != nil {
+		return err
+	}
+	s := replica.Stream{Origin: engine.Origin(h.Origin), Base: h.Base, BaseHash: h.BaseHash}
+	j.plan, err = replica.Decide(t, s, j.flags)
+	if err != nil {
+		return err
+	}
+	switch {
+	case j.plan.Full && !t.Exists:
+		if _, err := engine.Create(j.env.dataDir, j.name, engine.CreateOptions{Origin: s.Origin, Restoring: true}); err != nil {
+			return err
+		}
+		if j.db, err = j.env.open(j.name, false); err != nil {
+			return err
+		}
+	case j.plan.Full:
+		if err := j.db.BeginRestore(s.Origin); err != nil {
+			return err
+		}
+	case j.plan.SwitchOn:
+		if err := j.db.SetReplica(true); err != nil {
+			return err
+		}
+	}
+	if !j.plan.Full && h.Base == j.plan.Skip {
+		return j.compareAt(h.Base, h.BaseHash)
+	}
+	return nil
+}
+
+// target opens the database for write and describes it.
+func (j *restoreJob) target() (replica.Target, error) {
+	t := replica.Target{Name: j.name}
+	db, err := j.env.open(j.name, false)
+	if errors.Is(err, engine.ErrNotFound) {
+		return t, nil
+	}
+	if err != nil {
+		return t, err
+	}
+	j.db = db
+	m, err := db.Meta()
+	if err != nil {
+		return t, err
+	}
+	last, _, err := db.State()
+	t.Exists, t.Last, t.Replica, t.Origin = true, last, m.Replica, m.Origin
+	return t, err
+}
+
+func (j *restoreJob) compareAt(lsn uint64, h txframe.Hash) error {
+	mine, err := j.db.HashAt(lsn)
+	if err != nil {
+		return err
+	}
+	return replica.CheckJoin(j.name, lsn, h, mine)
+}
+
+// frames queues a block's new frames, after comparing the one at the
+// target's last LSN when the block covers it.
+func (j *restoreJob) frames(ev *stream.Event) error {
+	block, first := ev.Frames, ev.First
+	if !j.plan.Full && first <= j.plan.Skip {
+		skipped, h := skipFrames(block, min(ev.Last, j.plan.Skip)-first+1)
+		if ev.Last >= j.plan.Skip {
+			if err := j.compareAt(j.plan.Skip, h); err != nil {
+				return err
+			}
+		}
+		block, first = block[skipped:], j.plan.Skip+1
+	}
+	if len(block) == 0 {
+		return nil
+	}
+	if j.first == 0 {
+		j.first = first
+	}
+	j.batch = append(j.batch, block...)
+	j.prog.add(ev.Last-first+1, len(block), ev.Last, ev.LastTime)
+	if len(j.batch) >= applyBatch {
+		return j.flush()
+	}
+	return nil
+}
+
+// flush applies the queued frames with one fsync.
+func (j *restoreJob) flush() error {
+	if len(j.batch) == 0 || j.db == nil {
+		return nil
+	}
+	_, err := j.db.Apply(j.batch)
+	j.batch = j.batch[:0]
+	return err
+}
+
+// checkEnd handles a stream that brought nothing new: it must agree with
+// the target at its last LSN.
+func (j *restoreJob) checkEnd() error {
+	last, h := j.r.Last()
+	if j.plan.Full || last > j.plan.Skip {
+		return nil
+	}
+	if last < j.plan.Skip {
+		if err := j.compareAt(last, h); err != nil {
+			return err
+		}
+	}
+	j.wasAhead = true
+	return nil
+}
+
+// finish switches replica mode as the outcome requires and reports.
+func (j *restoreJob) finish(runErr error) error {
+	m, err := j.db.Meta()
+	if err != nil {
+		return err
+	}
+	if runErr == nil && (j.plan.Full || m.Restoring) || j.plan.SwitchOn {
+		if err := j.db.SetReplica(false); err != nil {
+			return err
+		}
+	}
+	if j.prog != nil {
+		j.prog.clear()
+	}
+	if runErr != nil {
+		if m.Restoring {
+			fmt.Fprintf(j.env.stderr, "hotpipe: %s stays a replica with a partial restore; resume with hot-restore %s --append\n", j.name, j.name)
+		}
+		return nil
+	}
+	return j.report()
+}
+
+func (j *restoreJob) report() error {
+	last, h, err := j.db.State()
+	if err != nil {
+		return err
+	}
+	if j.wasAhead {
+		end, _ := j.r.Last()
+		j.env.notef("hot-restore %s: already up to date (at LSN %d; the stream ends at LSN %d with the same hash)", j.name, last, end)
+		return nil
+	}
+	fps, bps, d := j.prog.rate()
+	j.env.notef("hot-restore %s: applied LSN %d..%d, %d frames, %s in %.2fs (%.0f frames/s, %s/s); at LSN %d, h %s",
+		j.name, j.first, last, j.prog.frames, size(j.prog.bytes), d.Seconds(), fps, size(int64(bps)), last, h)
+	return nil
+}
+
+// skipFrames returns the byte length of the first n frames of block and the
+// hash stored in the nth.
+func skipFrames(block []byte, n uint64) (int, txframe.Hash) {
+	p := 0
+	var h txframe.Hash
+	for i := uint64(0); i < n; i++ {
+		l, _ := txframe.FrameLen(block[p:])
+		h = txframe.StoredHash(block[p : p+l])
+		p += l
+	}
+	return p, h
+}
+
+// openInputs opens the -i files, or stdin when there are none.
+func (e *env) openInputs(files []string) ([]stream.Input, func(), error) {
+	if len(files) == 0 {
+		return []stream.Input{{Name: "stdin", R: e.stdin}}, func() {}, nil
+	}
+	var inputs []stream.Input
+	var opened []*os.File
+	closeAll := func() {
+		for _, f := range opened {
+			f.Close()
+		}
+	}
+	for _, name := range files {
+		if name == "-" {
+			inputs = append(inputs, stream.Input{Name: "stdin", R: e.stdin})
+			continue
+		}
+		f, err := os.Open(name)
+		if err != nil {
+			closeAll()
+			return nil, nil, err
+		}
+		opened = append(opened, f)
+		inputs = append(inputs, stream.Input{Name: name, R: f})
+	}
+	return inputs, closeAll, nil
+}

@@ -1,0 +1,113 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"time"
+)
+
+// isTerminal reports whether w is a terminal (a character device).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// progress reports a long command's advance on stderr: bytes, frames, LSN x
+// of y, rate and ETA. On a terminal it redraws one line; elsewhere it prints
+// a line per interval.
+type progress struct {
+	w        io.Writer
+	on, tty  bool
+	verb     string
+	start    time.Time
+	next     time.Time
+	every    time.Duration
+	total    uint64 // last LSN expected, 0 if unknown
+	first    uint64
+	lsn      uint64
+	frames   uint64
+	bytes    int64
+	lastTime int64 // commit time of the last frame handled
+	drawn    bool
+}
+
+func (e *env) newProgress(verb string, first, total uint64) *progress {
+	p := &progress{w: e.stderr, on: e.progress, tty: isTerminal(e.stderr), verb: verb, first: first, total: total,
+		start: time.Now(), every: time.Second}
+	if p.tty {
+		p.every = 200 * time.Millisecond
+	}
+	p.next = p.start.Add(p.every)
+	return p
+}
+
+// add records a block of frames and redraws when the interval has passed.
+func (p *progress) add(frames uint64, bytes int, last uint64, lastTime int64) {
+	p.frames += frames
+	p.bytes += int64(bytes)
+	p.lsn, p.lastTime = last, lastTime
+	if !p.on {
+		return
+	}
+	if now := time.Now(); now.After(p.next) {
+		p.next = now.Add(p.every)
+		p.draw(now)
+	}
+}
+
+func (p *progress) draw(now time.Time) {
+	elapsed := now.Sub(p.start).Seconds()
+	line := fmt.Sprintf("%s: LSN %d", p.verb, p.lsn)
+	if p.total > 0 {
+		line += fmt.Sprintf(" of %d", p.total)
+	}
+	line += fmt.Sprintf(", %d frames, %s, %s/s", p.frames, size(p.bytes), size(int64(float64(p.bytes)/elapsed)))
+	if p.total > p.lsn && p.lsn >= p.first && p.frames > 0 {
+		eta := time.Duration(float64(p.total-p.lsn) * elapsed / float64(p.frames) * float64(time.Second))
+		line += fmt.Sprintf(", ETA %s", eta.Round(time.Second))
+	}
+	if p.tty {
+		fmt.Fprintf(p.w, "\r\033[K%s", line)
+		p.drawn = true
+	} else {
+		fmt.Fprintln(p.w, line)
+	}
+}
+
+// clear ends a redrawn line so that what follows starts on its own.
+func (p *progress) clear() {
+	if p.drawn {
+		fmt.Fprint(p.w, "\r\033[K")
+		p.drawn = false
+	}
+}
+
+// rate returns frames and bytes per second so far.
+func (p *progress) rate() (float64, float64, time.Duration) {
+	d := time.Since(p.start)
+	s := max(d.Seconds(), 1e-9)
+	return float64(p.frames) / s, float64(p.bytes) / s, d
+}
+
+// size formats a byte count for people.
+func size(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+// commitTime formats a frame's commit time.
+func commitTime(ns int64) string {
+	return time.Unix(0, ns).UTC().Format(time.RFC3339Nano)
+}

@@ -1,0 +1,168 @@
+package stream
+
+import (
+	"bufio"
+	"bytes"
+	"compress/bzip2"
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/ulikunitz/xz"
+
+	"github.com/hotpipe/hotpipe/txframe"
+)
+
+// Input is one named source of stream bytes, read in order with the others.
+type Input struct {
+	Name string // file path, or "stdin"
+	R    io.Reader
+}
+
+// DefaultXZDictMax bounds the dictionary an xz input may ask the decoder to
+// allocate: 64 MiB is what `xz -9` uses.
+const DefaultXZDictMax = 64 << 20
+
+// readBlock is the buffer a reader starts with; it grows only to hold a
+// frame larger than it, and never past txframe.MaxFrameLen.
+const readBlock = 1 << 20
+
+var (
+	xzMagic    = []byte{0xfd, '7', 'z', 'X', 'Z', 0x00}
+	gzipMagic  = []byte{0x1f, 0x8b}
+	bzip2Magic = []byte{'B', 'Z', 'h'}
+	zstdMagic  = []byte{0x28, 0xb5, 0x2f, 0xfd}
+)
+
+// decompress detects the input's compression by its magic bytes and returns
+// a reader of the stream bytes and the compression's name ("" for none).
+func decompress(r io.Reader, xzDictMax int) (io.Reader, string, error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	head, err := br.Peek(32)
+	if err != nil && err != io.EOF && !errors.Is(err, bufio.ErrBufferFull) {
+		return nil, "", err
+	}
+	switch {
+	case bytes.HasPrefix(head, xzMagic):
+		if err := checkXZDict(head, xzDictMax); err != nil {
+			return nil, "xz", err
+		}
+		zr, err := xz.NewReader(br)
+		if err != nil {
+			return nil, "xz", fmt.Errorf("%w: xz: %v", ErrFormat, err)
+		}
+		return zr, "xz", nil
+	case bytes.HasPrefix(head, gzipMagic):
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, "gzip", fmt.Errorf("%w: gzip: %v", ErrFormat, err)
+		}
+		return zr, "gzip", nil
+	case bytes.HasPrefix(head, bzip2Magic) && len(head) > 3 && head[3] >= '1' && head[3] <= '9':
+		return bzip2.NewReader(br), "bzip2", nil
+	case bytes.HasPrefix(head, zstdMagic):
+		return nil, "zstd", fmt.Errorf("%w: zstd input is not read directly; decompress it with zstd -dc", ErrFormat)
+	}
+	return br, "", nil
+}
+
+// checkXZDict refuses an xz stream whose first block would make the decoder
+// allocate a dictionary larger than max. head starts with the 12-byte stream
+// header; the block header follows it.
+func checkXZDict(head []byte, max int) error {
+	const streamHeader = 12
+	if len(head) < streamHeader+6 {
+		return nil // too short to hold a block: the decoder reports it
+	}
+	bh := head[streamHeader:]
+	flags := bh[1]
+	p := 2
+	for _, present := range []bool{flags&0x40 != 0, flags&0x80 != 0} { // compressed, uncompressed size
+		if present {
+			for p < len(bh) && bh[p]&0x80 != 0 {
+				p++
+			}
+			p++
+		}
+	}
+	if p+3 > len(bh) || bh[p] != 0x21 || bh[p+1] != 1 { // the first filter must be LZMA2 with 1 property byte
+		return nil
+	}
+	prop := bh[p+2]
+	if prop > 40 {
+		return fmt.Errorf("%w: xz: bad LZMA2 dictionary size property %d", ErrFormat, prop)
+	}
+	dict := uint64(2|prop&1) << (prop/2 + 11)
+	if prop == 40 {
+		dict = 1<<32 - 1
+	}
+	if dict > uint64(max) {
+		return fmt.Errorf("%w: xz: dictionary of %d MiB exceeds the %d MiB memory bound", ErrFormat, dict>>20, max>>20)
+	}
+	return nil
+}
+
+// input buffers one decompressed input. buf[r:w] holds the bytes at offset
+// off onwards.
+type input struct {
+	name string
+	src  io.Reader
+	buf  []byte
+	r, w int
+	off  int64
+	eof  bool
+	err  error
+}
+
+func newInput(name string, src io.Reader, buf []byte) *input {
+	if cap(buf) < readBlock {
+		buf = make([]byte, readBlock)
+	}
+	return &input{name: name, src: src, buf: buf[:cap(buf)]}
+}
+
+func (in *input) buffered() []byte { return in.buf[in.r:in.w] }
+
+func (in *input) consume(n int) {
+	in.r += n
+	in.off += int64(n)
+}
+
+// fill reads until at least n bytes are buffered or the input ends. n is at
+// most txframe.MaxFrameLen. It reports whether n bytes are there.
+func (in *input) fill(n int) (bool, error) {
+	if n > txframe.MaxFrameLen {
+		n = txframe.MaxFrameLen
+	}
+	for in.w-in.r < n {
+		if in.eof {
+			return false, in.err
+		}
+		in.makeRoom(n)
+		m, err := in.src.Read(in.buf[in.w:])
+		in.w += m
+		if err == io.EOF {
+			in.eof = true
+		} else if err != nil {
+			in.eof, in.err = true, err
+		}
+	}
+	return true, nil
+}
+
+// makeRoom moves unread bytes to the front and grows the buffer to hold n.
+func (in *input) makeRoom(n int) {
+	if in.w < len(in.buf) && in.r+n <= len(in.buf) {
+		return
+	}
+	have := in.w - in.r
+	if n > len(in.buf) {
+		grown := make([]byte, n)
+		copy(grown, in.buf[in.r:in.w])
+		in.buf = grown
+	} else {
+		copy(in.buf, in.buf[in.r:in.w])
+	}
+	in.r, in.w = 0, have
+}

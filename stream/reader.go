@@ -1,0 +1,329 @@
+package stream
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/hotpipe/hotpipe/txframe"
+)
+
+// Kind says what an Event carries.
+type Kind int
+
+// Event kinds, in the order a segment yields them.
+const (
+	KindHeader Kind = iota + 1
+	KindFrames
+	KindEnd
+)
+
+// Event is one step through a stream. Frames alias the reader's buffer and
+// are valid until the next call to Next.
+type Event struct {
+	Kind   Kind
+	Source string // input name
+	Offset int64  // offset of the header, first frame or end record
+	Header Header // the current segment's header
+	// KindFrames: whole frames, each checked (CRC, body, contiguous LSN,
+	// commit time, chained hash), all new to the stream.
+	Frames      []byte
+	First, Last uint64
+	LastHash    txframe.Hash
+	LastTime    int64
+	End         End // KindEnd
+}
+
+// Options tune a Reader.
+type Options struct {
+	// XZDictMax bounds the dictionary an xz input may need; 0 means
+	// DefaultXZDictMax.
+	XZDictMax int
+}
+
+// Reader reads a stream from one or more inputs in order, checking every
+// record and frame as it goes and the continuity between segments. Memory
+// is bounded by the largest frame.
+type Reader struct {
+	inputs []Input
+	opts   Options
+	idx    int
+	in     *input
+	buf    []byte
+
+	// the current segment
+	inSeg     bool
+	hdr       Header
+	segStart  int64
+	segFrames uint64
+	next      uint64       // next LSN expected
+	prev      txframe.Hash // h(next-1)
+	prevTime  int64
+
+	// the stream so far
+	started  bool
+	last     uint64 // highest LSN yielded
+	lastHash txframe.Hash
+	skipTo   uint64                  // overlap: frames <= skipTo are checked, not yielded
+	bounds   map[uint64]txframe.Hash // h at every segment boundary seen
+	failed   error                   // reported after the good frames before it
+}
+
+// NewReader returns a Reader of inputs, read in order as one stream.
+func NewReader(inputs []Input, opts Options) *Reader {
+	if opts.XZDictMax == 0 {
+		opts.XZDictMax = DefaultXZDictMax
+	}
+	return &Reader{inputs: inputs, opts: opts, bounds: make(map[uint64]txframe.Hash)}
+}
+
+// Last returns the highest LSN yielded so far and its hash.
+func (r *Reader) Last() (uint64, txframe.Hash) { return r.last, r.lastHash }
+
+// Next returns the next event, or io.EOF after the last segment of the last
+// input. Problems are *Error values wrapping this package's sentinels or
+// txframe's.
+func (r *Reader) Next() (*Event, error) {
+	if r.failed != nil {
+		return nil, r.failed
+	}
+	for {
+		if r.in == nil {
+			if err := r.openNext(); err != nil {
+				return nil, err
+			}
+		}
+		if r.inSeg {
+			return r.inSegment()
+		}
+		ok, err := r.in.fill(4)
+		if err != nil {
+			return nil, r.errAt(r.in.off, 0, err)
+		}
+		if !ok && len(r.in.buffered()) == 0 {
+			r.buf, r.in = r.in.buf, nil
+			continue
+		}
+		return r.header()
+	}
+}
+
+// openNext starts the next input, or reports the end of the stream.
+func (r *Reader) openNext() error {
+	if r.idx == len(r.inputs) {
+		if !r.started {
+			return r.errAt(0, 0, ErrEmpty)
+		}
+		return io.EOF
+	}
+	in := r.inputs[r.idx]
+	r.idx++
+	src, _, err := decompress(in.R, r.opts.XZDictMax)
+	if err != nil {
+		return &Error{Source: in.Name, Err: err}
+	}
+	r.in = newInput(in.Name, src, r.buf)
+	if ok, err := r.in.fill(1); !ok && err == nil {
+		return &Error{Source: in.Name, Err: ErrEmpty}
+	}
+	return nil
+}
+
+func (r *Reader) header() (*Event, error) {
+	off := r.in.off
+	if ok, err := r.in.fill(HeaderSize); !ok {
+		if b := r.in.buffered(); len(b) >= 4 && !bytes.Equal(b[:4], headerMagic[:]) {
+			return nil, r.errAt(off, 0, fmt.Errorf("%w: no segment header (bytes % x)", ErrFormat, b[:4]))
+		}
+		return nil, r.errAt(off, 0, errors.Join(fmt.Errorf("%w: input ends inside a segment header", ErrTruncated), err))
+	}
+	h, err := DecodeHeader(r.in.buffered())
+	if err != nil {
+		return nil, r.errAt(off, r.last+1, err)
+	}
+	if err := r.join(h); err != nil {
+		return nil, r.errAt(off, h.Base, err)
+	}
+	r.in.consume(HeaderSize)
+	r.inSeg, r.hdr, r.segStart, r.segFrames = true, h, off, 0
+	r.next, r.prev, r.prevTime = h.Base+1, h.BaseHash, 0
+	r.bounds[h.Base] = h.BaseHash
+	if !r.started {
+		r.started, r.last, r.lastHash = true, h.Base, h.BaseHash
+	}
+	return &Event{Kind: KindHeader, Source: r.in.name, Offset: off, Header: h}, nil
+}
+
+// join checks that a segment with header h continues the stream so far:
+// its base is where the stream ends, or inside it with the same history.
+func (r *Reader) join(h Header) error {
+	r.skipTo = 0
+	switch {
+	case !r.started:
+		return nil
+	case h.Base > r.last:
+		return fmt.Errorf("%w: segment starts after LSN %d, but the stream so far ends at LSN %d: LSNs %d..%d are missing",
+			ErrGap, h.Base, r.last, r.last+1, h.Base)
+	case h.Base == r.last && h.BaseHash != r.lastHash:
+		return fmt.Errorf("%w: segment's base hash at LSN %d is %s, the stream so far has %s", ErrHistory, h.Base, h.BaseHash, r.lastHash)
+	}
+	if known, ok := r.bounds[h.Base]; ok && known != h.BaseHash {
+		return fmt.Errorf("%w: segment's base hash at LSN %d is %s, the stream so far has %s", ErrHistory, h.Base, h.BaseHash, known)
+	}
+	if h.Base < r.last {
+		r.skipTo = r.last
+	}
+	return nil
+}
+
+// inSegment returns the next block of frames or the segment's end record.
+func (r *Reader) inSegment() (*Event, error) {
+	for {
+		off := r.in.off
+		ok, err := r.in.fill(4)
+		if !ok {
+			return nil, r.errAt(off, r.next, errors.Join(fmt.Errorf("%w: input ends without the segment's end record, after LSN %d", ErrTruncated, r.next-1), err))
+		}
+		switch magic := r.in.buffered()[:4]; {
+		case bytes.Equal(magic, frameMagic[:]):
+			ev, err := r.frames(off)
+			if ev != nil || err != nil {
+				return ev, err
+			}
+		case bytes.Equal(magic, endMagic[:]):
+			return r.end(off)
+		default:
+			return nil, r.errAt(off, r.next, fmt.Errorf("%w: expected a frame or an end record, found bytes % x", ErrFormat, magic))
+		}
+	}
+}
+
+// frames gathers the buffered run of whole frames starting at off. It
+// returns no event when every frame it read was overlap.
+func (r *Reader) frames(off int64) (*Event, error) {
+	ev := &Event{Kind: KindFrames, Source: r.in.name, Header: r.hdr}
+	start := -1
+	for {
+		b := r.in.buffered()
+		if len(b) < 4 || !bytes.Equal(b[:4], frameMagic[:]) {
+			break
+		}
+		n, err := txframe.FrameLen(b)
+		if err == nil && len(b) < n {
+			if start >= 0 {
+				break // return what we have; the next call reads on
+			}
+			if ok, ferr := r.in.fill(n); !ok {
+				return nil, r.errAt(r.in.off, r.next, errors.Join(fmt.Errorf("%w: input ends inside the frame of LSN %d", ErrTruncated, r.next), ferr))
+			}
+			continue
+		}
+		if err != nil && !errors.Is(err, txframe.ErrIncomplete) {
+			r.failed = r.errAt(r.in.off, r.next, err)
+			if start < 0 {
+				return nil, r.failed
+			}
+			break
+		}
+		if err != nil { // fewer than 8 bytes buffered
+			if start >= 0 {
+				break
+			}
+			if ok, ferr := r.in.fill(txframe.HeaderSize); !ok {
+				return nil, r.errAt(r.in.off, r.next, errors.Join(fmt.Errorf("%w: input ends inside the frame of LSN %d", ErrTruncated, r.next), ferr))
+			}
+			continue
+		}
+		h, err := r.check(b[:n])
+		if err != nil {
+			r.failed = r.errAt(r.in.off, r.next, err)
+			if start < 0 {
+				return nil, r.failed
+			}
+			break // yield the good frames first
+		}
+		r.accept(h)
+		if h.LSN <= r.skipTo {
+			if start >= 0 {
+				break // cannot happen: overlap precedes new frames
+			}
+			r.in.consume(n)
+			continue
+		}
+		if start < 0 {
+			start, ev.Offset, ev.First = r.in.r, r.in.off, h.LSN
+		}
+		ev.Last, ev.LastHash, ev.LastTime = h.LSN, h.Hash, h.Time
+		r.in.consume(n)
+	}
+	if start < 0 {
+		return nil, nil
+	}
+	ev.Frames = r.in.buf[start:r.in.r]
+	return ev, nil
+}
+
+// check verifies frame f against the segment so far.
+func (r *Reader) check(f []byte) (txframe.Header, error) {
+	h, err := txframe.Peek(f)
+	switch {
+	case err != nil:
+		return h, err
+	case h.LSN != r.next:
+		return h, fmt.Errorf("%w: expected LSN %d, found LSN %d", ErrGap, r.next, h.LSN)
+	case h.Time < r.prevTime:
+		return h, fmt.Errorf("%w: commit time %d is before the previous frame's %d", txframe.ErrMalformed, h.Time, r.prevTime)
+	}
+	if err := txframe.ForEachEntry(f, func(txframe.Entry, int) error { return nil }); err != nil {
+		return h, err
+	}
+	if err := txframe.VerifyChain(r.prev, f); err != nil {
+		return h, err
+	}
+	if h.LSN == r.skipTo && h.Hash != r.lastHash {
+		return h, fmt.Errorf("%w: overlapping segment has h(%d) = %s, the stream so far has %s", ErrHistory, h.LSN, h.Hash, r.lastHash)
+	}
+	return h, nil
+}
+
+func (r *Reader) accept(h txframe.Header) {
+	r.next++
+	r.segFrames++
+	r.prev, r.prevTime = h.Hash, h.Time
+	if h.LSN > r.last {
+		r.last, r.lastHash = h.LSN, h.Hash
+	}
+}
+
+func (r *Reader) end(off int64) (*Event, error) {
+	if ok, err := r.in.fill(EndSize); !ok {
+		return nil, r.errAt(off, r.next, errors.Join(fmt.Errorf("%w: input ends inside an end record", ErrTruncated), err))
+	}
+	e, err := DecodeEnd(r.in.buffered())
+	if err != nil {
+		return nil, r.errAt(off, r.next, err)
+	}
+	want := End{Frames: r.segFrames, First: r.hdr.Base + 1, Last: r.next - 1, LastHash: r.prev, Length: uint64(off - r.segStart)}
+	if e != want {
+		return nil, r.errAt(off, r.next, fmt.Errorf("%w: it says %d frames (LSN %d..%d, %d bytes), the segment holds %d (LSN %d..%d, %d bytes)",
+			ErrEndMismatch, e.Frames, e.First, e.Last, e.Length, want.Frames, want.First, want.Last, want.Length))
+	}
+	if known, ok := r.bounds[e.Last]; ok && known != e.LastHash {
+		return nil, r.errAt(off, e.Last, fmt.Errorf("%w: h(%d) is %s, the stream so far has %s", ErrHistory, e.Last, e.LastHash, known))
+	}
+	r.bounds[e.Last] = e.LastHash
+	r.in.consume(EndSize)
+	r.inSeg = false
+	return &Event{Kind: KindEnd, Source: r.in.name, Offset: off, Header: r.hdr, End: e}, nil
+}
+
+func (r *Reader) errAt(off int64, lsn uint64, err error) error {
+	name := ""
+	if r.in != nil {
+		name = r.in.name
+	} else if r.idx > 0 {
+		name = r.inputs[r.idx-1].Name
+	}
+	return &Error{Source: name, Offset: off, LSN: lsn, Err: err}
+}
