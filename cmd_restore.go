@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -75,7 +76,7 @@ type restoreJob struct {
 }
 
 func (e *env) hotRestore(c *cli.Context) error {
-	inputs, closeInputs, err := e.openInputs(c.StringSlice("input"))
+	inputs, closeInputs, err := e.openInputs(c.Context, c.StringSlice("input"))
 	if err != nil {
 		return err
 	}
@@ -120,6 +121,9 @@ func (j *restoreJob) run(c *cli.Context) error {
 			break
 		}
 		if err != nil {
+			if ierr := interrupted(c.Context); ierr != nil {
+				err = ierr // reading stopped because of the signal, not the input
+			}
 			return errors.Join(err, j.flush())
 		}
 		if ev.Kind == stream.KindFrames {
@@ -264,6 +268,9 @@ func (j *restoreJob) finish(runErr error) error {
 		j.prog.clear()
 	}
 	if runErr != nil {
+		if last, _, err := j.db.State(); err == nil && errors.Is(runErr, errInterrupted) {
+			fmt.Fprintf(j.env.stderr, "hotpipe: hot-restore %s interrupted: the database is at LSN %d, durable\n", j.name, last)
+		}
 		if m.Restoring {
 			fmt.Fprintf(j.env.stderr, "hotpipe: %s stays a replica with a partial restore; resume with hot-restore %s --append\n", j.name, j.name)
 		}
@@ -301,10 +308,12 @@ func skipFrames(block []byte, n uint64) (int, txframe.Hash) {
 	return p, h
 }
 
-// openInputs opens the -i files, or stdin when there are none.
-func (e *env) openInputs(files []string) ([]stream.Input, func(), error) {
+// openInputs opens the -i files, or stdin when there are none. Reads
+// return errInterrupted as soon as ctx is cancelled, even when an input
+// stalls.
+func (e *env) openInputs(ctx context.Context, files []string) ([]stream.Input, func(), error) {
 	if len(files) == 0 {
-		return []stream.Input{{Name: "stdin", R: e.stdin}}, func() {}, nil
+		return []stream.Input{{Name: "stdin", R: interruptibleReader(ctx, e.stdin)}}, func() {}, nil
 	}
 	var inputs []stream.Input
 	var opened []*os.File
@@ -315,7 +324,7 @@ func (e *env) openInputs(files []string) ([]stream.Input, func(), error) {
 	}
 	for _, name := range files {
 		if name == "-" {
-			inputs = append(inputs, stream.Input{Name: "stdin", R: e.stdin})
+			inputs = append(inputs, stream.Input{Name: "stdin", R: interruptibleReader(ctx, e.stdin)})
 			continue
 		}
 		f, err := os.Open(name)
@@ -324,7 +333,7 @@ func (e *env) openInputs(files []string) ([]stream.Input, func(), error) {
 			return nil, nil, err
 		}
 		opened = append(opened, f)
-		inputs = append(inputs, stream.Input{Name: name, R: f})
+		inputs = append(inputs, stream.Input{Name: name, R: interruptibleReader(ctx, f)})
 	}
 	return inputs, closeAll, nil
 }

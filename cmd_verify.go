@@ -37,7 +37,7 @@ Examples:
 			if err := args(c, 0, 0); err != nil {
 				return err
 			}
-			inputs, closeInputs, err := e.openInputs(c.StringSlice("input"))
+			inputs, closeInputs, err := e.openInputs(c.Context, c.StringSlice("input"))
 			if err != nil {
 				return err
 			}
@@ -116,6 +116,9 @@ func (rep *verifyReport) read(c *cli.Context, inputs []stream.Input) (int, error
 		ev, err := r.Next()
 		if err == io.EOF {
 			return len(inputs), nil
+		}
+		if ierr := interrupted(c.Context); err != nil && ierr != nil {
+			return len(inputs), ierr
 		}
 		if err != nil {
 			rep.problem(err, inputs, stats)

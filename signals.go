@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -45,4 +46,58 @@ func writeErr(err error) error {
 		return errBrokenPipe
 	}
 	return err
+}
+
+// ctxReader reads in a goroutine of its own so that Read can return as soon
+// as its context is cancelled, even while the read underneath is blocked
+// on an input that stalls (a pipe whose writer went quiet). The blocked
+// goroutine is abandoned; the command is ending.
+type ctxReader struct {
+	ctx  context.Context
+	req  chan int
+	resp chan readResult
+	busy bool
+	err  error
+}
+
+type readResult struct {
+	b   []byte
+	err error
+}
+
+func interruptibleReader(ctx context.Context, r io.Reader) io.Reader {
+	cr := &ctxReader{ctx: ctx, req: make(chan int), resp: make(chan readResult, 1)}
+	go func() {
+		var buf []byte
+		for n := range cr.req {
+			if cap(buf) < n {
+				buf = make([]byte, n)
+			}
+			m, err := r.Read(buf[:n])
+			cr.resp <- readResult{buf[:m], err}
+		}
+	}()
+	return cr
+}
+
+// Read hands the read to the goroutine and waits for it or for ctx. The
+// goroutine reads into its own buffer, copied out here, so an abandoned
+// read never writes into p.
+func (cr *ctxReader) Read(p []byte) (int, error) {
+	if cr.err != nil {
+		return 0, cr.err
+	}
+	if !cr.busy {
+		cr.busy = true
+		cr.req <- len(p)
+	}
+	select {
+	case res := <-cr.resp:
+		cr.busy = false
+		n := copy(p, res.b)
+		return n, res.err
+	case <-cr.ctx.Done():
+		cr.err = errInterrupted
+		return 0, cr.err
+	}
 }

@@ -1,0 +1,67 @@
+package replica
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/hotpipe/hotpipe/engine"
+	"github.com/hotpipe/hotpipe/txframe"
+)
+
+func TestDecideFollowsTheRestoreTable(t *testing.T) {
+	origin, other := engine.Origin{1}, engine.Origin{2}
+	h := txframe.Hash{9}
+	db := func(last uint64, isReplica bool) Target {
+		return Target{Name: "bar", Exists: true, Last: last, Replica: isReplica, Origin: origin}
+	}
+	from := func(base uint64) Stream { return Stream{Origin: origin, Base: base, BaseHash: h} }
+	tests := []struct {
+		name   string
+		target Target
+		stream Stream
+		flags  Flags
+		want   Plan
+		err    error
+	}{
+		{name: "absent, starts at 1: full restore", target: Target{Name: "bar"}, stream: from(0), want: Plan{Full: true}},
+		{name: "empty, starts at 1: full restore", target: db(0, false), stream: Stream{Origin: other}, want: Plan{Full: true}},
+		{name: "append to absent is a full restore", target: Target{Name: "bar"}, stream: from(0), flags: Flags{Append: true}, want: Plan{Full: true}},
+		{name: "absent, starts after 1: gap", target: Target{Name: "bar"}, stream: from(5), err: engine.ErrGap},
+		{name: "empty, starts after 1: gap", target: db(0, true), stream: from(5), flags: Flags{Append: true}, err: engine.ErrGap},
+		{name: "has data, no append", target: db(10, true), stream: from(0), err: ErrHasData},
+		{name: "append, not replica", target: db(10, false), stream: from(0), flags: Flags{Append: true}, err: ErrNotReplica},
+		{name: "append, not replica, forced", target: db(10, false), stream: from(0), flags: Flags{Append: true, ForceReplica: true},
+			want: Plan{Skip: 10, SwitchOn: true}},
+		{name: "append, replica, overlap", target: db(10, true), stream: from(4), flags: Flags{Append: true}, want: Plan{Skip: 10}},
+		{name: "append, stream ends before T is still planned as overlap", target: db(10, true), stream: from(0), flags: Flags{Append: true}, want: Plan{Skip: 10}},
+		{name: "append, gap after T", target: db(10, true), stream: from(12), flags: Flags{Append: true}, err: engine.ErrGap},
+		{name: "append, base is T, no force", target: db(10, true), stream: from(10), flags: Flags{Append: true}, err: ErrNoOverlap},
+		{name: "append, base is T, forced", target: db(10, true), stream: from(10), flags: Flags{Append: true, Force: true}, want: Plan{Skip: 10}},
+		{name: "append, other origin", target: db(10, true), stream: Stream{Origin: other}, flags: Flags{Append: true}, err: ErrOrigin},
+		{name: "other origin is named before replica mode", target: db(10, false), stream: Stream{Origin: other}, flags: Flags{Append: true}, err: engine.ErrHistory},
+		{name: "a gap is named before replica mode", target: db(10, false), stream: from(20), flags: Flags{Append: true}, err: engine.ErrGap},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := Decide(tt.target, tt.stream, tt.flags)
+			if tt.err != nil {
+				if !errors.Is(err, tt.err) {
+					t.Fatalf("Decide = %+v, %v; want error %v", got, err, tt.err)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Fatalf("Decide = %+v, %v; want %+v", got, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestCheckJoin(t *testing.T) {
+	if err := CheckJoin("bar", 7, txframe.Hash{1}, txframe.Hash{1}); err != nil {
+		t.Fatalf("equal hashes: %v", err)
+	}
+	if err := CheckJoin("bar", 7, txframe.Hash{1}, txframe.Hash{2}); !errors.Is(err, engine.ErrHistory) {
+		t.Fatalf("different hashes: %v, want ErrHistory", err)
+	}
+}

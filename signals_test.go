@@ -1,0 +1,190 @@
+//go:build linux
+
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+	"unsafe"
+
+	"github.com/hotpipe/hotpipe/stream"
+)
+
+// hotpipeCmd runs this test binary as the hotpipe command (testscript.Main
+// dispatches on argv[0]) against dataDir.
+func hotpipeCmd(dataDir string, args ...string) *exec.Cmd {
+	cmd := &exec.Cmd{Path: os.Args[0], Args: append([]string{"hotpipe", "--data-dir", dataDir}, args...)}
+	cmd.Env = os.Environ()
+	return cmd
+}
+
+func mustRun(t *testing.T, cmd *exec.Cmd) {
+	t.Helper()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%v: %v\n%s", cmd.Args, err, out)
+	}
+}
+
+// loadedDB makes database foo with n transactions.
+func loadedDB(t *testing.T, n int) string {
+	t.Helper()
+	dir := t.TempDir()
+	mustRun(t, hotpipeCmd(dir, "-q", "db", "create", "foo"))
+	mustRun(t, hotpipeCmd(dir, "-q", "load", "foo", "--txs", fmt.Sprint(n)))
+	return dir
+}
+
+// TestBackupStopsAtAFrameBoundaryOnSignal interrupts a backup blocked on a
+// slow reader: it exits 130 and its output ends at a frame boundary with no
+// end record, so it reads as truncated, never as complete.
+func TestBackupStopsAtAFrameBoundaryOnSignal(t *testing.T) {
+	dir := loadedDB(t, 30000)
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) {
+			cmd := hotpipeCmd(dir, "hot-backup", "foo")
+			out, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			head := make([]byte, 256<<10)
+			if _, err := io.ReadFull(out, head); err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Process.Signal(sig); err != nil {
+				t.Fatal(err)
+			}
+			rest, _ := io.ReadAll(out)
+			err = cmd.Wait()
+			var exit *exec.ExitError
+			if !errors.As(err, &exit) || exit.ExitCode() != exitInterrupted {
+				t.Fatalf("exit = %v, want %d; stderr:\n%s", err, exitInterrupted, stderr.String())
+			}
+			got := append(head, rest...)
+			r := stream.NewReader([]stream.Input{{Name: "out", R: bytes.NewReader(got)}}, stream.Options{})
+			for err = nil; err == nil; {
+				_, err = r.Next()
+			}
+			var se *stream.Error
+			if !errors.As(err, &se) || !errors.Is(err, stream.ErrTruncated) || se.Offset != int64(len(got)) ||
+				!strings.Contains(err.Error(), "without the segment's end record") {
+				t.Fatalf("interrupted output (%d bytes) reads as %v; want truncated at a frame boundary at its end", len(got), err)
+			}
+			if !strings.Contains(stderr.String(), "interrupted") {
+				t.Fatalf("stderr %q does not say it was interrupted", stderr.String())
+			}
+		})
+	}
+}
+
+// TestRestoreOfAStalledInputCanBeInterrupted sends SIGINT to a restore
+// waiting for input that never comes.
+func TestRestoreOfAStalledInputCanBeInterrupted(t *testing.T) {
+	dir := loadedDB(t, 100)
+	backup, err := hotpipeCmd(dir, "hot-backup", "foo", "--end-lsn", "50").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := hotpipeCmd(dir, "hot-restore", "bar")
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	if _, err := in.Write(backup[:len(backup)-stream.EndSize]); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { _, err := os.Stat(dir + "/bar/META"); return err == nil })
+	time.Sleep(100 * time.Millisecond) // let it reach the read that stalls
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() != exitInterrupted {
+			t.Fatalf("exit = %v, want %d; stderr:\n%s", err, exitInterrupted, stderr.String())
+		}
+		if want := "hot-restore bar interrupted: the database is at LSN 50, durable"; !strings.Contains(stderr.String(), want) {
+			t.Fatalf("stderr %q does not say %q", stderr.String(), want)
+		}
+	case <-time.After(20 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("restore did not stop within 20s of SIGINT while its input stalled")
+	}
+	status, err := hotpipeCmd(dir, "db", "status", "bar").Output()
+	if err != nil || !bytes.Contains(status, []byte("last LSN:    50")) || !bytes.Contains(status, []byte("writer lock: free")) {
+		t.Fatalf("after the interrupted restore: %v\n%s", err, status)
+	}
+}
+
+func waitFor(t *testing.T, ok func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if ok() {
+			return
+		}
+	}
+	t.Fatal("condition not met within 20s")
+}
+
+// TestBackupRefusesATerminal gives hot-backup a pseudo-terminal as stdout.
+func TestBackupRefusesATerminal(t *testing.T) {
+	dir := loadedDB(t, 3)
+	tty := openPTY(t)
+	var stderr bytes.Buffer
+	code := run([]string{"hotpipe", "--data-dir", dir, "hot-backup", "foo"}, nil, tty, &stderr)
+	if code != exitUsage || !strings.Contains(stderr.String(), "refusing to write a binary stream to a terminal; use -o FILE or a pipe") {
+		t.Fatalf("exit %d, stderr %q", code, stderr.String())
+	}
+}
+
+// openPTY returns the terminal side of a new pseudo-terminal.
+func openPTY(t *testing.T) *os.File {
+	t.Helper()
+	master, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Skipf("no pseudo-terminals here: %v", err)
+	}
+	t.Cleanup(func() { master.Close() })
+	var unlock int32
+	var n uint32
+	if err := ioctl(master, syscall.TIOCSPTLCK, unsafe.Pointer(&unlock)); err != nil {
+		t.Skipf("unlockpt: %v", err)
+	}
+	if err := ioctl(master, syscall.TIOCGPTN, unsafe.Pointer(&n)); err != nil {
+		t.Skipf("ptsname: %v", err)
+	}
+	tty, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Skipf("open pts: %v", err)
+	}
+	t.Cleanup(func() { tty.Close() })
+	return tty
+}
+
+func ioctl(f *os.File, req uintptr, arg unsafe.Pointer) error {
+	if _, _, errno := syscall.Syscall(syscall.SYS_IOCTL, f.Fd(), req, uintptr(arg)); errno != 0 {
+		return errno
+	}
+	return nil
+}
