@@ -10,14 +10,10 @@ BIN       := ./hotpipe
 build:
 	$(GO) build -o $(BIN) .
 
-# demo resets the database "foo" in $(DATA_DIR), loads it and shows its status.
+# demo resets the databases foo and bar in $(DATA_DIR), backs foo up through
+# bzip2 while a writer commits, restores bar from it and compares them.
 demo: build
-	rm -rf $(DATA_DIR)/foo
-	$(BIN) --data-dir $(DATA_DIR) db create foo
-	$(BIN) --data-dir $(DATA_DIR) load foo --txs 100000 --workers 256
-	$(BIN) --data-dir $(DATA_DIR) put foo greeting=hello
-	$(BIN) --data-dir $(DATA_DIR) get foo greeting
-	$(BIN) --data-dir $(DATA_DIR) db status foo
+	HOTPIPE=$(BIN) DATA_DIR=$(DATA_DIR) bash scripts/demo.sh
 
 test: fmtcheck vet
 	$(GO) test -race -count=1 ./...
@@ -37,7 +33,8 @@ lint: fmtcheck vet
 
 # Each fuzz target runs alone: go test -fuzz takes one package and one target.
 # Minimizing is capped: engine targets fsync, so each execution is slow.
-FUZZ_TARGETS := ./txframe:FuzzDecode ./txframe:FuzzRoundTrip ./engine:FuzzRecover ./engine:FuzzWatermarkSlots
+FUZZ_TARGETS := ./txframe:FuzzDecode ./txframe:FuzzRoundTrip ./engine:FuzzRecover ./engine:FuzzWatermarkSlots \
+	./stream:FuzzReader ./stream:FuzzReadTail
 
 fuzzsmoke:
 	@for t in $(FUZZ_TARGETS); do \

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strconv"
@@ -103,6 +104,10 @@ func (e *env) load(c *cli.Context) error {
 	defer db.Close()
 	start := time.Now()
 	last, err := runLoad(c.Context, db, o)
+	if errors.Is(err, errInterrupted) {
+		fmt.Fprintln(e.stdout, last)
+		e.notef("load %s: interrupted; last acknowledged LSN %d", db.Name(), last)
+	}
 	if err != nil {
 		return err
 	}
@@ -179,6 +184,9 @@ func runLoad(ctx context.Context, db *engine.DB, o loadOpts) (uint64, error) {
 		}()
 	}
 	wg.Wait()
+	if firstErr == nil && ctx.Err() != nil {
+		firstErr = errInterrupted
+	}
 	return last.Load(), firstErr
 }
 

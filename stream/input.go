@@ -151,15 +151,18 @@ func (in *input) fill(n int) (bool, error) {
 	return true, nil
 }
 
-// makeRoom moves unread bytes to the front and grows the buffer to hold n.
+// makeRoom makes room to read towards n buffered bytes: it moves unread
+// bytes to the front, and grows the buffer only when they fill it, at most
+// doubling it, so that a length claimed by a frame header reserves memory
+// only as the bytes arrive.
 func (in *input) makeRoom(n int) {
-	if in.w < len(in.buf) && in.r+n <= len(in.buf) {
+	if in.w < len(in.buf) && (in.r+n <= len(in.buf) || in.r == 0) {
 		return
 	}
 	have := in.w - in.r
-	if n > len(in.buf) {
-		grown := make([]byte, n)
-		copy(grown, in.buf[in.r:in.w])
+	if in.r == 0 { // full, and n > len(in.buf)
+		grown := make([]byte, min(n, 2*len(in.buf)))
+		copy(grown, in.buf[:have])
 		in.buf = grown
 	} else {
 		copy(in.buf, in.buf[in.r:in.w])

@@ -98,8 +98,8 @@ func (r *Reader) Next() (*Event, error) {
 			return r.inSegment()
 		}
 		ok, err := r.in.fill(4)
-		if err != nil {
-			return nil, r.errAt(r.in.off, 0, err)
+		if err != nil { // a compressed input cut short, or a read error
+			return nil, r.errAt(r.in.off, r.expected(), errors.Join(fmt.Errorf("%w: input stops where a segment header should start", ErrTruncated), err))
 		}
 		if !ok && len(r.in.buffered()) == 0 {
 			r.buf, r.in = r.in.buf, nil
@@ -130,17 +130,27 @@ func (r *Reader) openNext() error {
 	return nil
 }
 
+// expected is the LSN the stream expects next, for errors between
+// segments: none before its first header.
+func (r *Reader) expected() uint64 {
+	if !r.started {
+		return 0
+	}
+	return r.last + 1
+}
+
 func (r *Reader) header() (*Event, error) {
 	off := r.in.off
+	lsn := r.expected()
 	if ok, err := r.in.fill(HeaderSize); !ok {
 		if b := r.in.buffered(); len(b) >= 4 && !bytes.Equal(b[:4], headerMagic[:]) {
-			return nil, r.errAt(off, 0, fmt.Errorf("%w: no segment header (bytes % x)", ErrFormat, b[:4]))
+			return nil, r.errAt(off, lsn, fmt.Errorf("%w: no segment header (bytes % x)", ErrFormat, b[:4]))
 		}
-		return nil, r.errAt(off, 0, errors.Join(fmt.Errorf("%w: input ends inside a segment header", ErrTruncated), err))
+		return nil, r.errAt(off, lsn, errors.Join(fmt.Errorf("%w: input ends inside a segment header", ErrTruncated), err))
 	}
 	h, err := DecodeHeader(r.in.buffered())
 	if err != nil {
-		return nil, r.errAt(off, r.last+1, err)
+		return nil, r.errAt(off, lsn, err)
 	}
 	if err := r.join(h); err != nil {
 		return nil, r.errAt(off, h.Base, err)

@@ -115,16 +115,17 @@ func (t *Tail) note(ev *Event, base int64) {
 }
 
 // tornTail reports whether the error that stopped a scan is the mark of an
-// interrupted write: input cut short, or zeros to the end of the file.
+// interrupted write: input cut short with no whole record after the cut, or
+// zeros to the end of the file.
 func tornTail(err error, f io.ReaderAt, start, size int64) bool {
-	if errors.Is(err, ErrTruncated) {
-		return true
-	}
 	var se *Error
 	if !errors.As(err, &se) {
 		return false
 	}
 	off := start + se.Offset
+	if errors.Is(err, ErrTruncated) {
+		return !recordAfter(f, off, size)
+	}
 	if size-off > 1<<20 {
 		return false
 	}
@@ -133,6 +134,35 @@ func tornTail(err error, f io.ReaderAt, start, size int64) bool {
 		return false
 	}
 	return len(bytes.Trim(b, "\x00")) == 0
+}
+
+// recordAfter reports whether a whole frame, end record or header starts in
+// f after off. An interrupted backup writes nothing after the record it was
+// writing, so a record cut short with a whole record after it is damage (a
+// frame length that points past the end of the file), not a torn tail.
+func recordAfter(f io.ReaderAt, off, size int64) bool {
+	if size-off > txframe.MaxFrameLen {
+		return true // longer than any record: not one record cut short
+	}
+	b := make([]byte, size-off)
+	if _, err := f.ReadAt(b, off); err != nil && err != io.EOF {
+		return true
+	}
+	for i := 1; i+4 <= len(b); i++ {
+		err := ErrFormat
+		switch [4]byte(b[i : i+4]) {
+		case frameMagic:
+			_, err = txframe.Peek(b[i:])
+		case endMagic:
+			_, err = DecodeEnd(b[i:])
+		case headerMagic:
+			_, err = DecodeHeader(b[i:])
+		}
+		if err == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // offsetBy shifts an *Error's offset from a section to the whole file.
