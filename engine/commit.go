@@ -62,12 +62,13 @@ func (db *DB) Commit(entries []txframe.Entry) (uint64, error) {
 	}
 	lsn := w.next.lsn + 1
 	t := max(db.opts.Now().UnixNano(), w.next.time)
-	w.reserve(lsn, size)
+	start := len(w.pending)
 	pending, h, err := txframe.Append(w.pending, w.next.hash, lsn, t, entries)
 	if err != nil {
 		return 0, err
 	}
 	w.pending, w.next.hash = pending, h
+	w.reserve(start, lsn, size)
 	w.advance(lsn, t, size)
 	return lsn, w.waitDurable(lsn)
 }
@@ -82,11 +83,11 @@ func (w *writer) usable() error {
 	return nil
 }
 
-// reserve starts a new segment for frame lsn of size bytes if it would
-// overflow the current one.
-func (w *writer) reserve(lsn uint64, size int) {
+// reserve starts a new segment at the frame for lsn, of size bytes at off in
+// pending, if it would overflow the current one.
+func (w *writer) reserve(off int, lsn uint64, size int) {
 	if w.next.end > 0 && w.next.end+int64(size) > w.db.opts.SegmentSize {
-		w.cuts = append(w.cuts, cut{off: len(w.pending), first: lsn})
+		w.cuts = append(w.cuts, cut{off: off, first: lsn})
 		w.next.seg, w.next.end = lsn, 0
 	}
 }
@@ -237,7 +238,7 @@ func (w *writer) applyOne(block []byte) (int, error) {
 	if err := txframe.VerifyChain(w.next.hash, f); err != nil {
 		return 0, fmt.Errorf("%s: LSN %d: %w: %w", w.db.name, lsn, ErrHistory, err)
 	}
-	w.reserve(lsn, h.Len)
+	w.reserve(len(w.pending), lsn, h.Len)
 	w.pending = append(w.pending, f...)
 	w.next.hash = h.Hash
 	w.advance(lsn, h.Time, h.Len)

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -13,6 +14,7 @@ import (
 const (
 	metaFile    = "META"
 	metaVersion = 1
+	maxMetaSize = 64 << 10 // bounds what a damaged META makes Open read
 )
 
 // Origin names a database's history: 128 random bits made when the history
@@ -70,9 +72,17 @@ type Meta struct {
 func readMeta(dir string) (Meta, error) {
 	var m Meta
 	path := filepath.Join(dir, metaFile)
-	b, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return m, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxMetaSize+1))
+	if err != nil {
+		return m, err
+	}
+	if len(b) > maxMetaSize {
+		return m, &CorruptionError{Path: path, Err: fmt.Errorf("metadata larger than %d bytes", maxMetaSize)}
 	}
 	if err := json.Unmarshal(b, &m); err != nil {
 		return m, &CorruptionError{Path: path, Err: err}

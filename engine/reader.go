@@ -115,6 +115,9 @@ func (r *FrameReader) skipTo(from uint64) error {
 	for lsn := r.segs[r.i]; lsn < from; lsn++ {
 		off := r.s.offset()
 		_, h, err := r.s.next()
+		if err == io.EOF {
+			err = fmt.Errorf("segment ends before LSN %d", lsn)
+		}
 		if err == nil && h.LSN != lsn {
 			err = fmt.Errorf("%w: expected LSN %d, found %d", ErrGap, lsn, h.LSN)
 		}
@@ -128,6 +131,9 @@ func (r *FrameReader) skipTo(from uint64) error {
 // Next returns the next block of one or more whole frames, or io.EOF after
 // the last. The block is valid until the next call.
 func (r *FrameReader) Next() ([]byte, error) {
+	if r.f == nil && r.next <= r.last {
+		return nil, ErrClosed
+	}
 	for r.next <= r.last {
 		start, off := r.s.r, r.s.offset()
 		for r.next <= r.last {

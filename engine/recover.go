@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -61,7 +62,7 @@ func recoverLog(db *DB) (watermark, error) {
 	r := &recovery{db: db, segs: segs}
 	mark, err := readWatermark(db.dir)
 	switch {
-	case errors.Is(err, errNoWatermark):
+	case errors.Is(err, errNoWatermark), errors.Is(err, fs.ErrNotExist):
 		db.notify(fmt.Sprintf("%s: %v; scanning the whole log", db.name, err))
 		r.pos, r.trusted = watermark{seg: segs[0]}, false
 	case err != nil:
@@ -83,7 +84,10 @@ type recovery struct {
 func (r *recovery) run() (watermark, error) {
 	i := segmentFor(r.segs, r.pos.seg)
 	if i < 0 || r.segs[i] != r.pos.seg {
-		return watermark{}, r.corrupt(segName(r.pos.seg), 0, r.pos.lsn, errors.New("segment named by the watermark is missing"))
+		return watermark{}, r.corrupt(r.path(r.pos.seg), 0, r.pos.lsn, errors.New("segment named by the watermark is missing"))
+	}
+	if err := r.dropEmptyTail(i); err != nil {
+		return watermark{}, err
 	}
 	off := r.pos.end
 	if r.trusted && r.pos.lsn > 0 {
@@ -93,7 +97,7 @@ func (r *recovery) run() (watermark, error) {
 	}
 	for ; i < len(r.segs); i, off = i+1, 0 {
 		if r.segs[i] != r.pos.seg && r.segs[i] != r.pos.lsn+1 {
-			return watermark{}, r.corrupt(segName(r.segs[i]), 0, r.pos.lsn+1, fmt.Errorf("segment does not start at LSN %d", r.pos.lsn+1))
+			return watermark{}, r.corrupt(r.path(r.segs[i]), 0, r.pos.lsn+1, fmt.Errorf("segment does not start at LSN %d", r.pos.lsn+1))
 		}
 		t, err := r.scanSegment(r.segs[i], off)
 		if err != nil {
@@ -103,8 +107,10 @@ func (r *recovery) run() (watermark, error) {
 			return r.pos, r.repair(t, i)
 		}
 	}
-	return r.pos, r.dropEmptyTail()
+	return r.pos, nil
 }
+
+func (r *recovery) path(seg uint64) string { return filepath.Join(r.db.dir, segName(seg)) }
 
 // tear is where scanning a segment stopped on bytes that are not a valid
 // next frame.
@@ -114,37 +120,97 @@ type tear struct {
 	cause     error
 }
 
-// repair truncates the tear in segment i and removes the (empty) segments
-// after it, or reports corruption and changes nothing. Past a trusted
-// watermark every tear is a torn tail; without one, only a frame cut short
-// by the end of the file, or zeros, is.
+// repair cuts the log at the tear in segment i, or reports corruption and
+// changes nothing. A tear is torn tail only when no valid later frame follows
+// it (a crash writes nothing after what it tore, while damage leaves whole
+// frames behind) and every later segment is empty. Without a watermark it
+// must also be a frame cut short by the end of the file, or zeros. The cut
+// removes the later segments, and the torn one too if it holds no accepted
+// frame, before truncating, so a crash part-way leaves what the next
+// recovery repeats.
 func (r *recovery) repair(t *tear, i int) error {
-	torn := r.trusted || errors.Is(t.cause, txframe.ErrIncomplete) || zeroFrom(t.path, t.off, t.size)
-	if !torn {
+	cutShort := errors.Is(t.cause, txframe.ErrIncomplete) || zeroFrom(t.path, t.off, t.size)
+	if !r.trusted && !cutShort {
 		return r.corrupt(t.path, t.off, r.pos.lsn+1, t.cause)
 	}
-	later := r.segs[i+1:]
-	for _, seg := range later {
-		path := filepath.Join(r.db.dir, segName(seg))
-		fi, err := os.Stat(path)
-		if err != nil {
-			return err
-		}
-		if fi.Size() > 0 {
+	if frameAfter(t.path, t.off, t.size, r.pos.lsn) {
+		return r.corrupt(t.path, t.off, r.pos.lsn+1, fmt.Errorf("%w, and valid frames follow it: this is damage, not a torn tail", t.cause))
+	}
+	for _, seg := range r.segs[i+1:] {
+		if fi, err := os.Stat(r.path(seg)); err != nil || fi.Size() > 0 {
 			return r.corrupt(t.path, t.off, r.pos.lsn+1, fmt.Errorf("%w, and %s after it holds data", t.cause, segName(seg)))
 		}
 	}
-	if err := truncateSync(t.path, t.off); err != nil {
+	gone := r.segs[i+1:]
+	keepTorn := r.segs[i] == r.pos.seg
+	if !keepTorn {
+		gone = r.segs[i:]
+	}
+	if err := r.remove(gone); err != nil {
 		return err
 	}
-	for _, seg := range later {
-		if err := os.Remove(filepath.Join(r.db.dir, segName(seg))); err != nil {
+	if keepTorn {
+		if err := truncateSync(t.path, t.off); err != nil {
 			return err
 		}
 	}
 	r.db.notify(fmt.Sprintf("%s: recovered from a crash: truncated %d unacknowledged bytes at %s offset %d after LSN %d (%v)",
 		r.db.name, t.size-t.off, filepath.Base(t.path), t.off, r.pos.lsn, t.cause))
+	return nil
+}
+
+// remove deletes segment files, last first, and makes that durable.
+func (r *recovery) remove(segs []uint64) error {
+	if len(segs) == 0 {
+		return nil
+	}
+	for j := len(segs) - 1; j >= 0; j-- {
+		if err := os.Remove(r.path(segs[j])); err != nil {
+			return err
+		}
+	}
 	return syncDir(r.db.dir)
+}
+
+// frameAfter reports whether a whole, CRC-valid frame with an LSN above
+// after starts in the file between off and size.
+func frameAfter(path string, off, size int64, after uint64) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	const chunk = 1 << 20
+	buf := make([]byte, chunk)
+	for pos := off + 1; pos < size; pos += chunk - int64(len(txframe.Magic)) + 1 {
+		n, _ := f.ReadAt(buf, pos)
+		for i := 0; i+len(txframe.Magic) <= n; i++ {
+			if [4]byte(buf[i:i+4]) == txframe.Magic && validFrameAt(f, pos+int64(i), size, after) {
+				return true
+			}
+		}
+		if n < chunk {
+			break
+		}
+	}
+	return false
+}
+
+func validFrameAt(f *os.File, at, size int64, after uint64) bool {
+	var head [txframe.HeaderSize]byte
+	if _, err := f.ReadAt(head[:], at); err != nil {
+		return false
+	}
+	n, err := txframe.FrameLen(head[:])
+	if err != nil || at+int64(n) > size {
+		return false
+	}
+	frame := make([]byte, n) // bounded by the bytes in the file
+	if _, err := f.ReadAt(frame, at); err != nil {
+		return false
+	}
+	h, err := txframe.Peek(frame)
+	return err == nil && h.LSN > after
 }
 
 func truncateSync(path string, size int64) error {
@@ -249,17 +315,25 @@ func zeroFrom(path string, off, size int64) bool {
 	return strings.Trim(string(b), "\x00") == ""
 }
 
-// dropEmptyTail removes a last segment that a crash left empty, so the
-// watermark always names the segment holding the last frame.
-func (r *recovery) dropEmptyTail() error {
-	last := r.segs[len(r.segs)-1]
-	if last == r.pos.seg || len(r.segs) == 1 {
-		return nil
+// dropEmptyTail removes the empty segment files at the end of the log after
+// the watermark's segment (index i). The writer creates a segment, and makes
+// its name durable, before it writes frames into it, so a crash can leave it
+// empty; it holds nothing, whatever its name.
+func (r *recovery) dropEmptyTail(i int) error {
+	n := len(r.segs)
+	for n-1 > i {
+		fi, err := os.Stat(r.path(r.segs[n-1]))
+		if err != nil {
+			return err
+		}
+		if fi.Size() > 0 {
+			break
+		}
+		n--
 	}
-	if err := os.Remove(filepath.Join(r.db.dir, segName(last))); err != nil {
-		return err
-	}
-	return syncDir(r.db.dir)
+	err := r.remove(r.segs[n:])
+	r.segs = r.segs[:n]
+	return err
 }
 
 func (r *recovery) corrupt(path string, off int64, lsn uint64, err error) error {

@@ -98,8 +98,10 @@ func createWatermark(dir string, w watermark) error {
 	return err
 }
 
+// openWatermark opens DURABLE for the writer, making it if a crash or an
+// operator removed it (recovery then scans the whole log).
 func openWatermark(dir string) (*watermarkFile, error) {
-	f, err := os.OpenFile(filepath.Join(dir, durableFile), os.O_RDWR, 0)
+	f, err := os.OpenFile(filepath.Join(dir, durableFile), os.O_RDWR|os.O_CREATE, fileMode)
 	if err != nil {
 		return nil, err
 	}
