@@ -157,7 +157,7 @@ func (e *env) backupRun(c *cli.Context, j *backupJob, file string) error {
 	if f, ok := j.out.(*os.File); ok && file != "" {
 		err = errors.Join(err, f.Sync())
 	}
-	j.prog.clear()
+	j.prog.finish()
 	if err != nil {
 		if file != "" {
 			end := j.w.End()

@@ -265,7 +265,7 @@ func (j *restoreJob) finish(runErr error) error {
 		}
 	}
 	if j.prog != nil {
-		j.prog.clear()
+		j.prog.finish()
 	}
 	if runErr != nil {
 		if last, _, err := j.db.State(); err == nil && errors.Is(runErr, errInterrupted) {

@@ -79,10 +79,15 @@ func (p *progress) draw(now time.Time) {
 	}
 }
 
-// clear ends a redrawn line so that what follows starts on its own.
-func (p *progress) clear() {
+// finish draws the final state once, so that --progress always shows at
+// least one line, and ends a redrawn line so what follows starts on its own.
+func (p *progress) finish() {
+	if !p.on {
+		return
+	}
+	p.draw(time.Now())
 	if p.drawn {
-		fmt.Fprint(p.w, "\r\033[K")
+		fmt.Fprintln(p.w)
 		p.drawn = false
 	}
 }
