@@ -102,11 +102,11 @@ func commandPath(c *cli.Context) string {
 }
 
 func (e *env) open(name string, readOnly bool) (*engine.DB, error) {
-	return engine.Open(e.dataDir, name, engine.Options{
-		ReadOnly: readOnly,
-		Notify:   func(msg string) { fmt.Fprintf(e.stderr, "hotpipe: %s\n", msg) },
-	})
+	return engine.Open(e.dataDir, name, engine.Options{ReadOnly: readOnly, Notify: e.notify})
 }
+
+// notify prints an engine notice (a recovery, say): always, even with -q.
+func (e *env) notify(msg string) { fmt.Fprintf(e.stderr, "hotpipe: %s\n", msg) }
 
 func (e *env) dbCreate(c *cli.Context) error {
 	if err := args(c, 1, 1); err != nil {

@@ -60,7 +60,7 @@ func (e *env) inspect(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	segs, scanned, scanErr := inspectFile(f, fi.Size(), name)
+	segs, scanned, scanErr := inspectFile(f, fi, name)
 	if c.Bool("json") {
 		enc := json.NewEncoder(e.stdout)
 		enc.SetIndent("", "  ")
@@ -75,16 +75,18 @@ func (e *env) inspect(c *cli.Context) error {
 
 // inspectFile lists the segments from the end records when it can, else by
 // scanning the file (decompressing it if needed).
-func inspectFile(f *os.File, size int64, name string) ([]segmentInfo, bool, error) {
-	if segs, ok := stream.Segments(f, size); ok {
+func inspectFile(f *os.File, fi os.FileInfo, name string) ([]segmentInfo, bool, error) {
+	if segs, ok := stream.Segments(f, fi.Size()); ok && fi.Mode().IsRegular() && fi.Size() > 0 {
 		var out []segmentInfo
 		for _, s := range segs {
 			out = append(out, info(s.Offset, s.Header, s.End, true))
 		}
 		return out, false, nil
 	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return nil, true, err
+	if fi.Mode().IsRegular() {
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return nil, true, err
+		}
 	}
 	var out []segmentInfo
 	r := stream.NewReader([]stream.Input{{Name: name, R: f}}, stream.Options{})

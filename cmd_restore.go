@@ -40,12 +40,21 @@ is committed; the first mismatch stops the restore, naming the LSN.
   --append, stream ends at   hashes compared at the stream's last LSN; equal:
   or before DB's last LSN    "already up to date", exit 0
 
+--target-lsn N stops after LSN N; --target-time T stops after the last frame
+committed at or before T (RFC 3339), and "latest" restores the whole stream.
+The summary says where the restore stopped and which frame came next. A
+target before the stream's first frame is refused; a stream that ends
+before the target is an error (the database keeps what was restored, and
+more can be appended), except with --target-time latest.
+
 --verify checks the input only and writes nothing (DB may be omitted).
 
 Examples:
    bunzip2 -c foo.bz2 | hotpipe hot-restore bar
    hotpipe hot-restore bar -i inc.xz --append --force-replica
    hotpipe hot-backup foo | hotpipe hot-restore bar
+   hotpipe hot-restore bar -i full.backup -i inc1.backup -i inc2.backup
+   hotpipe hot-restore bar -i foo.backup --target-time 2026-11-20T14:30:00Z
    hotpipe hot-restore -i foo.backup --verify`,
 		Flags: []cli.Flag{
 			&cli.StringSliceFlag{Name: "input", Aliases: []string{"i"}, Usage: "read `FILE` (repeatable, in order; - is stdin)"},
@@ -53,25 +62,28 @@ Examples:
 			&cli.BoolFlag{Name: "force", Usage: "apply a stream that starts right after the database's last LSN"},
 			&cli.BoolFlag{Name: "force-replica", Usage: "switch a non-replica database to replica mode for the restore"},
 			&cli.BoolFlag{Name: "verify", Aliases: []string{"verify-only"}, Usage: "check the input only; write nothing"},
+			&cli.Uint64Flag{Name: "target-lsn", Usage: "stop after LSN `N` (point-in-time restore)"},
+			&cli.StringFlag{Name: "target-time", Usage: "stop after the last frame committed at or before `T` (RFC 3339, or \"latest\")"},
 		},
 		Action: e.hotRestore,
 	}
 }
-
-// applyBatch is how many bytes of frames are applied per fsync.
-const applyBatch = 4 << 20
 
 // restoreJob is one hot-restore run.
 type restoreJob struct {
 	env      *env
 	name     string
 	flags    replica.Flags
+	target   target
 	r        *stream.Reader
 	db       *engine.DB
+	created  bool // the target did not exist: create it before the first apply
+	origin   engine.Origin
 	plan     replica.Plan
-	wasAhead bool // the database was at or past the stream's end
-	batch    []byte
+	apply    *applier
 	first    uint64 // first LSN applied
+	stopped  *stopPoint
+	wasAhead bool // the database was at or past the stream's end
 	prog     *progress
 }
 
@@ -93,7 +105,11 @@ func (e *env) hotRestore(c *cli.Context) error {
 	if err := engine.ValidateName(c.Args().First()); err != nil {
 		return err
 	}
-	j := &restoreJob{env: e, name: c.Args().First(), r: stream.NewReader(inputs, stream.Options{}),
+	tgt, err := parseTarget(c)
+	if err != nil {
+		return err
+	}
+	j := &restoreJob{env: e, name: c.Args().First(), r: stream.NewReader(inputs, stream.Options{}), target: tgt,
 		flags: replica.Flags{Append: c.Bool("append"), Force: c.Bool("force"), ForceReplica: c.Bool("force-replica")}}
 	err = j.run(c)
 	if j.db != nil {
@@ -111,52 +127,61 @@ func (j *restoreJob) run(c *cli.Context) error {
 	if err := j.prepare(ev.Header); err != nil {
 		return err
 	}
-	j.prog = j.env.newProgress("hot-restore "+j.name, 0, 0)
-	for {
-		if err := interrupted(c.Context); err != nil {
-			return errors.Join(err, j.flush())
-		}
-		ev, err := j.r.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			if ierr := interrupted(c.Context); ierr != nil {
-				err = ierr // reading stopped because of the signal, not the input
-			}
-			return errors.Join(err, j.flush())
-		}
-		if ev.Kind == stream.KindFrames {
-			if err := j.frames(ev); err != nil {
-				return errors.Join(err, j.flush())
-			}
-		}
+	j.prog = j.env.newProgress("hot-restore "+j.name, 0, j.target.lsn)
+	err = j.stream(c)
+	if j.apply != nil {
+		err = errors.Join(err, j.apply.close())
 	}
-	if err := j.flush(); err != nil {
+	if err != nil {
 		return err
 	}
 	return j.checkEnd()
 }
 
-// prepare opens or creates the target as the restore table says.
+// stream feeds the stream's new frames to the applier until the stream or
+// the target ends.
+func (j *restoreJob) stream(c *cli.Context) error {
+	for j.stopped == nil {
+		if err := interrupted(c.Context); err != nil {
+			return err
+		}
+		ev, err := j.r.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			if ierr := interrupted(c.Context); ierr != nil {
+				err = ierr // reading stopped because of the signal, not the input
+			}
+			return err
+		}
+		if ev.Kind == stream.KindFrames {
+			if err := j.frames(ev); err != nil {
+				return err
+			}
+		}
+	}
+	j.stopped.findNext(j.r)
+	return nil
+}
+
+// prepare decides, from the first header, how the stream joins the target.
 func (j *restoreJob) prepare(h stream.Header) error {
-	t, err := j.target()
+	t, err := j.describeTarget()
 	if err != nil {
 		return err
 	}
 	s := replica.Stream{Origin: engine.Origin(h.Origin), Base: h.Base, BaseHash: h.BaseHash}
-	j.plan, err = replica.Decide(t, s, j.flags)
-	if err != nil {
+	if j.plan, err = replica.Decide(t, s, j.flags); err != nil {
+		return err
+	}
+	j.origin = s.Origin
+	if err := j.target.notBehind(j, t); err != nil {
 		return err
 	}
 	switch {
 	case j.plan.Full && !t.Exists:
-		if _, err := engine.Create(j.env.dataDir, j.name, engine.CreateOptions{Origin: s.Origin, Restoring: true}); err != nil {
-			return err
-		}
-		if j.db, err = j.env.open(j.name, false); err != nil {
-			return err
-		}
+		j.created = true // made when the first frames pass the target checks
 	case j.plan.Full:
 		if err := j.db.BeginRestore(s.Origin); err != nil {
 			return err
@@ -172,8 +197,8 @@ func (j *restoreJob) prepare(h stream.Header) error {
 	return nil
 }
 
-// target opens the database for write and describes it.
-func (j *restoreJob) target() (replica.Target, error) {
+// describeTarget opens the database for write, if it exists, and describes it.
+func (j *restoreJob) describeTarget() (replica.Target, error) {
 	t := replica.Target{Name: j.name}
 	db, err := j.env.open(j.name, false)
 	if errors.Is(err, engine.ErrNotFound) {
@@ -192,6 +217,25 @@ func (j *restoreJob) target() (replica.Target, error) {
 	return t, err
 }
 
+// open creates the target of a full restore, if needed, and starts applying.
+func (j *restoreJob) open() error {
+	if j.apply != nil {
+		return nil
+	}
+	if j.created {
+		if _, err := engine.Create(j.env.dataDir, j.name, engine.CreateOptions{Origin: j.origin, Restoring: true}); err != nil {
+			return err
+		}
+		db, err := j.env.open(j.name, false)
+		if err != nil {
+			return err
+		}
+		j.db = db
+	}
+	j.apply = startApplier(j.db)
+	return nil
+}
+
 func (j *restoreJob) compareAt(lsn uint64, h txframe.Hash) error {
 	mine, err := j.db.HashAt(lsn)
 	if err != nil {
@@ -200,8 +244,8 @@ func (j *restoreJob) compareAt(lsn uint64, h txframe.Hash) error {
 	return replica.CheckJoin(j.name, lsn, h, mine)
 }
 
-// frames queues a block's new frames, after comparing the one at the
-// target's last LSN when the block covers it.
+// frames queues a block's new frames up to the target, after comparing the
+// frame at the database's last LSN when the block covers it.
 func (j *restoreJob) frames(ev *stream.Event) error {
 	block, first := ev.Frames, ev.First
 	if !j.plan.Full && first <= j.plan.Skip {
@@ -216,32 +260,42 @@ func (j *restoreJob) frames(ev *stream.Event) error {
 	if len(block) == 0 {
 		return nil
 	}
+	block, stop, err := j.target.cut(block, j.first == 0)
+	if err != nil {
+		return err
+	}
+	j.stopped = stop
+	if len(block) == 0 {
+		return nil
+	}
+	if err := j.open(); err != nil {
+		return err
+	}
+	last, lastTime := ev.Last, ev.LastTime
+	if stop != nil {
+		last, lastTime = stop.last, stop.lastAt
+	}
 	if j.first == 0 {
 		j.first = first
 	}
-	j.batch = append(j.batch, block...)
-	j.prog.add(ev.Last-first+1, len(block), ev.Last, ev.LastTime)
-	if len(j.batch) >= applyBatch {
-		return j.flush()
-	}
-	return nil
+	j.prog.add(last-first+1, len(block), last, lastTime)
+	return j.apply.add(block)
 }
 
-// flush applies the queued frames with one fsync.
-func (j *restoreJob) flush() error {
-	if len(j.batch) == 0 || j.db == nil {
-		return nil
-	}
-	_, err := j.db.Apply(j.batch)
-	j.batch = j.batch[:0]
-	return err
-}
-
-// checkEnd handles a stream that brought nothing new: it must agree with
-// the target at its last LSN.
+// checkEnd handles the end of the stream: a target not reached, or a
+// stream that brought nothing new and must agree with the database.
 func (j *restoreJob) checkEnd() error {
 	last, h := j.r.Last()
-	if j.plan.Full || last > j.plan.Skip {
+	if err := j.target.reached(j, last); err != nil {
+		return err
+	}
+	if j.created && j.apply == nil { // a stream of no frames: an empty copy
+		if err := j.open(); err != nil {
+			return err
+		}
+		return j.apply.close()
+	}
+	if j.plan.Full || last > j.plan.Skip || j.stopped != nil {
 		return nil
 	}
 	if last < j.plan.Skip {
@@ -268,8 +322,12 @@ func (j *restoreJob) finish(runErr error) error {
 		j.prog.finish()
 	}
 	if runErr != nil {
-		if last, _, err := j.db.State(); err == nil && errors.Is(runErr, errInterrupted) {
-			fmt.Fprintf(j.env.stderr, "hotpipe: hot-restore %s interrupted: the database is at LSN %d, durable\n", j.name, last)
+		how := "stopped"
+		if errors.Is(runErr, errInterrupted) {
+			how = "interrupted"
+		}
+		if last, _, err := j.db.State(); err == nil && (how == "interrupted" || j.first > 0) {
+			fmt.Fprintf(j.env.stderr, "hotpipe: hot-restore %s %s: the database is at LSN %d, durable\n", j.name, how, last)
 		}
 		if m.Restoring {
 			fmt.Fprintf(j.env.stderr, "hotpipe: %s stays a replica with a partial restore; resume with hot-restore %s --append\n", j.name, j.name)
@@ -292,6 +350,9 @@ func (j *restoreJob) report() error {
 	fps, bps, d := j.prog.rate()
 	j.env.notef("hot-restore %s: applied LSN %d..%d, %d frames, %s in %.2fs (%.0f frames/s, %s/s); at LSN %d, h %s",
 		j.name, j.first, last, j.prog.frames, size(j.prog.bytes), d.Seconds(), fps, size(int64(bps)), last, h)
+	if j.stopped != nil {
+		j.env.notef("%s", j.stopped.describe(j.name))
+	}
 	return nil
 }
 

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -389,5 +390,29 @@ func TestGetsInterleavedWithCommitsAcrossSegments(t *testing.T) {
 		if got := mustGet(t, db, fmt.Sprintf("k%d", i/2)); got != fmt.Sprintf("v%d", i/2) {
 			t.Fatalf("k%d = %q", i/2, got)
 		}
+	}
+}
+
+func TestWaitDurable(t *testing.T) {
+	db, dir := newDB(t, Options{}, CreateOptions{})
+	commitN(t, db, 0, 2)
+	ro := reopen(t, dir, Options{ReadOnly: true})
+	if lsn, err := ro.WaitDurable(context.Background(), 1, time.Hour); err != nil || lsn != 2 {
+		t.Fatalf("already past: %d, %v", lsn, err)
+	}
+	if lsn, err := ro.WaitDurable(context.Background(), 2, 20*time.Millisecond); err != nil || lsn != 2 {
+		t.Fatalf("timeout: %d, %v", lsn, err)
+	}
+	go func() {
+		time.Sleep(20 * time.Millisecond)
+		commitN(t, db, 2, 1)
+	}()
+	if lsn, err := ro.WaitDurable(context.Background(), 2, time.Minute); err != nil || lsn != 3 {
+		t.Fatalf("woken by a commit: %d, %v", lsn, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if lsn, err := ro.WaitDurable(ctx, 3, time.Minute); err != nil || lsn != 3 {
+		t.Fatalf("cancelled: %d, %v", lsn, err)
 	}
 }

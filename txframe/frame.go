@@ -243,6 +243,12 @@ func checkEntryShape(op Op, keyLen int, valLen uint64) error {
 	return nil
 }
 
+// Fields returns the LSN and commit time of a whole frame f that has passed
+// Peek, without checking it again.
+func Fields(f []byte) (lsn uint64, commitTime int64) {
+	return binary.LittleEndian.Uint64(f[8:16]), int64(binary.LittleEndian.Uint64(f[16:24]))
+}
+
 // Body returns the hashed body of a whole frame f (as returned by Peek's Len).
 func Body(f []byte) []byte { return f[bodyOffset : len(f)+hashOffset] }
 

@@ -1,0 +1,88 @@
+package main
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"github.com/hotpipe/hotpipe/engine"
+)
+
+// applyBatch caps how many bytes of frames one Apply (one fsync) takes.
+const applyBatch = 8 << 20
+
+// queueDepth bounds the blocks read ahead of the database, so memory stays
+// a few blocks (each at most a reader buffer or one frame) whatever the
+// stream's size.
+const queueDepth = 4
+
+// applier applies blocks of frames in a goroutine of its own. Each Apply
+// takes everything queued since the last one finished, so batches grow
+// while an fsync is in flight and stay small when frames trickle in (a
+// --follow stream): large batches in bulk, low latency when following.
+type applier struct {
+	db     *engine.DB
+	queue  chan []byte
+	done   chan struct{}
+	failed atomic.Bool
+	err    error
+	pool   sync.Pool
+}
+
+func startApplier(db *engine.DB) *applier {
+	a := &applier{db: db, queue: make(chan []byte, queueDepth), done: make(chan struct{})}
+	go a.run()
+	return a
+}
+
+// add queues a copy of block; it returns the first Apply error, if any.
+func (a *applier) add(block []byte) error {
+	if a.failed.Load() {
+		<-a.done
+		return a.err
+	}
+	b, _ := a.pool.Get().([]byte)
+	a.queue <- append(b[:0], block...)
+	return nil
+}
+
+// close waits for the queued blocks to be applied and returns the first
+// error.
+func (a *applier) close() error {
+	close(a.queue)
+	<-a.done
+	return a.err
+}
+
+func (a *applier) run() {
+	defer close(a.done)
+	for block := range a.queue {
+		batch := a.gather(block)
+		if a.err == nil {
+			if _, err := a.db.Apply(batch); err != nil {
+				a.err = err
+				a.failed.Store(true)
+			}
+		}
+		if cap(batch) <= applyBatch {
+			a.pool.Put(batch[:0]) //nolint:staticcheck // slices are what the pool holds
+		}
+	}
+}
+
+// gather appends the blocks already queued behind first, up to applyBatch.
+func (a *applier) gather(first []byte) []byte {
+	batch := first
+	for len(batch) < applyBatch {
+		select {
+		case b, ok := <-a.queue:
+			if !ok {
+				return batch
+			}
+			batch = append(batch, b...)
+			a.pool.Put(b[:0]) //nolint:staticcheck // slices are what the pool holds
+		default:
+			return batch
+		}
+	}
+	return batch
+}
