@@ -146,4 +146,3 @@ func (s *stopPoint) describe(name string) string {
 	}
 	return msg + fmt.Sprintf("; the stream's next frame is LSN %d (committed %s)", s.next, commitTime(s.nextAt))
 }
-
