@@ -348,8 +348,12 @@ func (j *restoreJob) report() error {
 		return nil
 	}
 	fps, bps, d := j.prog.rate()
-	j.env.notef("hot-restore %s: applied LSN %d..%d, %d frames, %s in %.2fs (%.0f frames/s, %s/s); at LSN %d, h %s",
-		j.name, j.first, last, j.prog.frames, size(j.prog.bytes), d.Seconds(), fps, size(int64(bps)), last, h)
+	if j.first == 0 {
+		j.env.notef("hot-restore %s: nothing to apply; at LSN %d, h %s", j.name, last, h)
+	} else {
+		j.env.notef("hot-restore %s: applied LSN %d..%d, %d frames, %s in %.2fs (%.0f frames/s, %s/s); at LSN %d, h %s",
+			j.name, j.first, last, j.prog.frames, size(j.prog.bytes), d.Seconds(), fps, size(int64(bps)), last, h)
+	}
 	if j.stopped != nil {
 		j.env.notef("%s", j.stopped.describe(j.name))
 	}
