@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -33,6 +34,13 @@ to a terminal.
 SIGINT or SIGTERM stops the backup at a frame boundary without an end record
 (exit 130): the output is visibly truncated, and --append resumes a file.
 
+--follow keeps streaming commits as they become durable, within milliseconds,
+until SIGINT or SIGTERM; then it writes the end record and exits 0. With
+-o FILE it fsyncs FILE at least once a second. A live standby:
+   hotpipe hot-backup foo --follow | hotpipe hot-restore foo2 --append --force-replica
+restarted after either side dies, from the standby's last LSN:
+   hotpipe hot-backup foo --follow --start-lsn "$(hotpipe db hash foo2 | cut -d' ' -f1)" | ...
+
 Examples:
    hotpipe hot-backup foo | bzip2 > foo.bz2
    hotpipe hot-backup foo -o foo.backup
@@ -44,6 +52,7 @@ Examples:
 			&cli.BoolFlag{Name: "append", Usage: "append what FILE lacks to FILE (needs -o)"},
 			&cli.Uint64Flag{Name: "start-lsn", Aliases: []string{"start-tx"}, Usage: "first LSN to back up (inclusive)", Value: 1},
 			&cli.Uint64Flag{Name: "end-lsn", Usage: "last LSN to back up (default: the last durable LSN at start)"},
+			&cli.BoolFlag{Name: "follow", Usage: "keep streaming new commits as they become durable, until SIGINT or SIGTERM"},
 		},
 		Action: e.hotBackup,
 	}
@@ -54,6 +63,7 @@ type backupJob struct {
 	db         *engine.DB
 	meta       engine.Meta
 	start, end uint64
+	follow     bool
 	out        io.Writer
 	w          *stream.Writer
 	prog       *progress
@@ -71,13 +81,15 @@ func (e *env) hotBackup(c *cli.Context) error {
 		return usagef("hot-backup: --append starts where FILE ends; it cannot take --start-lsn")
 	case file == "" && isTerminal(e.stdout):
 		return usagef("hot-backup: refusing to write a binary stream to a terminal; use -o FILE or a pipe")
+	case c.Bool("follow") && c.IsSet("end-lsn"):
+		return usagef("hot-backup: --follow streams until interrupted; it cannot take --end-lsn")
 	}
 	db, err := e.open(c.Args().First(), true)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	job := &backupJob{db: db}
+	job := &backupJob{db: db, follow: c.Bool("follow")}
 	if err := job.bounds(c.Uint64("start-lsn"), c.Uint64("end-lsn")); err != nil {
 		return err
 	}
@@ -150,7 +162,18 @@ func (e *env) backupToFile(c *cli.Context, j *backupJob, file string) error {
 // stops early, so that --append finds whole frames.
 func (e *env) backupRun(c *cli.Context, j *backupJob, file string) error {
 	j.prog = e.newProgress("hot-backup "+j.db.Name(), j.start, j.end)
-	err := j.copy(c)
+	if j.follow {
+		j.prog.verb += " (following)"
+		j.prog.total = 0
+		j.prog.source = func() uint64 { lsn, _, _ := j.db.State(); return lsn }
+	}
+	err := j.copy(c, j.end)
+	if j.follow && err == nil {
+		err = j.followOn(c, file)
+	}
+	if j.follow && errors.Is(err, errInterrupted) {
+		err = nil // following ends with the end record
+	}
 	if err == nil {
 		err = writeErr(j.w.Close())
 	}
@@ -167,15 +190,42 @@ func (e *env) backupRun(c *cli.Context, j *backupJob, file string) error {
 		return err
 	}
 	fps, bps, d := j.prog.rate()
-	e.notef("hot-backup %s: LSN %d..%d, %d frames, %s in %.2fs (%.0f frames/s, %s/s)",
-		j.db.Name(), j.start, j.w.End().Last, j.prog.frames, size(j.prog.bytes), d.Seconds(), fps, size(int64(bps)))
+	e.notef("hot-backup %s: LSN %d..%d, %d frames, %s in %.2fs (%.0f frames/s, %s/s)%s",
+		j.db.Name(), j.start, j.w.End().Last, j.prog.frames, size(j.prog.bytes), d.Seconds(), fps, size(int64(bps)), j.prog.recoveryPoint())
 	return nil
 }
 
-// copy streams frames start..end in blocks, stopping between blocks (at a
-// frame boundary) when interrupted.
-func (j *backupJob) copy(c *cli.Context) error {
-	r, err := j.db.Frames(j.start, j.end)
+// followOn streams each new durable commit after the initial range until
+// interrupted. A file is fsynced at least once a second.
+func (j *backupJob) followOn(c *cli.Context, file string) error {
+	synced := time.Now()
+	for {
+		last, err := j.db.WaitDurable(c.Context, j.end, 250*time.Millisecond)
+		if err != nil {
+			return err
+		}
+		if err := interrupted(c.Context); err != nil {
+			return err
+		}
+		if last > j.end {
+			if err := j.copy(c, last); err != nil {
+				return err
+			}
+			j.end = last
+		}
+		if f, ok := j.out.(*os.File); ok && file != "" && time.Since(synced) >= time.Second {
+			if err := f.Sync(); err != nil {
+				return err
+			}
+			synced = time.Now()
+		}
+	}
+}
+
+// copy streams the frames after those written so far, through LSN end, in
+// blocks, stopping between blocks (at a frame boundary) when interrupted.
+func (j *backupJob) copy(c *cli.Context, end uint64) error {
+	r, err := j.db.Frames(j.w.End().Last+1, end)
 	if err != nil {
 		return err
 	}
@@ -196,6 +246,6 @@ func (j *backupJob) copy(c *cli.Context) error {
 			return writeErr(err)
 		}
 		after := j.w.End()
-		j.prog.add(after.Frames-before.Frames, len(block), after.Last, 0)
+		j.prog.add(after.Frames-before.Frames, len(block), after.Last, j.w.LastTime())
 	}
 }

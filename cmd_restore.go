@@ -187,7 +187,7 @@ func (j *restoreJob) prepare(h stream.Header) error {
 			return err
 		}
 	case j.plan.SwitchOn:
-		if err := j.db.SetReplica(true); err != nil {
+		if err := j.db.MarkRestoring(); err != nil {
 			return err
 		}
 	}
@@ -313,7 +313,8 @@ func (j *restoreJob) finish(runErr error) error {
 	if err != nil {
 		return err
 	}
-	if runErr == nil && (j.plan.Full || m.Restoring) || j.plan.SwitchOn {
+	switchOff := runErr == nil && (j.plan.Full || m.Restoring) || j.plan.SwitchOn
+	if switchOff {
 		if err := j.db.SetReplica(false); err != nil {
 			return err
 		}
@@ -329,7 +330,10 @@ func (j *restoreJob) finish(runErr error) error {
 		if last, _, err := j.db.State(); err == nil && (how == "interrupted" || j.first > 0) {
 			fmt.Fprintf(j.env.stderr, "hotpipe: hot-restore %s %s: the database is at LSN %d, durable\n", j.name, how, last)
 		}
-		if m.Restoring {
+		switch {
+		case switchOff && j.first > 0:
+			fmt.Fprintf(j.env.stderr, "hotpipe: %s is switched back off replica mode; resume with hot-restore %s --append --force-replica\n", j.name, j.name)
+		case m.Restoring && !switchOff:
 			fmt.Fprintf(j.env.stderr, "hotpipe: %s stays a replica with a partial restore; resume with hot-restore %s --append\n", j.name, j.name)
 		}
 		return nil
@@ -351,8 +355,8 @@ func (j *restoreJob) report() error {
 	if j.first == 0 {
 		j.env.notef("hot-restore %s: nothing to apply; at LSN %d, h %s", j.name, last, h)
 	} else {
-		j.env.notef("hot-restore %s: applied LSN %d..%d, %d frames, %s in %.2fs (%.0f frames/s, %s/s); at LSN %d, h %s",
-			j.name, j.first, last, j.prog.frames, size(j.prog.bytes), d.Seconds(), fps, size(int64(bps)), last, h)
+		j.env.notef("hot-restore %s: applied LSN %d..%d, %d frames, %s in %.2fs (%.0f frames/s, %s/s); at LSN %d, h %s%s",
+			j.name, j.first, last, j.prog.frames, size(j.prog.bytes), d.Seconds(), fps, size(int64(bps)), last, h, j.prog.recoveryPoint())
 	}
 	if j.stopped != nil {
 		j.env.notef("%s", j.stopped.describe(j.name))

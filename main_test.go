@@ -39,6 +39,7 @@ func TestScripts(t *testing.T) {
 			"appendhex":  cmdAppendHex,
 			"waitlocked": cmdWaitLocked,
 			"samestate":  cmdSameState,
+			"waitlsn":    cmdWaitLSN,
 		},
 	})
 }
@@ -164,4 +165,30 @@ func cmdSameState(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("%s and %s at LSN %d: %s has %s (%v), %s has %s", args[0], args[1], lsn, args[0], ha, err, args[1], hb)
 	}
 	ts.Logf("%s and %s at LSN %d: %s", args[0], args[1], lsn, hb)
+}
+
+// cmdWaitLSN waits until a database's durable LSN reaches n, so a script can
+// act on a running pipeline without guessing a sleep:
+//
+//	waitlsn DB N
+func cmdWaitLSN(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: waitlsn DB N")
+	}
+	n, err := strconv.ParseUint(args[1], 10, 64)
+	ts.Check(err)
+	deadline := time.Now().Add(60 * time.Second)
+	var lsn uint64
+	for time.Now().Before(deadline) {
+		db, err := engine.Open(ts.Getenv("HOTPIPE_DATA_DIR"), args[0], engine.Options{ReadOnly: true})
+		if err == nil {
+			lsn, _, err = db.State()
+			db.Close()
+		}
+		if err == nil && lsn >= n {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	ts.Fatalf("waitlsn: %s reached only LSN %d of %d within 60s", args[0], lsn, n)
 }

@@ -32,8 +32,10 @@ type progress struct {
 	lsn      uint64
 	frames   uint64
 	bytes    int64
-	lastTime int64 // commit time of the last frame handled
-	drawn    bool
+	lastTime int64 // commit time of the last frame handled: the recovery point
+	// source, when following, returns the source's durable LSN, for the lag.
+	source func() uint64
+	drawn  bool
 }
 
 func (e *env) newProgress(verb string, first, total uint64) *progress {
@@ -71,6 +73,10 @@ func (p *progress) draw(now time.Time) {
 		eta := time.Duration(float64(p.total-p.lsn) * elapsed / float64(p.frames) * float64(time.Second))
 		line += fmt.Sprintf(", ETA %s", eta.Round(time.Second))
 	}
+	if p.source != nil {
+		line += p.lagText(now)
+	}
+	line += p.recoveryPoint()
 	if p.tty {
 		fmt.Fprintf(p.w, "\r\033[K%s", line)
 		p.drawn = true
@@ -90,6 +96,25 @@ func (p *progress) finish() {
 		fmt.Fprintln(p.w)
 		p.drawn = false
 	}
+}
+
+// lagText says how far the output is behind the source: the LSNs durable
+// there and not yet sent, and, when there are some, how long ago the last
+// frame sent was committed (they were all committed after it).
+func (p *progress) lagText(now time.Time) string {
+	behind := p.source() - min(p.lsn, p.source())
+	if behind == 0 || p.lastTime == 0 {
+		return ", lag 0 LSNs (0s)"
+	}
+	return fmt.Sprintf(", lag %d LSNs (%s)", behind, max(now.Sub(time.Unix(0, p.lastTime)), 0).Round(time.Millisecond))
+}
+
+// recoveryPoint names the commit time of the last frame handled.
+func (p *progress) recoveryPoint() string {
+	if p.lastTime == 0 {
+		return ""
+	}
+	return ", recovery point " + commitTime(p.lastTime)
 }
 
 // rate returns frames and bytes per second so far.

@@ -225,6 +225,16 @@ func (db *DB) SetReplica(on bool) error {
 	})
 }
 
+// MarkRestoring switches replica mode on for a restore into a database
+// with frames and marks it as restoring, so that if the restore dies the
+// next one that completes switches replica mode off again.
+func (db *DB) MarkRestoring() error {
+	if db.w == nil {
+		return ErrReadOnly
+	}
+	return db.w.updateMeta(func(m *Meta) error { m.Replica, m.Restoring = true, true; return nil })
+}
+
 // BeginRestore prepares an empty database for a full restore of a history
 // of origin o: it takes that origin and becomes a replica marked as
 // restoring, in one atomic metadata update. A database with frames keeps

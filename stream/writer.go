@@ -1,7 +1,6 @@
 package stream
 
 import (
-	"encoding/binary"
 	"fmt"
 	"io"
 
@@ -11,11 +10,12 @@ import (
 // Writer writes one segment: its header, blocks of frames, and on Close its
 // end record. Frames are written as given; the caller has checked them.
 type Writer struct {
-	w      io.Writer
-	hdr    Header
-	end    End
-	closed bool
-	buf    []byte
+	w        io.Writer
+	hdr      Header
+	end      End
+	lastTime int64
+	closed   bool
+	buf      []byte
 }
 
 // NewWriter writes h and returns a Writer for the segment's frames.
@@ -46,37 +46,42 @@ func (w *Writer) WriteFrames(block []byte) error {
 	if w.closed {
 		return fmt.Errorf("stream: write after Close")
 	}
-	end, err := w.scan(block)
+	end, lastTime, err := w.scan(block)
 	if err != nil {
 		return err
 	}
 	if _, err := w.w.Write(block); err != nil {
 		return err
 	}
-	w.end = end
+	w.end, w.lastTime = end, lastTime
 	return nil
 }
 
+// LastTime returns the commit time of the last frame written, or 0.
+func (w *Writer) LastTime() int64 { return w.lastTime }
+
 // scan checks that block continues the segment's LSNs and returns the end
-// record the segment would have after it.
-func (w *Writer) scan(block []byte) (End, error) {
-	end := w.end
+// record the segment would have after it, and its last commit time.
+func (w *Writer) scan(block []byte) (End, int64, error) {
+	end, lastTime := w.end, w.lastTime
 	for p := 0; p < len(block); {
 		n, err := txframe.FrameLen(block[p:])
 		if err != nil || len(block)-p < n {
-			return w.end, fmt.Errorf("stream: block holds a partial frame at byte %d", p)
+			return w.end, 0, fmt.Errorf("stream: block holds a partial frame at byte %d", p)
 		}
 		f := block[p : p+n]
-		if lsn := binary.LittleEndian.Uint64(f[8:16]); lsn != end.Last+1 {
-			return w.end, fmt.Errorf("stream: %w: writing LSN %d after %d", ErrGap, lsn, end.Last)
+		lsn, t := txframe.Fields(f)
+		if lsn != end.Last+1 {
+			return w.end, 0, fmt.Errorf("stream: %w: writing LSN %d after %d", ErrGap, lsn, end.Last)
 		}
 		end.Last++
 		end.Frames++
 		end.LastHash = txframe.StoredHash(f)
+		lastTime = t
 		p += n
 	}
 	end.Length += uint64(len(block))
-	return end, nil
+	return end, lastTime, nil
 }
 
 // End returns what the end record would say now.
