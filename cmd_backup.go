@@ -212,6 +212,8 @@ func (j *backupJob) followOn(c *cli.Context, file string) error {
 				return err
 			}
 			j.end = last
+		} else if file == "" && readerGone(j.out) {
+			return errBrokenPipe
 		}
 		if f, ok := j.out.(*os.File); ok && file != "" && time.Since(synced) >= time.Second {
 			if err := f.Sync(); err != nil {

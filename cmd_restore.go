@@ -127,7 +127,7 @@ func (j *restoreJob) run(c *cli.Context) error {
 	if err := j.prepare(ev.Header); err != nil {
 		return err
 	}
-	j.prog = j.env.newProgress("hot-restore "+j.name, 0, j.target.lsn)
+	j.prog = j.env.newProgress("hot-restore "+j.name, 0, j.expectedEnd(c))
 	err = j.stream(c)
 	if j.apply != nil {
 		err = errors.Join(err, j.apply.close())
@@ -136,6 +136,27 @@ func (j *restoreJob) run(c *cli.Context) error {
 		return err
 	}
 	return j.checkEnd()
+}
+
+// expectedEnd is the LSN the restore should reach, for progress: the target
+// LSN, else the last LSN of the last -i file when it is an uncompressed
+// file ending in an end record (found in O(1)); 0 when unknown.
+func (j *restoreJob) expectedEnd(c *cli.Context) uint64 {
+	files := c.StringSlice("input")
+	if j.target.lsn > 0 || len(files) == 0 {
+		return j.target.lsn
+	}
+	f, err := os.Open(files[len(files)-1])
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() {
+		return 0
+	}
+	last, _ := stream.LastLSN(f, fi.Size())
+	return last
 }
 
 // stream feeds the stream's new frames to the applier until the stream or

@@ -30,6 +30,9 @@ func TestScripts(t *testing.T) {
 		RequireUniqueNames:  true,
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("HOTPIPE_DATA_DIR", filepath.Join(env.WorkDir, "data"))
+			// Under -race every hotpipe process would otherwise sleep a
+			// second at exit waiting for late race reports.
+			env.Setenv("GORACE", "atexit_sleep_ms=0")
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){

@@ -176,6 +176,13 @@ func offsetBy(err error, base int64) error {
 	return err
 }
 
+// LastLSN returns the last LSN of a file that ends in a valid end record,
+// read in O(1); false when the file ends otherwise (or is compressed).
+func LastLSN(f io.ReaderAt, size int64) (uint64, bool) {
+	t, ok := completeTail(f, size)
+	return t.Last, ok
+}
+
 // Segment describes one segment of a file, from its header and end record.
 type Segment struct {
 	Offset int64
