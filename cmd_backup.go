@@ -64,6 +64,7 @@ type backupJob struct {
 	meta       engine.Meta
 	start, end uint64
 	follow     bool
+	pos        engine.Position // where the last copy stopped
 	out        io.Writer
 	w          *stream.Writer
 	prog       *progress
@@ -227,11 +228,18 @@ func (j *backupJob) followOn(c *cli.Context, file string) error {
 // copy streams the frames after those written so far, through LSN end, in
 // blocks, stopping between blocks (at a frame boundary) when interrupted.
 func (j *backupJob) copy(c *cli.Context, end uint64) error {
-	r, err := j.db.Frames(j.w.End().Last+1, end)
+	next := j.w.End().Last + 1
+	var r *engine.FrameReader
+	var err error
+	if j.pos.LSN() == next {
+		r, err = j.db.FramesFrom(j.pos, end) // no segment scan: O(new frames)
+	} else {
+		r, err = j.db.Frames(next, end)
+	}
 	if err != nil {
 		return err
 	}
-	defer r.Close()
+	defer func() { j.pos = r.Stop(); r.Close() }()
 	for {
 		if err := interrupted(c.Context); err != nil {
 			return err

@@ -16,7 +16,7 @@ import (
 type index struct {
 	mu   sync.Mutex
 	upto uint64
-	next readerPos // where the frame after upto starts
+	next Position // where the frame after upto starts
 	keys map[string]valueRef
 }
 
@@ -56,7 +56,7 @@ func (db *DB) catchUp() error {
 			return err
 		}
 	}
-	db.idx.upto, db.idx.next = mark.lsn, r.stop()
+	db.idx.upto, db.idx.next = mark.lsn, r.Stop()
 	return nil
 }
 

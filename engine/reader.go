@@ -34,12 +34,23 @@ func (db *DB) Frames(from, to uint64) (*FrameReader, error) {
 	if err != nil {
 		return nil, err
 	}
-	return db.framesIn(mark, from, to, readerPos{})
+	return db.framesIn(mark, from, to, Position{})
+}
+
+// FramesFrom is Frames starting at a position a previous reader stopped at
+// (see FrameReader.Stop), which it reaches without scanning its segment: a
+// follower reading a few new frames at a time stays O(new frames).
+func (db *DB) FramesFrom(p Position, to uint64) (*FrameReader, error) {
+	mark, err := db.durable()
+	if err != nil {
+		return nil, err
+	}
+	return db.framesIn(mark, p.lsn, to, p)
 }
 
 // framesIn reads from..to of the prefix up to mark, starting at position at
 // when it is the position of from.
-func (db *DB) framesIn(mark watermark, from, to uint64, at readerPos) (*FrameReader, error) {
+func (db *DB) framesIn(mark watermark, from, to uint64, at Position) (*FrameReader, error) {
 	if to == 0 {
 		to = mark.lsn
 	}
@@ -64,20 +75,23 @@ func (db *DB) framesIn(mark watermark, from, to uint64, at readerPos) (*FrameRea
 	return r, r.skipTo(from)
 }
 
-// readerPos is where a reader stopped: the next LSN and where it starts. A
-// later reader given it starts there instead of scanning its segment.
-type readerPos struct {
+// Position is where a reader stopped: the next LSN and where its frame
+// starts. A later reader given it starts there instead of scanning.
+type Position struct {
 	lsn uint64
 	seg uint64
 	off int64
 }
 
-// stop returns the position after the last frame read.
-func (r *FrameReader) stop() readerPos {
+// LSN returns the LSN of the frame at the position.
+func (p Position) LSN() uint64 { return p.lsn }
+
+// Stop returns the position after the last frame read.
+func (r *FrameReader) Stop() Position {
 	if r.s == nil {
-		return readerPos{}
+		return Position{lsn: r.next}
 	}
-	return readerPos{lsn: r.next, seg: r.segs[r.i], off: r.s.offset()}
+	return Position{lsn: r.next, seg: r.segs[r.i], off: r.s.offset()}
 }
 
 // open starts reading segment i, up to the watermark if it is the last.
@@ -179,13 +193,16 @@ func (r *FrameReader) advance() error {
 // last returned by Next.
 func (r *FrameReader) Position() (seg uint64, off int64) { return r.blockSeg, r.blockOff }
 
-// Close releases the reader's file.
+// Close releases the reader's file and buffer; blocks it returned are no
+// longer valid.
 func (r *FrameReader) Close() error {
 	if r.f == nil {
 		return nil
 	}
 	err := r.f.Close()
 	r.f = nil
+	putBlock(r.s.buf)
+	r.s.buf = nil
 	return err
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 
 	"github.com/hotpipe/hotpipe/txframe"
 )
@@ -25,9 +26,22 @@ type segScanner struct {
 
 func newSegScanner(f *os.File, off, limit int64, buf []byte) *segScanner {
 	if cap(buf) < readBlock {
-		buf = make([]byte, readBlock)
+		buf = getBlock()
 	}
 	return &segScanner{f: f, limit: limit, buf: buf[:cap(buf)], base: off}
+}
+
+// blocks recycles read buffers: a follower opens a reader for every few new
+// frames, and a fresh 1 MiB buffer each time is mostly clearing and GC.
+var blocks = sync.Pool{New: func() any { return make([]byte, readBlock) }}
+
+func getBlock() []byte { return blocks.Get().([]byte) }
+
+// putBlock recycles a buffer of the standard size; grown ones are dropped.
+func putBlock(b []byte) {
+	if cap(b) == readBlock {
+		blocks.Put(b[:readBlock]) //nolint:staticcheck // a slice header is small next to 1 MiB
+	}
 }
 
 // offset returns the file offset of the next unread byte.
