@@ -25,6 +25,7 @@ type FrameReader struct {
 	next, last uint64
 	blockSeg   uint64
 	blockOff   int64
+	failed     error // reported after the good frames before it
 }
 
 // Frames returns a reader of LSNs from..to inclusive. to == 0 means the last
@@ -148,15 +149,24 @@ func (r *FrameReader) Next() ([]byte, error) {
 	if r.f == nil && r.next <= r.last {
 		return nil, ErrClosed
 	}
+	if r.failed != nil {
+		return nil, r.failed
+	}
 	for r.next <= r.last {
 		start, off := r.s.r, r.s.offset()
 		for r.next <= r.last {
+			frameOff := r.s.offset()
 			_, h, ok, err := r.s.buffered()
 			if err == nil && ok && h.LSN != r.next {
 				err = fmt.Errorf("%w: expected LSN %d, found %d", ErrGap, r.next, h.LSN)
+				r.s.r -= h.Len // the frame is not taken
 			}
 			if err != nil {
-				return nil, r.corruptAt(r.s.offset(), r.next, err)
+				r.failed = r.corruptAt(frameOff, r.next, err)
+				if r.s.r == start {
+					return nil, r.failed
+				}
+				break // yield the good frames first
 			}
 			if !ok {
 				break

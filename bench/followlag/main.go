@@ -34,7 +34,7 @@ func main() {
 	}
 	sort.Slice(lags, func(i, j int) bool { return lags[i] < lags[j] })
 	at := func(q float64) time.Duration { return lags[int(q*float64(len(lags)-1))] }
-	fmt.Printf("frames %d  median %s  p90 %s  p99 %s  worst %s\n",
+	fmt.Fprintf(os.Stdout, "frames %d  median %s  p90 %s  p99 %s  worst %s\n",
 		len(lags), at(0.5).Round(time.Microsecond), at(0.9).Round(time.Microsecond),
 		at(0.99).Round(time.Microsecond), lags[len(lags)-1].Round(time.Microsecond))
 }
