@@ -80,6 +80,7 @@ type restoreJob struct {
 	created  bool // the target did not exist: create it before the first apply
 	origin   engine.Origin
 	plan     replica.Plan
+	switched bool // replica mode switched on by this restore (--force-replica)
 	apply    *applier
 	first    uint64 // first LSN applied
 	stopped  *stopPoint
@@ -207,10 +208,6 @@ func (j *restoreJob) prepare(h stream.Header) error {
 		if err := j.db.BeginRestore(s.Origin); err != nil {
 			return err
 		}
-	case j.plan.SwitchOn:
-		if err := j.db.MarkRestoring(); err != nil {
-			return err
-		}
 	}
 	if !j.plan.Full && h.Base == j.plan.Skip {
 		return j.compareAt(h.Base, h.BaseHash)
@@ -242,6 +239,15 @@ func (j *restoreJob) describeTarget() (replica.Target, error) {
 func (j *restoreJob) open() error {
 	if j.apply != nil {
 		return nil
+	}
+	if err := j.plan.CheckApply(j.name); err != nil {
+		return err
+	}
+	if j.plan.SwitchOn {
+		if err := j.db.MarkRestoring(); err != nil {
+			return err
+		}
+		j.switched = true
 	}
 	if j.created {
 		if _, err := engine.Create(j.env.dataDir, j.name, engine.CreateOptions{Origin: j.origin, Restoring: true}); err != nil {
@@ -334,7 +340,10 @@ func (j *restoreJob) finish(runErr error) error {
 	if err != nil {
 		return err
 	}
-	switchOff := runErr == nil && (j.plan.Full || m.Restoring) || j.plan.SwitchOn
+	// A restore that completes ends a restore in progress, unless it brought
+	// nothing (the database was already past the stream): that is no sign
+	// an interrupted full restore was completed.
+	switchOff := runErr == nil && (j.plan.Full || m.Restoring && !j.wasAhead) || j.switched
 	if switchOff {
 		if err := j.db.SetReplica(false); err != nil {
 			return err

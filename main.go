@@ -17,7 +17,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/hotpipe/hotpipe/engine"
-	"github.com/hotpipe/hotpipe/replica"
 	"github.com/hotpipe/hotpipe/stream"
 	"github.com/hotpipe/hotpipe/txframe"
 )
@@ -74,7 +73,7 @@ func exitCode(err error) int {
 		return exitUsage
 	case errors.Is(err, engine.ErrLocked):
 		return exitLocked
-	case errors.Is(err, engine.ErrGap), errors.Is(err, engine.ErrHistory), errors.Is(err, replica.ErrNoOverlap),
+	case errors.Is(err, engine.ErrGap), errors.Is(err, engine.ErrHistory),
 		errors.Is(err, stream.ErrGap), errors.Is(err, stream.ErrHistory):
 		return exitHistory
 	case isIntegrity(err):

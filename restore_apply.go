@@ -3,8 +3,6 @@ package main
 import (
 	"sync"
 	"sync/atomic"
-
-	"github.com/hotpipe/hotpipe/engine"
 )
 
 // applyBatch caps how many bytes of frames one Apply (one fsync) takes.
@@ -20,7 +18,7 @@ const queueDepth = 4
 // while an fsync is in flight and stay small when frames trickle in (a
 // --follow stream): large batches in bulk, low latency when following.
 type applier struct {
-	db     *engine.DB
+	db     applyTarget
 	queue  chan []byte
 	done   chan struct{}
 	failed atomic.Bool
@@ -28,17 +26,24 @@ type applier struct {
 	pool   sync.Pool
 }
 
-func startApplier(db *engine.DB) *applier {
+// applyTarget is what the applier writes to: the database (Apply commits a
+// block of frames with one fsync).
+type applyTarget interface {
+	Apply(block []byte) (uint64, error)
+}
+
+func startApplier(db applyTarget) *applier {
 	a := &applier{db: db, queue: make(chan []byte, queueDepth), done: make(chan struct{})}
 	go a.run()
 	return a
 }
 
 // add queues a copy of block; it returns the first Apply error, if any.
+// After an error the applier drains the queue without applying, so add never
+// blocks on it.
 func (a *applier) add(block []byte) error {
 	if a.failed.Load() {
-		<-a.done
-		return a.err
+		return a.err // written before failed was set
 	}
 	b, _ := a.pool.Get().([]byte)
 	a.queue <- append(b[:0], block...)

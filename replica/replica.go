@@ -59,14 +59,29 @@ type Plan struct {
 	// stream's h(Skip) must equal the target's, checked when the stream
 	// reaches it (or at the base, when the stream starts at Skip+1).
 	Skip uint64
-	// SwitchOn: replica mode is switched on for the restore, and off again
-	// when it ends, whether it succeeds or fails (--force-replica).
+	// SwitchOn: replica mode is switched on before the first frame is
+	// applied, and off again when the restore ends, whether it succeeds or
+	// fails (--force-replica).
 	SwitchOn bool
+	// NotReplica: the target is not a replica and --force-replica was not
+	// given, so applying any frame is refused (see CheckApply).
+	NotReplica bool
+}
+
+// CheckApply refuses to apply frames to a target that is not a replica.
+// It is asked only when a frame is about to be applied, so a stream the
+// target already holds is "already up to date" whatever its mode.
+func (p Plan) CheckApply(name string) error {
+	if p.NotReplica {
+		return fmt.Errorf("%s: %w: --force-replica switches replica mode on for the restore (and off after it)", name, ErrNotReplica)
+	}
+	return nil
 }
 
 // Decide applies the restore table to a target and a stream's first segment.
-// Whether the stream fits the target's history is decided before whether
-// the target may take it, so a wrong file is named as such first.
+// Whether the stream fits the target's history is decided here; whether a
+// non-replica target may take frames is left to CheckApply, when a frame is
+// about to be applied, so a wrong file is named as such first.
 func Decide(t Target, s Stream, f Flags) (Plan, error) {
 	if !t.Exists || t.Last == 0 {
 		if s.Base != 0 {
@@ -90,10 +105,7 @@ func Decide(t Target, s Stream, f Flags) (Plan, error) {
 		return Plan{}, fmt.Errorf("%s: %w: the stream starts right after the database's last LSN %d; pass --force to apply it (its base hash is still compared)",
 			t.Name, ErrNoOverlap, t.Last)
 	}
-	if !t.Replica && !f.ForceReplica {
-		return Plan{}, fmt.Errorf("%s: %w: --force-replica switches replica mode on for the restore (and off after it)", t.Name, ErrNotReplica)
-	}
-	return Plan{Skip: t.Last, SwitchOn: !t.Replica}, nil
+	return Plan{Skip: t.Last, SwitchOn: !t.Replica && f.ForceReplica, NotReplica: !t.Replica && !f.ForceReplica}, nil
 }
 
 // CheckJoin compares the stream's h at the target's last LSN with the

@@ -29,7 +29,8 @@ func TestDecideFollowsTheRestoreTable(t *testing.T) {
 		{name: "absent, starts after 1: gap", target: Target{Name: "bar"}, stream: from(5), err: engine.ErrGap},
 		{name: "empty, starts after 1: gap", target: db(0, true), stream: from(5), flags: Flags{Append: true}, err: engine.ErrGap},
 		{name: "has data, no append", target: db(10, true), stream: from(0), err: ErrHasData},
-		{name: "append, not replica", target: db(10, false), stream: from(0), flags: Flags{Append: true}, err: ErrNotReplica},
+		{name: "append, not replica: frames to apply will be refused", target: db(10, false), stream: from(0), flags: Flags{Append: true},
+			want: Plan{Skip: 10, NotReplica: true}},
 		{name: "append, not replica, forced", target: db(10, false), stream: from(0), flags: Flags{Append: true, ForceReplica: true},
 			want: Plan{Skip: 10, SwitchOn: true}},
 		{name: "append, replica, overlap", target: db(10, true), stream: from(4), flags: Flags{Append: true}, want: Plan{Skip: 10}},
@@ -63,5 +64,14 @@ func TestCheckJoin(t *testing.T) {
 	}
 	if err := CheckJoin("bar", 7, txframe.Hash{1}, txframe.Hash{2}); !errors.Is(err, engine.ErrHistory) {
 		t.Fatalf("different hashes: %v, want ErrHistory", err)
+	}
+}
+
+func TestCheckApplyRefusesANonReplica(t *testing.T) {
+	if err := (Plan{NotReplica: true}).CheckApply("bar"); !errors.Is(err, ErrNotReplica) {
+		t.Fatalf("CheckApply = %v, want ErrNotReplica", err)
+	}
+	if err := (Plan{SwitchOn: true}).CheckApply("bar"); err != nil {
+		t.Fatalf("CheckApply with --force-replica = %v", err)
 	}
 }
