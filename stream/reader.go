@@ -63,8 +63,10 @@ type Reader struct {
 
 	// the stream so far
 	started  bool
+	origin   [16]byte
 	last     uint64 // highest LSN yielded
 	lastHash txframe.Hash
+	lastTime int64 // its commit time
 	skipTo   uint64                  // overlap: frames <= skipTo are checked, not yielded
 	bounds   map[uint64]txframe.Hash // h at every segment boundary seen
 	failed   error                   // reported after the good frames before it
@@ -158,9 +160,12 @@ func (r *Reader) header() (*Event, error) {
 	r.in.consume(HeaderSize)
 	r.inSeg, r.hdr, r.segStart, r.segFrames = true, h, off, 0
 	r.next, r.prev, r.prevTime = h.Base+1, h.BaseHash, 0
+	if h.Base == r.last {
+		r.prevTime = r.lastTime // commit times go on from where the stream is
+	}
 	r.bounds[h.Base] = h.BaseHash
 	if !r.started {
-		r.started, r.last, r.lastHash = true, h.Base, h.BaseHash
+		r.started, r.origin, r.last, r.lastHash = true, h.Origin, h.Base, h.BaseHash
 	}
 	return &Event{Kind: KindHeader, Source: r.in.name, Offset: off, Header: h}, nil
 }
@@ -170,8 +175,12 @@ func (r *Reader) header() (*Event, error) {
 func (r *Reader) join(h Header) error {
 	r.skipTo = 0
 	switch {
+	case h.Base == 0 && h.BaseHash != (txframe.Hash{}):
+		return fmt.Errorf("%w: a segment based at LSN 0 must carry h(0) = 32 zero bytes, not %s", ErrFormat, h.BaseHash)
 	case !r.started:
 		return nil
+	case h.Origin != r.origin:
+		return fmt.Errorf("%w: origin mismatch: this segment comes from origin %x, the stream so far from %x", ErrHistory, h.Origin, r.origin)
 	case h.Base > r.last:
 		return fmt.Errorf("%w: segment starts after LSN %d, but the stream so far ends at LSN %d: LSNs %d..%d are missing",
 			ErrGap, h.Base, r.last, r.last+1, h.Base)
@@ -302,7 +311,7 @@ func (r *Reader) accept(h txframe.Header) {
 	r.segFrames++
 	r.prev, r.prevTime = h.Hash, h.Time
 	if h.LSN > r.last {
-		r.last, r.lastHash = h.LSN, h.Hash
+		r.last, r.lastHash, r.lastTime = h.LSN, h.Hash, h.Time
 	}
 }
 
