@@ -80,13 +80,9 @@ type problem struct {
 }
 
 func (e *env) verifyInputs(c *cli.Context, inputs []stream.Input, asJSON bool) error {
-	rep := &verifyReport{}
-	for i := 0; i < len(inputs); {
-		n, err := rep.read(c, inputs[i:])
-		if errors.Is(err, errInterrupted) {
-			return err
-		}
-		i += n
+	rep := &verifyReport{Problems: []problem{}}
+	if err := rep.read(c, inputs); err != nil {
+		return err
 	}
 	rep.OK = len(rep.Problems) == 0
 	if asJSON {
@@ -104,32 +100,33 @@ func (e *env) verifyInputs(c *cli.Context, inputs []stream.Input, asJSON bool) e
 	return nil
 }
 
-// read checks inputs as one stream until a problem, which it records; it
-// returns how many inputs it consumed, so checking resumes after them.
-func (rep *verifyReport) read(c *cli.Context, inputs []stream.Input) (int, error) {
+// read checks inputs as one stream. After a problem, which it records, it
+// skips to the next segment header and goes on, so every problem is
+// reported and the joins after a damaged region are still checked.
+func (rep *verifyReport) read(c *cli.Context, inputs []stream.Input) error {
 	stats := make(map[string]*inputStats)
-	r := stream.NewReader(inputs, stream.Options{})
-	for consumed := 0; ; {
+	r := stream.NewReader(inputs, stream.Options{KeepGoing: true})
+	for {
 		if err := interrupted(c.Context); err != nil {
-			return len(inputs), err
+			return err
 		}
 		ev, err := r.Next()
 		if err == io.EOF {
-			return len(inputs), nil
+			return nil
 		}
 		if ierr := interrupted(c.Context); err != nil && ierr != nil {
-			return len(inputs), ierr
+			return ierr
 		}
 		if err != nil {
-			rep.problem(err, inputs, stats)
-			return max(consumed, sourceIndex(err, inputs)+1), nil
+			rep.problem(err, stats)
+			r.Resync()
+			continue
 		}
 		st := stats[ev.Source]
 		if st == nil {
 			st = &inputStats{Source: ev.Source, Status: "ok"}
 			stats[ev.Source] = st
 			rep.Inputs = append(rep.Inputs, st)
-			consumed = sourceIndex(&stream.Error{Source: ev.Source}, inputs)
 		}
 		rep.add(ev, st)
 	}
@@ -162,7 +159,7 @@ func (rep *verifyReport) add(ev *stream.Event, st *inputStats) {
 	}
 }
 
-func (rep *verifyReport) problem(err error, inputs []stream.Input, stats map[string]*inputStats) {
+func (rep *verifyReport) problem(err error, stats map[string]*inputStats) {
 	p := problem{Message: err.Error()}
 	var se *stream.Error
 	if errors.As(err, &se) {
@@ -178,19 +175,6 @@ func (rep *verifyReport) problem(err error, inputs []stream.Input, stats map[str
 		rep.Inputs = append(rep.Inputs, st)
 	}
 	st.Status = "problem"
-}
-
-// sourceIndex returns the index of the input an error names, or 0.
-func sourceIndex(err error, inputs []stream.Input) int {
-	var se *stream.Error
-	if errors.As(err, &se) {
-		for i, in := range inputs {
-			if in.Name == se.Source {
-				return i
-			}
-		}
-	}
-	return 0
 }
 
 func (rep *verifyReport) print(e *env) {
@@ -209,6 +193,9 @@ func (rep *verifyReport) print(e *env) {
 	if rep.FirstTime != nil {
 		fmt.Fprintf(w, "commit times: %s .. %s\n", rep.FirstTime.Format(time.RFC3339Nano), rep.LastTime.Format(time.RFC3339Nano))
 		fmt.Fprintf(w, "final hash: %s\n", rep.FinalHash)
+	}
+	if rep.FinalHash == "" {
+		fmt.Fprintln(w, "no frames")
 	}
 	if rep.OK {
 		fmt.Fprintln(w, "verify: ok")

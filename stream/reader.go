@@ -40,6 +40,11 @@ type Options struct {
 	// XZDictMax bounds the dictionary an xz input may need; 0 means
 	// DefaultXZDictMax.
 	XZDictMax int
+	// KeepGoing is for checkers that report every problem: a segment that
+	// does not join the stream (a gap, another history) is reported, and
+	// then read on from its own base, so its frames and the joins after it
+	// are still checked.
+	KeepGoing bool
 }
 
 // Reader reads a stream from one or more inputs in order, checking every
@@ -62,14 +67,17 @@ type Reader struct {
 	prevTime  int64
 
 	// the stream so far
-	started  bool
-	origin   [16]byte
-	last     uint64 // highest LSN yielded
-	lastHash txframe.Hash
-	lastTime int64 // its commit time
-	skipTo   uint64                  // overlap: frames <= skipTo are checked, not yielded
-	bounds   map[uint64]txframe.Hash // h at every segment boundary seen
-	failed   error                   // reported after the good frames before it
+	started   bool
+	origin    [16]byte
+	last      uint64 // highest LSN yielded
+	lastHash  txframe.Hash
+	lastTime  int64                   // its commit time
+	skipTo    uint64                  // overlap: frames <= skipTo are checked, not yielded
+	bounds    map[uint64]txframe.Hash // h at every segment boundary seen
+	failed    error                   // reported after the good frames before it
+	saidEmpty bool                    // ErrEmpty was reported: once is enough
+	rejoined  bool                    // the last error left the reader inside a segment
+	pending   *Event                  // the header event of a rejoined segment, given next
 }
 
 // NewReader returns a Reader of inputs, read in order as one stream.
@@ -89,6 +97,10 @@ func (r *Reader) Last() (uint64, txframe.Hash) { return r.last, r.lastHash }
 func (r *Reader) Next() (*Event, error) {
 	if r.failed != nil {
 		return nil, r.failed
+	}
+	if ev := r.pending; ev != nil {
+		r.pending = nil
+		return ev, nil
 	}
 	for {
 		if r.in == nil {
@@ -114,7 +126,8 @@ func (r *Reader) Next() (*Event, error) {
 // openNext starts the next input, or reports the end of the stream.
 func (r *Reader) openNext() error {
 	if r.idx == len(r.inputs) {
-		if !r.started {
+		if !r.started && !r.saidEmpty {
+			r.saidEmpty = true
 			return r.errAt(0, 0, ErrEmpty)
 		}
 		return io.EOF
@@ -123,10 +136,12 @@ func (r *Reader) openNext() error {
 	r.idx++
 	src, _, err := decompress(in.R, r.opts.XZDictMax)
 	if err != nil {
+		r.saidEmpty = true // the input's own error says enough
 		return &Error{Source: in.Name, Err: err}
 	}
 	r.in = newInput(in.Name, src, r.buf)
 	if ok, err := r.in.fill(1); !ok && err == nil {
+		r.saidEmpty, r.in = true, nil
 		return &Error{Source: in.Name, Err: ErrEmpty}
 	}
 	return nil
@@ -154,8 +169,13 @@ func (r *Reader) header() (*Event, error) {
 	if err != nil {
 		return nil, r.errAt(off, lsn, err)
 	}
+	var joinErr error
 	if err := r.join(h); err != nil {
-		return nil, r.errAt(off, h.Base, err)
+		if !r.opts.KeepGoing {
+			return nil, r.errAt(off, h.Base, err)
+		}
+		joinErr, r.rejoined = r.errAt(off, h.Base, err), true
+		r.skipTo, r.last, r.lastHash, r.lastTime = 0, h.Base, h.BaseHash, 0
 	}
 	r.in.consume(HeaderSize)
 	r.inSeg, r.hdr, r.segStart, r.segFrames = true, h, off, 0
@@ -167,7 +187,12 @@ func (r *Reader) header() (*Event, error) {
 	if !r.started {
 		r.started, r.origin, r.last, r.lastHash = true, h.Origin, h.Base, h.BaseHash
 	}
-	return &Event{Kind: KindHeader, Source: r.in.name, Offset: off, Header: h}, nil
+	ev := &Event{Kind: KindHeader, Source: r.in.name, Offset: off, Header: h}
+	if joinErr != nil {
+		r.pending = ev
+		return nil, joinErr
+	}
+	return ev, nil
 }
 
 // join checks that a segment with header h continues the stream so far:
@@ -194,6 +219,52 @@ func (r *Reader) join(h Header) error {
 		r.skipTo = r.last
 	}
 	return nil
+}
+
+// Resync moves on after Next returned an error, so that a checker can go on
+// reporting: it skips to the next segment header in the current input that
+// decodes (or to the end of the input) and returns how many bytes it
+// skipped. What the stream had reached stays as it was, so the next
+// segment's join is still checked and a hole left by the damage is reported
+// as a gap.
+func (r *Reader) Resync() int64 {
+	if r.rejoined { // KeepGoing took the segment on: read on inside it
+		r.rejoined = false
+		return 0
+	}
+	r.failed, r.inSeg = nil, false
+	if r.in == nil {
+		return 0
+	}
+	var skipped int64
+	for first := true; ; first = false {
+		b := r.in.buffered()
+		from := 0
+		if first && len(b) > 0 {
+			from = 1 // never stop where the error was
+		}
+		if i := bytes.Index(b[from:], headerMagic[:]); i >= 0 {
+			at := from + i
+			r.in.consume(at)
+			skipped += int64(at)
+			if ok, _ := r.in.fill(HeaderSize); ok {
+				if _, err := DecodeHeader(r.in.buffered()); err == nil {
+					return skipped
+				}
+			}
+			r.in.consume(1)
+			skipped++
+			continue
+		}
+		keep := min(len(b), len(headerMagic)-1)
+		r.in.consume(len(b) - keep)
+		skipped += int64(len(b) - keep)
+		if ok, _ := r.in.fill(keep + 1); !ok {
+			skipped += int64(len(r.in.buffered()))
+			r.buf, r.in = r.in.buf, nil // the rest of this input holds no header
+			return skipped
+		}
+	}
 }
 
 // inSegment returns the next block of frames or the segment's end record.
