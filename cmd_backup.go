@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -151,11 +152,25 @@ func (e *env) backupToFile(c *cli.Context, j *backupJob, file string) error {
 		return err
 	}
 	defer f.Close()
+	if err := syncParent(file); err != nil { // the new name survives a crash too
+		return err
+	}
 	j.out = f
 	if err := j.begin(); err != nil {
 		return err
 	}
 	return e.backupRun(c, j, file)
+}
+
+// syncParent fsyncs the directory holding path, so that a file just created
+// there is durable by name.
+func syncParent(path string) error {
+	d, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	return errors.Join(err, d.Close())
 }
 
 // backupRun copies the frames, writes the end record and reports. When the
@@ -184,9 +199,10 @@ func (e *env) backupRun(c *cli.Context, j *backupJob, file string) error {
 	j.prog.finish()
 	if err != nil {
 		if file != "" {
-			end := j.w.End()
-			err = fmt.Errorf("%w\n%s is incomplete (no end record after LSN %d); resume it with: hotpipe hot-backup %s -o %s --append",
-				err, file, end.Last, j.db.Name(), file)
+			err = fmt.Errorf("%w\n%s is incomplete (no end record after LSN %d)", err, file, j.w.End().Last)
+			if errors.Is(err, errInterrupted) {
+				err = fmt.Errorf("%w; resume it with: hotpipe hot-backup %s -o %s --append", err, j.db.Name(), file)
+			}
 		}
 		return err
 	}

@@ -29,6 +29,9 @@ func (e *env) backupAppend(c *cli.Context, j *backupJob, file string) error {
 		return err
 	}
 	j.out = f
+	if err := syncParent(file); err != nil {
+		return err
+	}
 	if fi.Size() == 0 {
 		if err := j.begin(); err != nil {
 			return err

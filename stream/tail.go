@@ -123,9 +123,15 @@ func tornTail(err error, f io.ReaderAt, start, size int64) bool {
 		return false
 	}
 	off := start + se.Offset
-	if errors.Is(err, ErrTruncated) {
-		return !recordAfter(f, off, size)
+	if zerosFrom(f, off, size) {
+		return true
 	}
+	return errors.Is(err, ErrTruncated) && beginsLikeRecord(f, off, size) && !recordAfter(f, off, size)
+}
+
+// zerosFrom reports whether f holds only zeros from off to size, as space a
+// crash extended but never wrote leaves.
+func zerosFrom(f io.ReaderAt, off, size int64) bool {
 	if size-off > 1<<20 {
 		return false
 	}
@@ -134,6 +140,20 @@ func tornTail(err error, f io.ReaderAt, start, size int64) bool {
 		return false
 	}
 	return len(bytes.Trim(b, "\x00")) == 0
+}
+
+// beginsLikeRecord reports whether the bytes at off start as a frame, header
+// or end record would: what an interrupted write leaves is the beginning of
+// one, not arbitrary bytes.
+func beginsLikeRecord(f io.ReaderAt, off, size int64) bool {
+	var b [4]byte
+	n, _ := f.ReadAt(b[:min(size-off, 4)], off)
+	for _, m := range [][4]byte{frameMagic, headerMagic, endMagic} {
+		if bytes.Equal(b[:n], m[:n]) {
+			return true
+		}
+	}
+	return false
 }
 
 // recordAfter reports whether a whole frame, end record or header starts in

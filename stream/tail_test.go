@@ -219,3 +219,16 @@ func TestSegments(t *testing.T) {
 		})
 	}
 }
+
+func TestReadTailRefusesArbitraryBytesAfterACompleteFile(t *testing.T) {
+	h := newHistory(t, 5, 8)
+	file := append(h.segment(t, 0, 5), 'x', 'y')
+	if _, err := stream.ReadTail(bytes.NewReader(file), int64(len(file)), "f"); err == nil {
+		t.Fatal("two bytes that begin no record were repaired as a torn tail")
+	}
+	torn := append(h.segment(t, 0, 5), 'H', 'P')
+	tail, err := stream.ReadTail(bytes.NewReader(torn), int64(len(torn)), "f")
+	if err != nil || tail.Torn != 2 || !tail.Complete {
+		t.Fatalf("the start of a header after a complete file: %+v, %v; want 2 torn bytes", tail, err)
+	}
+}
