@@ -207,6 +207,10 @@ func (e *env) backupRun(c *cli.Context, j *backupJob, file string) error {
 		return err
 	}
 	fps, bps, d := j.prog.rate()
+	if j.prog.frames == 0 {
+		e.notef("hot-backup %s: no frames (a segment at LSN %d)", j.db.Name(), j.w.End().Last)
+		return nil
+	}
 	e.notef("hot-backup %s: LSN %d..%d, %d frames, %s in %.2fs (%.0f frames/s, %s/s)%s",
 		j.db.Name(), j.start, j.w.End().Last, j.prog.frames, size(j.prog.bytes), d.Seconds(), fps, size(int64(bps)), j.prog.recoveryPoint())
 	return nil

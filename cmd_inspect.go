@@ -127,7 +127,11 @@ func printSegments(e *env, name string, segs []segmentInfo, scanned bool) {
 		if !s.Complete {
 			state = ", truncated (no end record)"
 		}
-		fmt.Fprintf(e.stdout, "segment %d at offset %d: source %s, origin %s, created %s, LSN %d..%d (base %d), %d frames, %d bytes, last hash %s%s\n",
-			i+1, s.Offset, s.Source, s.Origin, s.Created.Format(time.RFC3339), s.First, s.Last, s.Base, s.Frames, s.Bytes, s.LastHash, state)
+		lsns := fmt.Sprintf("LSN %d..%d (base %d), %d frames", s.First, s.Last, s.Base, s.Frames)
+		if s.Frames == 0 {
+			lsns = fmt.Sprintf("no frames (base %d)", s.Base)
+		}
+		fmt.Fprintf(e.stdout, "segment %d at offset %d: source %s, origin %s, created %s, %s, %d bytes, last hash %s%s\n",
+			i+1, s.Offset, s.Source, s.Origin, s.Created.Format(time.RFC3339), lsns, s.Bytes, s.LastHash, state)
 	}
 }

@@ -180,6 +180,10 @@ func (rep *verifyReport) problem(err error, stats map[string]*inputStats) {
 func (rep *verifyReport) print(e *env) {
 	w := e.stdout
 	for _, st := range rep.Inputs {
+		if st.Frames == 0 {
+			fmt.Fprintf(w, "%s: no frames, %d segment(s), %s\n", st.Source, st.Segments, st.Status)
+			continue
+		}
 		fmt.Fprintf(w, "%s: LSN %d..%d, %d frames, %d segment(s), %s\n", st.Source, st.First, st.Last, st.Frames, st.Segments, st.Status)
 	}
 	for _, p := range rep.Problems {
@@ -189,7 +193,11 @@ func (rep *verifyReport) print(e *env) {
 			fmt.Fprintf(w, "problem: %s: offset %d: %s\n", p.Source, p.Offset, p.Message)
 		}
 	}
-	fmt.Fprintf(w, "total: LSN %d..%d, %d frames, %d segment(s), %d bytes\n", rep.First, rep.Last, rep.Frames, rep.Segments, rep.Bytes)
+	if rep.Frames > 0 {
+		fmt.Fprintf(w, "total: LSN %d..%d, %d frames, %d segment(s), %d bytes\n", rep.First, rep.Last, rep.Frames, rep.Segments, rep.Bytes)
+	} else {
+		fmt.Fprintf(w, "total: no frames, %d segment(s), %d bytes\n", rep.Segments, rep.Bytes)
+	}
 	if rep.FirstTime != nil {
 		fmt.Fprintf(w, "commit times: %s .. %s\n", rep.FirstTime.Format(time.RFC3339Nano), rep.LastTime.Format(time.RFC3339Nano))
 		fmt.Fprintf(w, "final hash: %s\n", rep.FinalHash)
