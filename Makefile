@@ -5,7 +5,7 @@ FUZZTIME  ?= 10s
 DATA_DIR  ?= ./data
 BIN       := ./hotpipe
 
-.PHONY: build demo test vet fmt fmtcheck lint fuzz fuzzsmoke cover bench clean
+.PHONY: build demo test vet fmt fmtcheck lint fuzz fuzzsmoke cover bench gobench clean
 
 build:
 	$(GO) build -o $(BIN) .
@@ -17,6 +17,7 @@ demo: build
 
 test: fmtcheck vet
 	$(GO) test -race -count=1 ./...
+	$(GO) test -run='^$$' -bench=. -benchtime=1x ./... > /dev/null
 	$(MAKE) fuzzsmoke FUZZTIME=5s
 
 fmtcheck:
@@ -49,7 +50,13 @@ fuzz:
 cover:
 	$(GO) test -coverprofile=cover.out ./... && $(GO) tool cover -func=cover.out | tail -1
 
+# bench measures hotpipe beside its physical references and writes
+# BENCHMARKS.md; QUICK=1 uses smaller databases (about two minutes).
 bench:
+	$(GO) run ./bench/run $(if $(QUICK),-quick)
+
+# gobench runs the Go micro-benchmarks (allocation counts included).
+gobench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
 
 clean:

@@ -1,0 +1,75 @@
+package engine
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/hotpipe/hotpipe/txframe"
+)
+
+// BenchmarkCommit commits 1-entry 100-byte transactions from 64 goroutines
+// sharing fsyncs (group commit).
+func BenchmarkCommit(b *testing.B) {
+	dir := b.TempDir()
+	if _, err := Create(dir, "db", CreateOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	db, err := Open(dir, "db", Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	value := make([]byte, 100)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(value)))
+	var wg sync.WaitGroup
+	per := max(b.N/64, 1)
+	for w := 0; w < 64; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < per; i++ {
+				if _, err := db.Commit([]txframe.Entry{put(fmt.Sprint(w, "-", i), string(value))}); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// BenchmarkApply applies 1 MiB blocks of 100-byte-value frames to a replica.
+func BenchmarkApply(b *testing.B) {
+	var frames []byte
+	var h txframe.Hash
+	value := make([]byte, 100)
+	for lsn := uint64(1); len(frames) < 1<<20; lsn++ {
+		var err error
+		frames, h, err = txframe.Append(frames, h, lsn, int64(lsn), []txframe.Entry{{Op: txframe.OpPut, Key: []byte(fmt.Sprint("k", lsn)), Value: value}})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(frames)))
+	for b.Loop() {
+		b.StopTimer()
+		dir := b.TempDir()
+		if _, err := Create(dir, "db", CreateOptions{Replica: true}); err != nil {
+			b.Fatal(err)
+		}
+		db, err := Open(dir, "db", Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		if _, err := db.Apply(frames); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		db.Close()
+		b.StartTimer()
+	}
+}
