@@ -189,7 +189,7 @@ func (b *bench) rssCase(sz sizes) ([]row, error) {
 		} else if err := b.makeDB(name, mib*16, 64<<10, 16); err != nil {
 			return nil, err
 		}
-		file := filepath.Join(b.dir, name+".backup")
+		file := filepath.Join(b.dir, name+"-rss.backup")
 		back, err := b.peakRSS("hot-backup", name, "-o", file)
 		if err != nil {
 			return nil, err
