@@ -105,7 +105,7 @@ func (e *env) verifyInputs(c *cli.Context, inputs []stream.Input, asJSON bool) e
 // reported and the joins after a damaged region are still checked.
 func (rep *verifyReport) read(c *cli.Context, inputs []stream.Input) error {
 	stats := make(map[string]*inputStats)
-	r := stream.NewReader(inputs, stream.Options{KeepGoing: true})
+	r := stream.NewReader(inputs, stream.Options{KeepGoing: true, ParallelHash: true})
 	for {
 		if err := interrupted(c.Context); err != nil {
 			return err

@@ -94,7 +94,7 @@ func compressed(data []byte) bool {
 func checkReaderProperties(t *testing.T, data []byte, ins []stream.Input) {
 	t.Helper()
 	before := allocated()
-	r := stream.NewReader(ins, stream.Options{XZDictMax: 1 << 20})
+	r := stream.NewReader(ins, stream.Options{XZDictMax: 1 << 20, ParallelHash: true})
 	var (
 		started bool
 		next    uint64       // the LSN the next frame yielded must have

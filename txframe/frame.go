@@ -256,8 +256,12 @@ func Body(f []byte) []byte { return f[bodyOffset : len(f)+hashOffset] }
 func StoredHash(f []byte) Hash { return Hash(f[len(f)+hashOffset : len(f)+crcOffset]) }
 
 // Chain returns h(n) = SHA-256(prev || SHA-256(body)).
-func Chain(prev Hash, body []byte) Hash {
-	bodySum := sha256.Sum256(body)
+func Chain(prev Hash, body []byte) Hash { return Link(prev, sha256.Sum256(body)) }
+
+// Link returns h(n) = SHA-256(prev || bodySum) from the body's own SHA-256.
+// Body sums are independent of each other, so they can be computed in
+// parallel; only this 64-byte step is sequential.
+func Link(prev, bodySum Hash) Hash {
 	var buf [2 * HashSize]byte
 	copy(buf[:HashSize], prev[:])
 	copy(buf[HashSize:], bodySum[:])
