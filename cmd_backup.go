@@ -102,6 +102,7 @@ func (e *env) hotBackup(c *cli.Context) error {
 		return e.backupToFile(c, job, file)
 	}
 	job.out = e.stdout
+	widenPipe(e.stdout)
 	if err := job.begin(); err != nil {
 		return err
 	}
