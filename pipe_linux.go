@@ -9,6 +9,21 @@ import (
 	"unsafe"
 )
 
+// isatty asks the terminal driver whether f is a terminal (TCGETS).
+func isatty(f *os.File) bool {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return false
+	}
+	tty := false
+	rc.Control(func(fd uintptr) {
+		var t syscall.Termios
+		_, _, errno := syscall.Syscall(syscall.SYS_IOCTL, fd, syscall.TCGETS, uintptr(unsafe.Pointer(&t)))
+		tty = errno == 0
+	})
+	return tty
+}
+
 // fSetPipeSz is fcntl's F_SETPIPE_SZ (Linux).
 const fSetPipeSz = 1031
 

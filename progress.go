@@ -7,14 +7,18 @@ import (
 	"time"
 )
 
-// isTerminal reports whether w is a terminal (a character device).
+// isTerminal reports whether w is a terminal. /dev/null is a character
+// device too, so the question goes to the terminal driver (isatty).
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	if !ok {
 		return false
 	}
 	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+	if err != nil || fi.Mode()&os.ModeCharDevice == 0 {
+		return false
+	}
+	return isatty(f)
 }
 
 // progress reports a long command's advance on stderr: bytes, frames, LSN x
