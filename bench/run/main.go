@@ -46,7 +46,7 @@ func main() {
 		os.Exit(1)
 	}
 	table := render(rows, sz, *quick)
-	fmt.Print(table)
+	fmt.Fprint(os.Stdout, table)
 	if *out != "" {
 		if err := os.WriteFile(*out, []byte(table), 0o644); err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
