@@ -49,6 +49,7 @@ type CorruptionError struct {
 	Err    error  // what is wrong
 }
 
+// Error names the file, offset and LSN, then the cause.
 func (e *CorruptionError) Error() string {
 	return fmt.Sprintf("%s: %s at offset %d (LSN %d): %v", ErrCorrupt, e.Path, e.Offset, e.LSN, e.Err)
 }
@@ -62,6 +63,7 @@ type LockedError struct {
 	Holder Holder
 }
 
+// Error names the database and the lock's holder.
 func (e *LockedError) Error() string {
 	return fmt.Sprintf("%s: %v (%s)", e.DB, ErrLocked, e.Holder)
 }

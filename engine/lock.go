@@ -19,6 +19,7 @@ type Holder struct {
 	Started time.Time `json:"started"`
 }
 
+// String describes the holder as "pid N on HOST since TIME".
 func (h Holder) String() string {
 	if h.PID == 0 {
 		return "holder unknown"

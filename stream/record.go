@@ -57,6 +57,7 @@ type Error struct {
 	Err    error
 }
 
+// Error names the input, offset and (when known) LSN, then the cause.
 func (e *Error) Error() string {
 	if e.LSN == 0 {
 		return fmt.Sprintf("%s: offset %d: %v", e.Source, e.Offset, e.Err)

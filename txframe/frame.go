@@ -52,6 +52,7 @@ const (
 	OpDelete Op = 2
 )
 
+// String returns "put", "delete", or the unknown op's number.
 func (o Op) String() string {
 	switch o {
 	case OpPut:
