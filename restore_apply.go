@@ -26,10 +26,10 @@ type applier struct {
 	pool   sync.Pool
 }
 
-// applyTarget is what the applier writes to: the database (Apply commits a
-// block of frames with one fsync).
+// applyTarget is what the applier writes to: the database (Apply commits
+// blocks of frames with one fsync).
 type applyTarget interface {
-	Apply(block []byte) (uint64, error)
+	Apply(blocks ...[]byte) (uint64, error)
 }
 
 func startApplier(db applyTarget) *applier {
@@ -60,31 +60,32 @@ func (a *applier) close() error {
 
 func (a *applier) run() {
 	defer close(a.done)
+	var batch [][]byte
 	for block := range a.queue {
-		batch := a.gather(block)
+		batch = a.gather(append(batch[:0], block))
 		if a.err == nil {
-			if _, err := a.db.Apply(batch); err != nil {
+			if _, err := a.db.Apply(batch...); err != nil {
 				a.err = err
 				a.failed.Store(true)
 			}
 		}
-		if cap(batch) <= applyBatch {
-			a.pool.Put(batch[:0]) //nolint:staticcheck // slices are what the pool holds
+		for _, b := range batch {
+			a.pool.Put(b[:0]) //nolint:staticcheck // slices are what the pool holds
 		}
 	}
 }
 
-// gather appends the blocks already queued behind first, up to applyBatch.
-func (a *applier) gather(first []byte) []byte {
-	batch := first
-	for len(batch) < applyBatch {
+// gather adds the blocks already queued, up to applyBatch bytes. The blocks
+// go to the database as they are: it copies them once, into its own buffer.
+func (a *applier) gather(batch [][]byte) [][]byte {
+	size := len(batch[0])
+	for size < applyBatch {
 		select {
 		case b, ok := <-a.queue:
 			if !ok {
 				return batch
 			}
-			batch = append(batch, b...)
-			a.pool.Put(b[:0]) //nolint:staticcheck // slices are what the pool holds
+			batch, size = append(batch, b), size+len(b)
 		default:
 			return batch
 		}

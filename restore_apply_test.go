@@ -12,7 +12,7 @@ type failingTarget struct {
 	err   error
 }
 
-func (f *failingTarget) Apply([]byte) (uint64, error) {
+func (f *failingTarget) Apply(...[]byte) (uint64, error) {
 	f.calls.Add(1)
 	time.Sleep(time.Millisecond)
 	return 0, f.err

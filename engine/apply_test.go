@@ -145,3 +145,21 @@ func TestBeginRestore(t *testing.T) {
 		t.Fatalf("meta after replica off = %+v", m)
 	}
 }
+
+func TestApplySeveralBlocksAtOnce(t *testing.T) {
+	_, frames := source(t, 9)
+	parts := splitFrames(t, frames)
+	db := replica(t)
+	last, err := db.Apply(cat(parts[0:3]...), cat(parts[3:4]...), cat(parts[4:9]...))
+	if err != nil || last != 9 {
+		t.Fatalf("Apply of three blocks = %d, %v; want 9", last, err)
+	}
+	db2 := replica(t)
+	last, err = db2.Apply(cat(parts[0:3]...), cat(parts[3], parts[5]), cat(parts[6:9]...))
+	if !errors.Is(err, ErrGap) || last != 4 {
+		t.Fatalf("a gap in the second block: Apply = %d, %v; want LSN 4 and ErrGap", last, err)
+	}
+	if n, err := db2.Check(); err != nil || n != 4 {
+		t.Fatalf("Check = %d, %v: nothing after the gap may be committed", n, err)
+	}
+}

@@ -183,13 +183,13 @@ func (w *writer) startSegment(first uint64) error {
 	return old.Close()
 }
 
-// Apply commits a block of one or more whole frames produced elsewhere (by
-// restore) exactly as they are. Each frame must carry the next LSN, a commit
+// Apply commits blocks of whole frames produced elsewhere (by restore),
+// exactly as they are, with one fsync for them all. Each frame must carry the next LSN, a commit
 // time no earlier than the last, a valid body, and an h(n) that this
 // database recomputes from its own chain; the first frame that fails stops
 // the block and nothing after it is committed. Frames before it are made
 // durable. Apply returns the last LSN that is durable.
-func (db *DB) Apply(block []byte) (uint64, error) {
+func (db *DB) Apply(blocks ...[]byte) (uint64, error) {
 	if db.w == nil {
 		return 0, ErrReadOnly
 	}
@@ -203,13 +203,15 @@ func (db *DB) Apply(block []byte) (uint64, error) {
 		return 0, fmt.Errorf("%s: %w", db.name, ErrNotReplica)
 	}
 	var bad error
-	for len(block) > 0 && bad == nil {
-		n, err := w.applyOne(block)
-		if err != nil {
-			bad = err
-			break
+	for _, block := range blocks {
+		for len(block) > 0 && bad == nil {
+			n, err := w.applyOne(block)
+			if err != nil {
+				bad = err
+				break
+			}
+			block = block[n:]
 		}
-		block = block[n:]
 	}
 	if err := w.waitDurable(w.next.lsn); err != nil {
 		return w.durable.lsn, err
