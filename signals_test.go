@@ -89,15 +89,12 @@ func TestBackupStopsAtAFrameBoundaryOnSignal(t *testing.T) {
 	}
 }
 
-// TestRestoreOfAStalledInputCanBeInterrupted sends SIGINT to a restore
-// waiting for input that never comes.
-func TestRestoreOfAStalledInputCanBeInterrupted(t *testing.T) {
-	dir := loadedDB(t, 100)
-	backup, err := hotpipeCmd(dir, "hot-backup", "foo", "--end-lsn", "50").Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := hotpipeCmd(dir, "hot-restore", "bar")
+// stalledRestore runs hot-restore with args on dir, feeds it input and then
+// nothing more, waits until ready says it has applied what it got, sends
+// sig, and returns its stderr once it has exited 130.
+func stalledRestore(t *testing.T, dir string, input []byte, ready func() bool, sig syscall.Signal, args ...string) string {
+	t.Helper()
+	cmd := hotpipeCmd(dir, append([]string{"hot-restore"}, args...)...)
 	in, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -108,12 +105,12 @@ func TestRestoreOfAStalledInputCanBeInterrupted(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer in.Close()
-	if _, err := in.Write(backup[:len(backup)-stream.EndSize]); err != nil {
+	if _, err := in.Write(input); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, func() bool { _, err := os.Stat(dir + "/bar/META"); return err == nil })
+	waitFor(t, ready)
 	time.Sleep(100 * time.Millisecond) // let it reach the read that stalls
-	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+	if err := cmd.Process.Signal(sig); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
@@ -124,16 +121,56 @@ func TestRestoreOfAStalledInputCanBeInterrupted(t *testing.T) {
 		if !errors.As(err, &exit) || exit.ExitCode() != exitInterrupted {
 			t.Fatalf("exit = %v, want %d; stderr:\n%s", err, exitInterrupted, stderr.String())
 		}
-		if want := "hot-restore bar interrupted: the database is at LSN 50, durable"; !strings.Contains(stderr.String(), want) {
-			t.Fatalf("stderr %q does not say %q", stderr.String(), want)
-		}
 	case <-time.After(20 * time.Second):
 		cmd.Process.Kill()
-		t.Fatal("restore did not stop within 20s of SIGINT while its input stalled")
+		t.Fatalf("restore did not stop within 20s of %v while its input stalled", sig)
 	}
-	status, err := hotpipeCmd(dir, "db", "status", "bar").Output()
-	if err != nil || !bytes.Contains(status, []byte("last LSN:    50")) || !bytes.Contains(status, []byte("writer lock: free")) {
-		t.Fatalf("after the interrupted restore: %v\n%s", err, status)
+	return stderr.String()
+}
+
+// dbStatus returns `db status` of a database.
+func dbStatus(t *testing.T, dir, name string) string {
+	t.Helper()
+	out, err := hotpipeCmd(dir, "db", "status", name).Output()
+	if err != nil {
+		t.Fatalf("db status %s: %v", name, err)
+	}
+	return string(out)
+}
+
+// TestRestoreOfAStalledInputCanBeInterrupted sends SIGINT to a restore
+// waiting for input that never comes.
+func TestRestoreOfAStalledInputCanBeInterrupted(t *testing.T) {
+	dir := loadedDB(t, 100)
+	backup, err := hotpipeCmd(dir, "hot-backup", "foo", "--end-lsn", "50").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	created := func() bool { _, err := os.Stat(dir + "/bar/META"); return err == nil }
+	stderr := stalledRestore(t, dir, backup[:len(backup)-stream.EndSize], created, syscall.SIGINT, "bar")
+	if want := "hot-restore bar interrupted: the database is at LSN 50, durable"; !strings.Contains(stderr, want) {
+		t.Fatalf("stderr %q does not say %q", stderr, want)
+	}
+	if st := dbStatus(t, dir, "bar"); !strings.Contains(st, "last LSN:    50") || !strings.Contains(st, "writer lock: free") {
+		t.Fatalf("after the interrupted restore:\n%s", st)
+	}
+}
+
+// TestForcedReplicaIsSwitchedBackOffWhenTheRestoreFails: --force-replica
+// switches a database to replica mode for a restore; SIGTERM ends that
+// restore early, and replica mode must be off again (DESIGN.md §6).
+func TestForcedReplicaIsSwitchedBackOffWhenTheRestoreFails(t *testing.T) {
+	dir := loadedDB(t, 100)
+	mustRun(t, hotpipeCmd(dir, "-q", "hot-backup", "foo", "--end-lsn", "20", "-o", dir+"/first20.backup"))
+	mustRun(t, hotpipeCmd(dir, "-q", "hot-restore", "bar", "-i", dir+"/first20.backup"))
+	all, err := hotpipeCmd(dir, "hot-backup", "foo", "-q").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	caughtUp := func() bool { return strings.Contains(dbStatus(t, dir, "bar"), "last LSN:    100") }
+	stalledRestore(t, dir, all[:len(all)-stream.EndSize], caughtUp, syscall.SIGTERM, "bar", "--append", "--force-replica")
+	if st := dbStatus(t, dir, "bar"); !strings.Contains(st, "replica:     off") || !strings.Contains(st, "writer lock: free") {
+		t.Fatalf("after SIGTERM, replica mode switched on by --force-replica is still on:\n%s", st)
 	}
 }
 
