@@ -178,11 +178,11 @@ func syncParent(path string) error {
 // output is a file, it is fsynced before success, and also when the backup
 // stops early, so that --append finds whole frames.
 func (e *env) backupRun(c *cli.Context, j *backupJob, file string) error {
-	j.prog = e.newProgress("hot-backup "+j.db.Name(), j.start, j.end)
-	if j.follow {
-		j.prog.verb += " (following)"
-		j.prog.total = 0
+	if j.follow { // no end to reach; report the lag behind the source
+		j.prog = e.newProgress("hot-backup "+j.db.Name()+" (following)", j.start, 0)
 		j.prog.source = func() uint64 { lsn, _, _ := j.db.State(); return lsn }
+	} else {
+		j.prog = e.newProgress("hot-backup "+j.db.Name(), j.start, j.end)
 	}
 	err := j.copy(c, j.end)
 	if j.follow && err == nil {

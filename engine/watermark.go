@@ -22,15 +22,14 @@ import (
 //	  0  seq u64        8  LSN u64      16  commit time i64   24  segment (first LSN) u64
 //	 32  frame off i64  40  end off i64  48  h(LSN) [32]byte   80  CRC32C of [0,80)  84  zero padding
 const (
-	durableFile     = "DURABLE"
-	slotSize        = 128
-	slotPayload     = 80
-	watermarkReads  = 50 // retries while a torn slot pair is being rewritten
-	watermarkRetry  = time.Millisecond
-	errNoWatermarkS = "no valid watermark slot"
+	durableFile    = "DURABLE"
+	slotSize       = 128
+	slotPayload    = 80
+	watermarkReads = 50 // retries while a torn slot pair is being rewritten
+	watermarkRetry = time.Millisecond
 )
 
-var errNoWatermark = errors.New(errNoWatermarkS)
+var errNoWatermark = errors.New("no valid watermark slot")
 
 // watermark is a position in the log: the last frame's LSN, time and hash,
 // and where it lies. frameOff is the start of that frame and end the offset
