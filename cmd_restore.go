@@ -274,7 +274,7 @@ func (j *restoreJob) compareAt(lsn uint64, h txframe.Hash) error {
 // frames queues a block's new frames up to the target, after comparing the
 // frame at the database's last LSN when the block covers it.
 func (j *restoreJob) frames(ev *stream.Event) error {
-	block, first := ev.Frames, ev.First
+	block, first, prev := ev.Frames, ev.First, ev.Prev
 	if !j.plan.Full && first <= j.plan.Skip {
 		skipped, h := skipFrames(block, min(ev.Last, j.plan.Skip)-first+1)
 		if ev.Last >= j.plan.Skip {
@@ -282,7 +282,7 @@ func (j *restoreJob) frames(ev *stream.Event) error {
 				return err
 			}
 		}
-		block, first = block[skipped:], j.plan.Skip+1
+		block, first, prev = block[skipped:], j.plan.Skip+1, h
 	}
 	if len(block) == 0 {
 		return nil
@@ -306,7 +306,7 @@ func (j *restoreJob) frames(ev *stream.Event) error {
 		j.first = first
 	}
 	j.prog.add(last-first+1, len(block), last, lastTime)
-	return j.apply.add(block)
+	return j.apply.add(prev, block)
 }
 
 // checkEnd handles the end of the stream: a target not reached, or a

@@ -3,10 +3,14 @@ package main
 import (
 	"sync"
 	"sync/atomic"
+
+	"github.com/hotpipe/hotpipe/txframe"
 )
 
-// applyBatch caps how many bytes of frames one Apply (one fsync) takes.
-const applyBatch = 8 << 20
+// applyBatch caps how many bytes of frames one Apply (one fsync) takes. With
+// the block that crosses it, a batch stays within the buffer the engine keeps
+// for reuse.
+const applyBatch = 7 << 20
 
 // queueDepth bounds the blocks read ahead of the database, so memory stays
 // a few blocks (each at most a reader buffer or one frame) whatever the
@@ -19,34 +23,41 @@ const queueDepth = 4
 // --follow stream): large batches in bulk, low latency when following.
 type applier struct {
 	db     applyTarget
-	queue  chan []byte
+	queue  chan block
 	done   chan struct{}
 	failed atomic.Bool
 	err    error
 	pool   sync.Pool
 }
 
-// applyTarget is what the applier writes to: the database (Apply commits
-// blocks of frames with one fsync).
+// block is a run of frames whose chained hashes the stream reader verified
+// from prev.
+type block struct {
+	prev   txframe.Hash
+	frames []byte
+}
+
+// applyTarget is what the applier writes to: the database (ApplyVerified
+// commits blocks of frames, verified from prev, with one fsync).
 type applyTarget interface {
-	Apply(blocks ...[]byte) (uint64, error)
+	ApplyVerified(prev txframe.Hash, blocks ...[]byte) (uint64, error)
 }
 
 func startApplier(db applyTarget) *applier {
-	a := &applier{db: db, queue: make(chan []byte, queueDepth), done: make(chan struct{})}
+	a := &applier{db: db, queue: make(chan block, queueDepth), done: make(chan struct{})}
 	go a.run()
 	return a
 }
 
-// add queues a copy of block; it returns the first Apply error, if any.
-// After an error the applier drains the queue without applying, so add never
-// blocks on it.
-func (a *applier) add(block []byte) error {
+// add queues a copy of frames, verified from prev; it returns the first
+// Apply error, if any. After an error the applier drains the queue without
+// applying, so add never blocks on it.
+func (a *applier) add(prev txframe.Hash, frames []byte) error {
 	if a.failed.Load() {
 		return a.err // written before failed was set
 	}
 	b, _ := a.pool.Get().([]byte)
-	a.queue <- append(b[:0], block...)
+	a.queue <- block{prev: prev, frames: append(b[:0], frames...)}
 	return nil
 }
 
@@ -61,10 +72,10 @@ func (a *applier) close() error {
 func (a *applier) run() {
 	defer close(a.done)
 	var batch [][]byte
-	for block := range a.queue {
-		batch = a.gather(append(batch[:0], block))
+	for b := range a.queue {
+		batch = a.gather(append(batch[:0], b.frames))
 		if a.err == nil {
-			if _, err := a.db.Apply(batch...); err != nil {
+			if _, err := a.db.ApplyVerified(b.prev, batch...); err != nil {
 				a.err = err
 				a.failed.Store(true)
 			}
@@ -85,7 +96,7 @@ func (a *applier) gather(batch [][]byte) [][]byte {
 			if !ok {
 				return batch
 			}
-			batch, size = append(batch, b), size+len(b)
+			batch, size = append(batch, b.frames), size+len(b.frames)
 		default:
 			return batch
 		}

@@ -5,6 +5,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/hotpipe/hotpipe/txframe"
 )
 
 type failingTarget struct {
@@ -12,7 +14,7 @@ type failingTarget struct {
 	err   error
 }
 
-func (f *failingTarget) Apply(...[]byte) (uint64, error) {
+func (f *failingTarget) ApplyVerified(txframe.Hash, ...[]byte) (uint64, error) {
 	f.calls.Add(1)
 	time.Sleep(time.Millisecond)
 	return 0, f.err
@@ -28,7 +30,7 @@ func TestApplierFailureNeverBlocksTheReader(t *testing.T) {
 	go func() {
 		var err error
 		for i := 0; i < 100 && err == nil; i++ {
-			err = a.add(make([]byte, 1024))
+			err = a.add(txframe.Hash{}, make([]byte, 1024))
 		}
 		done <- errors.Join(err, a.close())
 	}()

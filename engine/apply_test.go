@@ -163,3 +163,54 @@ func TestApplySeveralBlocksAtOnce(t *testing.T) {
 		t.Fatalf("Check = %d, %v: nothing after the gap may be committed", n, err)
 	}
 }
+
+func TestApplyVerifiedTakesTheCallersChainFromItsOwnHash(t *testing.T) {
+	src, frames := source(t, 6)
+	parts := splitFrames(t, frames)
+	db := replica(t)
+	if _, err := db.ApplyVerified(txframe.Hash{1}, parts[0]); !errors.Is(err, ErrHistory) {
+		t.Fatalf("frames verified from another hash: ApplyVerified = %v, want ErrHistory", err)
+	}
+	if last, err := db.ApplyVerified(txframe.Hash{}, cat(parts[0:2]...)); err != nil || last != 2 {
+		t.Fatalf("ApplyVerified from h(0) = %d, %v", last, err)
+	}
+	if _, err := db.ApplyVerified(txframe.Hash{}, parts[2]); !errors.Is(err, ErrHistory) {
+		t.Fatalf("second call still verified from h(0): ApplyVerified = %v, want ErrHistory", err)
+	}
+	last, err := db.ApplyVerified(txframe.StoredHash(parts[1]), cat(parts[2:6]...))
+	if err != nil || last != 6 {
+		t.Fatalf("ApplyVerified from h(2) = %d, %v", last, err)
+	}
+	sl, sh := mustState(t, src)
+	if dl, dh := mustState(t, db); sl != dl || sh != dh {
+		t.Fatalf("replica at %d %s, source at %d %s", dl, dh, sl, sh)
+	}
+}
+
+// TestApplyVerifiedStillChecksEachFrame: only the hash is the caller's; a
+// damaged or missing frame is refused as Apply refuses it.
+func TestApplyVerifiedStillChecksEachFrame(t *testing.T) {
+	_, frames := source(t, 4)
+	parts := splitFrames(t, frames)
+	tests := []struct {
+		name  string
+		block []byte
+		err   error
+	}{
+		{"gap", cat(parts[0], parts[2]), ErrGap},
+		{"flipped byte", func() []byte { b := cat(parts[0], parts[1]); b[len(b)-10] ^= 1; return b }(), txframe.ErrChecksum},
+		{"cut short", cat(parts[0], parts[1][:20]), txframe.ErrIncomplete},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			db := replica(t)
+			last, err := db.ApplyVerified(txframe.Hash{}, tt.block)
+			if !errors.Is(err, tt.err) || last != 1 {
+				t.Fatalf("ApplyVerified = %d, %v; want LSN 1 and %v", last, err, tt.err)
+			}
+			if n, err := db.Check(); err != nil || n != 1 {
+				t.Fatalf("Check = %d, %v", n, err)
+			}
+		})
+	}
+}

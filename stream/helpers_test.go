@@ -274,9 +274,10 @@ func readAll(tb testing.TB, ins []stream.Input, opts stream.Options) readResult 
 }
 
 // checkFramesEvent checks that a frames event holds whole frames First..Last
-// and that its LastHash and LastTime are those of the last one.
+// chained from Prev, and that its LastHash and LastTime are those of the last
+// one.
 func checkFramesEvent(ev *stream.Event) error {
-	lsn, b := ev.First, ev.Frames
+	lsn, b, prev := ev.First, ev.Frames, ev.Prev
 	var last txframe.Header
 	for len(b) > 0 {
 		h, err := txframe.Peek(b)
@@ -286,7 +287,10 @@ func checkFramesEvent(ev *stream.Event) error {
 		if h.LSN != lsn {
 			return fmt.Errorf("frame of LSN %d where %d belongs", h.LSN, lsn)
 		}
-		last, lsn, b = h, lsn+1, b[h.Len:]
+		if err := txframe.VerifyChain(prev, b[:h.Len]); err != nil {
+			return fmt.Errorf("LSN %d from the event's Prev %s: %w", lsn, prev, err)
+		}
+		last, lsn, b, prev = h, lsn+1, b[h.Len:], h.Hash
 	}
 	if lsn-1 != ev.Last || lsn == ev.First || last.Hash != ev.LastHash || last.Time != ev.LastTime {
 		return fmt.Errorf("event says LSN %d..%d, h %s, time %d; its frames end at %d, h %s, time %d",

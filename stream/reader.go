@@ -31,6 +31,7 @@ type Event struct {
 	// commit time, chained hash), all new to the stream.
 	Frames      []byte
 	First, Last uint64
+	Prev        txframe.Hash // h(First-1), from which the frames were verified
 	LastHash    txframe.Hash
 	LastTime    int64
 	End         End // KindEnd
@@ -334,6 +335,7 @@ func (r *Reader) frames(off int64) (*Event, error) {
 			continue
 		}
 		sum, ok := r.sumAt(r.in.r, n)
+		prev := r.prev
 		h, err := r.check(b[:n], sum, ok)
 		if err != nil {
 			r.failed = r.errAt(r.in.off, r.next, err)
@@ -351,7 +353,7 @@ func (r *Reader) frames(off int64) (*Event, error) {
 			continue
 		}
 		if start < 0 {
-			start, ev.Offset, ev.First = r.in.r, r.in.off, h.LSN
+			start, ev.Offset, ev.First, ev.Prev = r.in.r, r.in.off, h.LSN, prev
 		}
 		ev.Last, ev.LastHash, ev.LastTime = h.LSN, h.Hash, h.Time
 		r.in.consume(n)
