@@ -5,7 +5,7 @@ FUZZTIME  ?= 10s
 DATA_DIR  ?= ./data
 BIN       := ./hotpipe
 
-.PHONY: build demo test vet fmt fmtcheck lint fuzz fuzzsmoke cover bench gobench clean
+.PHONY: build demo test vet fmt fmtcheck lint fuzz fuzzsmoke cover bench gobench torture clean
 
 build:
 	$(GO) build -o $(BIN) .
@@ -54,6 +54,13 @@ cover:
 # BENCHMARKS.md; QUICK=1 uses smaller databases (about two minutes).
 bench:
 	$(GO) run ./bench/run $(if $(QUICK),-quick)
+
+# torture is the long crash-torture and corruption campaign (`make test` runs
+# a short one as part of ./...): 320 SIGKILLs, 2500 damaged bytes, every
+# truncation. It writes RELIABILITY.md.
+torture:
+	$(GO) test ./torture -count=1 -timeout 60m -v \
+		-args -kills 80 -flips 2500 -cuts 300 -reads 0 -report $(CURDIR)/RELIABILITY.md
 
 # gobench runs the Go micro-benchmarks (allocation counts included).
 gobench:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"strconv"
 	"sync"
@@ -30,7 +31,9 @@ same entries for the same --seed: keys "key" + (i*entries+j) zero-padded to
 gets which LSN depends on scheduling. --rate paces commits to at most that
 many transactions per second in total. --clock replaces the real clock: the
 k-th transaction committed by this run gets commit time TIME + k x
---clock-step (commit times still never go back).
+--clock-step (commit times still never go back). --acks prints each LSN on
+stdout the moment its commit is acknowledged (durable), before the final
+line: what a crash test may demand back after killing the load.
 
 Examples:
    hotpipe load foo --txs 1000000 --workers 1024
@@ -46,6 +49,7 @@ Examples:
 			&cli.TimestampFlag{Name: "clock", Layout: time.RFC3339Nano, Timezone: time.UTC,
 				Usage: "commit times from this RFC 3339 `TIME` on instead of the real clock (for tests and demos)"},
 			&cli.DurationFlag{Name: "clock-step", Value: time.Second, Usage: "with --clock, how far each commit moves the clock"},
+			&cli.BoolFlag{Name: "acks", Usage: "print each acknowledged LSN on stdout as it is acknowledged"},
 		},
 		Action: e.load,
 	}
@@ -92,6 +96,7 @@ type loadOpts struct {
 	txs, workers int
 	rate         float64
 	work         workload
+	acks         io.Writer // each acknowledged LSN, a line each; nil for none
 }
 
 func (e *env) load(c *cli.Context) error {
@@ -100,6 +105,9 @@ func (e *env) load(c *cli.Context) error {
 	}
 	o := loadOpts{txs: c.Int("txs"), workers: c.Int("workers"), rate: c.Float64("rate"),
 		work: workload{seed: c.Uint64("seed"), entries: c.Int("entries"), valueSize: c.Int("value-size")}}
+	if c.Bool("acks") {
+		o.acks = e.stdout
+	}
 	if err := o.check(); err != nil {
 		return err
 	}
@@ -175,6 +183,7 @@ func runLoad(ctx context.Context, db *engine.DB, o loadOpts) (uint64, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
+	var ackMu sync.Mutex
 	var once sync.Once
 	var firstErr error
 	start := time.Now()
@@ -194,6 +203,11 @@ func runLoad(ctx context.Context, db *engine.DB, o loadOpts) (uint64, error) {
 				if err != nil {
 					once.Do(func() { firstErr = err; cancel() })
 					return
+				}
+				if o.acks != nil {
+					ackMu.Lock()
+					fmt.Fprintln(o.acks, lsn)
+					ackMu.Unlock()
 				}
 				for cur := last.Load(); lsn > cur && !last.CompareAndSwap(cur, lsn); cur = last.Load() {
 				}

@@ -22,8 +22,9 @@ func restoreCommand(e *env) *cli.Command {
 		ArgsUsage: "DB",
 		Description: `Reads a stream from stdin, or from the -i files in order (xz, gzip and bzip2
 are detected and decompressed), and applies its frames to DB. Every frame's
-chained hash h(n) is recomputed by the database and compared before the frame
-is committed; the first mismatch stops the restore, naming the LSN.
+chained hash h(n) is recomputed as it is read, from the database's own last
+hash, before the frame is committed; the first mismatch stops the restore,
+naming the LSN.
 
   DB absent or empty         full restore: DB is created as a replica, and
                              replica mode is switched off at success; if it
@@ -85,6 +86,7 @@ type restoreJob struct {
 	first    uint64 // first LSN applied
 	stopped  *stopPoint
 	wasAhead bool // the database was at or past the stream's end
+	wasPast  bool // the database was past the stream's end
 	prog     *progress
 }
 
@@ -329,6 +331,7 @@ func (j *restoreJob) checkEnd() error {
 		if err := j.compareAt(last, h); err != nil {
 			return err
 		}
+		j.wasPast = true
 	}
 	j.wasAhead = true
 	return nil
@@ -340,10 +343,12 @@ func (j *restoreJob) finish(runErr error) error {
 	if err != nil {
 		return err
 	}
-	// A restore that completes ends a restore in progress, unless it brought
-	// nothing (the database was already past the stream): that is no sign
-	// an interrupted full restore was completed.
-	switchOff := runErr == nil && (j.plan.Full || m.Restoring && !j.wasAhead) || j.switched
+	// A restore that completes ends a restore in progress, unless the
+	// database was already past the stream's end: a shorter stream is no
+	// sign that an interrupted restore was completed. One that ends exactly
+	// at the database's last LSN is: the same command rerun after a kill
+	// that came after the last frame but before replica mode went off.
+	switchOff := runErr == nil && (j.plan.Full || m.Restoring && !j.wasPast) || j.switched
 	if switchOff {
 		if err := j.db.SetReplica(false); err != nil {
 			return err

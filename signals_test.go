@@ -151,8 +151,17 @@ func TestRestoreOfAStalledInputCanBeInterrupted(t *testing.T) {
 	if want := "hot-restore bar interrupted: the database is at LSN 50, durable"; !strings.Contains(stderr, want) {
 		t.Fatalf("stderr %q does not say %q", stderr, want)
 	}
-	if st := dbStatus(t, dir, "bar"); !strings.Contains(st, "last LSN:    50") || !strings.Contains(st, "writer lock: free") {
+	if st := dbStatus(t, dir, "bar"); !strings.Contains(st, "last LSN:    50") || !strings.Contains(st, "writer lock: free") ||
+		!strings.Contains(st, "replica:     on") {
 		t.Fatalf("after the interrupted restore:\n%s", st)
+	}
+	// Every frame was applied before the signal: the same input again, with
+	// --append, has nothing to add but completes the restore.
+	resume := hotpipeCmd(dir, "hot-restore", "bar", "--append")
+	resume.Stdin = bytes.NewReader(backup)
+	mustRun(t, resume)
+	if st := dbStatus(t, dir, "bar"); !strings.Contains(st, "last LSN:    50") || !strings.Contains(st, "replica:     off") {
+		t.Fatalf("after resuming with the whole stream:\n%s", st)
 	}
 }
 
