@@ -43,6 +43,7 @@ func TestScripts(t *testing.T) {
 			"waitlocked": cmdWaitLocked,
 			"samestate":  cmdSameState,
 			"waitlsn":    cmdWaitLSN,
+			"perm":       cmdPerm,
 		},
 	})
 }
@@ -194,4 +195,22 @@ func cmdWaitLSN(ts *testscript.TestScript, neg bool, args []string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	ts.Fatalf("waitlsn: %s reached only LSN %d of %d within 60s", args[0], lsn, n)
+}
+
+// cmdPerm requires a file's permission bits to be MODE (octal):
+//
+//	perm MODE FILE
+func cmdPerm(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: perm MODE FILE")
+	}
+	want, err := strconv.ParseUint(args[0], 8, 32)
+	if err != nil {
+		ts.Fatalf("perm: bad MODE %q", args[0])
+	}
+	fi, err := os.Stat(ts.MkAbs(args[1]))
+	ts.Check(err)
+	if got := fi.Mode().Perm(); got != os.FileMode(want) {
+		ts.Fatalf("%s has mode %#o, want %#o", args[1], got, want)
+	}
 }

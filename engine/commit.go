@@ -30,7 +30,7 @@ type writer struct {
 	err     error // sticky: a failed write or fsync ends all writing
 	closed  bool
 
-	seg  *os.File // current segment, written only by the leader
+	seg  segmentFile // current segment, written only by the leader
 	mark *watermarkFile
 }
 
@@ -79,7 +79,7 @@ func (w *writer) usable() error {
 	case w.closed:
 		return ErrClosed
 	case w.err != nil:
-		return fmt.Errorf("%w: an earlier write failed: %v", ErrClosed, w.err)
+		return fmt.Errorf("%s: %w for writing: an earlier write or fsync failed (reopen to recover): %w", w.db.name, ErrClosed, w.err)
 	}
 	return nil
 }
@@ -164,7 +164,7 @@ func (w *writer) appendSync(b []byte, off int64) error {
 	if _, err := w.seg.WriteAt(b, off); err != nil {
 		return err
 	}
-	return syncData(w.seg)
+	return w.seg.Datasync()
 }
 
 // startSegment closes the current segment and creates the next, making its
@@ -180,7 +180,7 @@ func (w *writer) startSegment(first uint64) error {
 		return err
 	}
 	old := w.seg
-	w.seg = f
+	w.seg = w.db.segment(f)
 	return old.Close()
 }
 

@@ -25,6 +25,10 @@ type Options struct {
 	// Notify receives notices meant for the operator, such as a torn tail
 	// truncated during recovery. nil discards them.
 	Notify func(msg string)
+
+	// wrapSegment, set by tests, wraps each segment the writer appends to
+	// (to inject faults).
+	wrapSegment func(segmentFile) segmentFile
 }
 
 // CreateOptions choose a new database's identity.

@@ -36,7 +36,7 @@ func openWriter(db *DB) (*writer, error) {
 		w.mark.f.Close()
 		return nil, err
 	}
-	w.seg = seg
+	w.seg = db.segment(seg)
 	w.mark.last.seq = pos.seq
 	if err := w.mark.store(pos); err != nil {
 		w.close()

@@ -7,9 +7,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime/metrics"
 	"testing"
+
+	"github.com/ulikunitz/xz"
 
 	"github.com/hotpipe/hotpipe/stream"
 	"github.com/hotpipe/hotpipe/txframe"
@@ -55,6 +58,25 @@ func FuzzReadTail(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecompress mutates compressed streams (xz, gzip, bzip2; seeds under
+// testdata/fuzz) to reach the decompression front end: the reader keeps
+// every property FuzzReader checks, and whatever sizes or dictionaries the
+// input declares, its allocations stay under a fixed bound.
+func FuzzDecompress(f *testing.F) {
+	f.Fuzz(func(t *testing.T, data []byte) {
+		before := allocated()
+		checkReaderProperties(t, data[:len(data):len(data)], inputs(data))
+		if got := allocated() - before; got > decompressBound {
+			t.Fatalf("reading %d compressed bytes allocated %d MiB", len(data), got>>20)
+		}
+	})
+}
+
+// decompressBound is the most one FuzzDecompress input may allocate: the
+// 1 MiB xz dictionary bound the checks use, bzip2's and gzip's fixed state,
+// and the reader's buffers.
+const decompressBound = 64 << 20
 
 // shift moves a tail's offsets by d.
 func shift(t stream.Tail, d int64) stream.Tail {
@@ -204,6 +226,47 @@ func TestWriteFuzzSeeds(t *testing.T) {
 	for name, data := range tail {
 		writeSeed(t, "FuzzReadTail", name, fmt.Sprintf("[]byte(%q)\n", data))
 	}
+	multi := cat(seg, h.segment(t, 3, 6))
+	compressed := map[string][]byte{
+		"gzip":               gzipGo(t, multi),
+		"gzip-concatenated":  cat(gzipGo(t, seg), gzipGo(t, h.segment(t, 3, 6))),
+		"xz":                 xzGo(t, multi, 0),
+		"xz-concatenated":    cat(xzGo(t, seg, 0), xzGo(t, h.segment(t, 3, 6), 0)),
+		"xz-dict-over-bound": xzGo(t, seg, 8<<20),
+		"bzip2":              bzip2Seed(t, multi),
+	}
+	for name, data := range compressed {
+		writeSeed(t, "FuzzDecompress", name, fmt.Sprintf("[]byte(%q)\n", data))
+	}
+}
+
+// xzGo compresses data with the Go xz writer; dict 0 is its default.
+func xzGo(t *testing.T, data []byte, dict int) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw, err := xz.WriterConfig{DictCap: dict}.NewWriter(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := zw.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// bzip2Seed compresses data with the bzip2 tool (Go has no bzip2 writer).
+func bzip2Seed(t *testing.T, data []byte) []byte {
+	t.Helper()
+	cmd := exec.Command("bzip2", "-c")
+	cmd.Stdin = bytes.NewReader(data)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("bzip2 (needed only to rewrite seeds): %v", err)
+	}
+	return out
 }
 
 func writeSeed(t *testing.T, fuzzer, name, values string) {

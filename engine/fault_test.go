@@ -1,0 +1,129 @@
+package engine
+
+import (
+	"errors"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+
+	"github.com/hotpipe/hotpipe/txframe"
+)
+
+// faultySegment fails the operations armed on it, once each.
+type faultySegment struct {
+	segmentFile
+	f *faults
+}
+
+// faults says what the next write or fsync of any segment does.
+type faults struct {
+	mu       sync.Mutex
+	writeErr error // the next write fails with this
+	short    bool  // ... after storing the first half of its buffer
+	syncErr  error // the next fsync fails with this
+}
+
+func (f *faults) hook(s segmentFile) segmentFile { return faultySegment{s, f} }
+
+func (s faultySegment) WriteAt(b []byte, off int64) (int, error) {
+	s.f.mu.Lock()
+	err, short := s.f.writeErr, s.f.short
+	s.f.writeErr, s.f.short = nil, false
+	s.f.mu.Unlock()
+	if err == nil {
+		return s.segmentFile.WriteAt(b, off)
+	}
+	if short {
+		n, werr := s.segmentFile.WriteAt(b[:len(b)/2], off)
+		return n, errors.Join(werr, err)
+	}
+	return 0, err
+}
+
+func (s faultySegment) Datasync() error {
+	s.f.mu.Lock()
+	err := s.f.syncErr
+	s.f.syncErr = nil
+	s.f.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	return s.segmentFile.Datasync()
+}
+
+var faultCases = []struct {
+	name string
+	arm  func(*faults)
+	want error
+}{
+	{"write fails, disk full", func(f *faults) { f.writeErr = syscall.ENOSPC }, syscall.ENOSPC},
+	{"fsync fails, I/O error", func(f *faults) { f.syncErr = syscall.EIO }, syscall.EIO},
+	{"half the batch written, then disk full", func(f *faults) { f.writeErr, f.short = syscall.ENOSPC, true }, syscall.ENOSPC},
+}
+
+// TestCommitFaults: a failed write or fsync fails the commit with the
+// cause and the LSN, fails every commit after it (the writer cannot know
+// what reached the disk), and after a reopen every acknowledged commit is
+// there and the chain verifies.
+func TestCommitFaults(t *testing.T) {
+	for _, tt := range faultCases {
+		t.Run(tt.name, func(t *testing.T) {
+			f := &faults{}
+			db, dir := newDB(t, Options{wrapSegment: f.hook}, CreateOptions{})
+			commitN(t, db, 0, 10)
+			tt.arm(f)
+			_, err := db.Commit(txOf("k10", "v10"))
+			if !errors.Is(err, tt.want) || !strings.Contains(err.Error(), "db: commit of LSN 11 failed") {
+				t.Fatalf("Commit = %v, want %v naming the database and LSN 11", err, tt.want)
+			}
+			if _, err := db.Commit(txOf("k11", "v11")); !errors.Is(err, ErrClosed) || !errors.Is(err, tt.want) {
+				t.Fatalf("the commit after a failed one = %v, want ErrClosed and the same cause", err)
+			}
+			db.Close()
+			re := reopen(t, dir, Options{})
+			if n, err := re.Check(); err != nil || n < 10 {
+				t.Fatalf("after reopen: Check = %d, %v; want the 10 acknowledged frames, verified", n, err)
+			}
+			if got := mustGet(t, re, "k9"); got != "v9" {
+				t.Fatalf("k9 = %q after reopen", got)
+			}
+			if _, err := re.Commit(txOf("k12", "v12")); err != nil {
+				t.Fatalf("commit after reopen: %v", err)
+			}
+		})
+	}
+}
+
+// TestApplyFaults: a restore's Apply that cannot write or fsync returns the
+// cause; the database reopens at a verified prefix of what was applied, at
+// least what an earlier Apply reported durable.
+func TestApplyFaults(t *testing.T) {
+	_, frames := source(t, 20)
+	parts := splitFrames(t, frames)
+	for _, tt := range faultCases {
+		t.Run(tt.name, func(t *testing.T) {
+			f := &faults{}
+			db, dir := newDB(t, Options{wrapSegment: f.hook}, CreateOptions{Replica: true})
+			durable, err := db.Apply(cat(parts[:8]...))
+			if err != nil || durable != 8 {
+				t.Fatalf("Apply = %d, %v", durable, err)
+			}
+			tt.arm(f)
+			if _, err := db.Apply(cat(parts[8:]...)); !errors.Is(err, tt.want) {
+				t.Fatalf("Apply = %v, want %v", err, tt.want)
+			}
+			db.Close()
+			re := reopen(t, dir, Options{})
+			n, err := re.Check()
+			if err != nil || n < durable || n > 20 {
+				t.Fatalf("after reopen: Check = %d, %v; want a verified prefix of at least LSN %d", n, err, durable)
+			}
+			if _, err := re.Apply(cat(parts[n:]...)); err != nil {
+				t.Fatalf("resuming the restore at LSN %d: %v", n+1, err)
+			}
+		})
+	}
+}
+
+func txOf(k, v string) []txframe.Entry { return []txframe.Entry{put(k, v)} }
