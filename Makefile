@@ -62,11 +62,11 @@ bench:
 	$(GO) run ./bench/run $(if $(QUICK),-quick)
 
 # torture is the long crash-torture and corruption campaign (`make test` runs
-# a short one as part of ./...): 320 SIGKILLs, 2500 damaged bytes, every
+# a short one as part of ./...): 400 SIGKILLs, 2500 damaged bytes, every
 # truncation. It writes RELIABILITY.md.
 torture:
 	$(GO) test ./torture -count=1 -timeout 60m -v \
-		-args -kills 80 -flips 2500 -cuts 300 -reads 0 -report $(CURDIR)/RELIABILITY.md
+		-args -kills 100 -flips 2500 -cuts 300 -reads 0 -report $(CURDIR)/RELIABILITY.md
 
 # gobench runs the Go micro-benchmarks (allocation counts included).
 gobench:

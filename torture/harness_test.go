@@ -17,7 +17,7 @@ import (
 )
 
 var (
-	kills  = flag.Int("kills", 6, "SIGKILLs per crash scenario (make torture: 80)")
+	kills  = flag.Int("kills", 8, "SIGKILLs per crash scenario (make torture: 100)")
 	flips  = flag.Int("flips", 60, "byte positions flipped in the corruption campaign; 0 flips every one")
 	cuts   = flag.Int("cuts", 40, "truncations checked through the CLI")
 	reads  = flag.Int("reads", 2000, "truncations read in-process; 0 reads every offset")
@@ -175,10 +175,10 @@ func killAfter(c *exec.Cmd, d time.Duration) (bool, error) {
 	}
 }
 
-// jitter returns a random duration in [0, 1.2 d): kills land anywhere in
-// a run, and now and then after it.
+// jitter returns a random duration in [0, d): a kill anywhere in a run
+// that takes about d.
 func (h *harness) jitter(d time.Duration) time.Duration {
-	return time.Duration(h.rng.Int64N(int64(d)*6/5 + 1))
+	return time.Duration(h.rng.Int64N(int64(d) + 1))
 }
 
 // sameState fails unless databases a and b hold the same LSN and state hash.

@@ -61,4 +61,17 @@ const seams = `
 | write fails with ENOSPC, fdatasync with EIO | engine apply (restore) | engine.TestApplyFaults |
 | write fails with ENOSPC or EIO, or is short | stream writer (backup) | stream.TestWriterFaults |
 | stdout is /dev/full | hot-backup | testdata/scripts/faults.txtar |
+
+## Signals, pipes and hostile input (every ` + "`make test`" + `)
+
+| fault or input | test |
+|---|---|
+| ` + "`hot-backup \\| head -c 1000`" + `: exit 141, quiet, lock free | testdata/scripts/progress_pipes.txtar |
+| SIGINT/SIGTERM during a backup: stops at a frame boundary, no end record, exit 130 | TestBackupStopsAtAFrameBoundaryOnSignal |
+| SIGINT to a restore whose input stalls; rerun completes it | TestRestoreOfAStalledInputCanBeInterrupted |
+| SIGTERM after ` + "`--force-replica`" + ` switched replica mode on: switched off again | TestForcedReplicaIsSwitchedBackOffWhenTheRestoreFails |
+| arbitrary bytes as frames, streams, backup tails, compressed input | fuzz targets FuzzDecode, FuzzRoundTrip, FuzzReader, FuzzReadTail, FuzzDecompress, FuzzRecover, FuzzWatermarkSlots (corpora in testdata/fuzz) |
+| xz input declaring a dictionary over 64 MiB | stream.TestReaderXZDictionaryBound |
+| database names with ` + "`..`, `/`" + `, NUL, upper case, 64+ characters, hidden | engine.TestValidateName, testdata/scripts/db_create.txtar |
+| backup files 0600, database directories 0700 | testdata/scripts/faults.txtar |
 `
