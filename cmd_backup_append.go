@@ -32,13 +32,17 @@ func (e *env) backupAppend(c *cli.Context, j *backupJob, file string) error {
 	if err := syncParent(file); err != nil {
 		return err
 	}
-	if fi.Size() == 0 {
+	size, err := e.dropTornHeader(f, file, fi.Size())
+	if err != nil {
+		return err
+	}
+	if size == 0 {
 		if err := j.begin(); err != nil {
 			return err
 		}
 		return e.backupRun(c, j, file)
 	}
-	tail, err := stream.ReadTail(f, fi.Size(), file)
+	tail, err := stream.ReadTail(f, size, file)
 	if err != nil {
 		return fmt.Errorf("cannot append to %s: %w", file, err)
 	}
@@ -61,7 +65,7 @@ func (e *env) backupAppend(c *cli.Context, j *backupJob, file string) error {
 			return err
 		}
 	} else {
-		j.w = stream.ResumeWriter(f, tail.Header, tail.Last, tail.LastHash, tail.Keep-tail.SegStart)
+		j.w = stream.ResumeWriter(j.sink(), tail.Header, tail.Last, tail.LastHash, tail.Keep-tail.SegStart)
 	}
 	return e.backupRun(c, j, file)
 }
@@ -88,6 +92,27 @@ func (j *backupJob) checkTail(file string, t stream.Tail) error {
 		return fmt.Errorf("%s: %w at LSN %d: the file has h = %s, %s has %s", file, engine.ErrHistory, t.Last, t.LastHash, name, h)
 	}
 	return nil
+}
+
+// dropTornHeader empties a file that holds only part of a segment header
+// (a backup killed, or out of space, while writing it), so that it starts
+// again; it returns the file's size after.
+func (e *env) dropTornHeader(f *os.File, file string, size int64) (int64, error) {
+	if size == 0 || size >= stream.HeaderSize {
+		return size, nil
+	}
+	b := make([]byte, size)
+	if _, err := f.ReadAt(b, 0); err != nil || !stream.IsTornHeader(b) {
+		return size, err // ReadTail names what else it is
+	}
+	if err := f.Truncate(0); err != nil {
+		return size, err
+	}
+	if err := f.Sync(); err != nil {
+		return size, err
+	}
+	fmt.Fprintf(e.stderr, "hotpipe: repaired %s: removed the %d bytes of a header left by an interrupted backup\n", file, size)
+	return 0, nil
 }
 
 // repairTail truncates what an interrupted backup left after the last whole

@@ -86,7 +86,6 @@ type restoreJob struct {
 	first    uint64 // first LSN applied
 	stopped  *stopPoint
 	wasAhead bool // the database was at or past the stream's end
-	wasPast  bool // the database was past the stream's end
 	prog     *progress
 }
 
@@ -331,7 +330,6 @@ func (j *restoreJob) checkEnd() error {
 		if err := j.compareAt(last, h); err != nil {
 			return err
 		}
-		j.wasPast = true
 	}
 	j.wasAhead = true
 	return nil
@@ -343,12 +341,11 @@ func (j *restoreJob) finish(runErr error) error {
 	if err != nil {
 		return err
 	}
-	// A restore that completes ends a restore in progress, unless the
-	// database was already past the stream's end: a shorter stream is no
-	// sign that an interrupted restore was completed. One that ends exactly
-	// at the database's last LSN is: the same command rerun after a kill
-	// that came after the last frame but before replica mode went off.
-	switchOff := runErr == nil && (j.plan.Full || m.Restoring && !j.wasPast) || j.switched
+	// A restore that completes ends a restore in progress, unless it brought
+	// nothing (the database was already at or past the stream's end): that
+	// is no sign an interrupted full restore was completed. report() says
+	// how to end it when that is what the user knows.
+	switchOff := runErr == nil && (j.plan.Full || m.Restoring && !j.wasAhead) || j.switched
 	if switchOff {
 		if err := j.db.SetReplica(false); err != nil {
 			return err
@@ -384,6 +381,10 @@ func (j *restoreJob) report() error {
 	if j.wasAhead {
 		end, _ := j.r.Last()
 		j.env.notef("hot-restore %s: already up to date (at LSN %d; the stream ends at LSN %d with the same hash)", j.name, last, end)
+		if m, err := j.db.Meta(); err == nil && m.Restoring {
+			j.env.notef("hot-restore %s: %s stays a replica: an interrupted restore into it has not been completed; "+
+				"if it is complete (this was its whole input), end it with: hotpipe db replica %s off", j.name, j.name, j.name)
+		}
 		return nil
 	}
 	fps, bps, d := j.prog.rate()

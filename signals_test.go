@@ -155,13 +155,17 @@ func TestRestoreOfAStalledInputCanBeInterrupted(t *testing.T) {
 		!strings.Contains(st, "replica:     on") {
 		t.Fatalf("after the interrupted restore:\n%s", st)
 	}
-	// Every frame was applied before the signal: the same input again, with
-	// --append, has nothing to add but completes the restore.
+	// Every frame was applied before the signal, but nothing tells a rerun
+	// with the same input from a shorter one: the database stays a replica
+	// and the restore says how to end it.
 	resume := hotpipeCmd(dir, "hot-restore", "bar", "--append")
 	resume.Stdin = bytes.NewReader(backup)
-	mustRun(t, resume)
-	if st := dbStatus(t, dir, "bar"); !strings.Contains(st, "last LSN:    50") || !strings.Contains(st, "replica:     off") {
-		t.Fatalf("after resuming with the whole stream:\n%s", st)
+	out, err := resume.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "end it with: hotpipe db replica bar off") {
+		t.Fatalf("a rerun that applies nothing does not say how to end the restore (%v):\n%s", err, out)
+	}
+	if st := dbStatus(t, dir, "bar"); !strings.Contains(st, "last LSN:    50") || !strings.Contains(st, "replica:     on") {
+		t.Fatalf("after rerunning with the same stream:\n%s", st)
 	}
 }
 

@@ -195,7 +195,8 @@ func (db *DB) Apply(blocks ...[]byte) (uint64, error) {
 }
 
 // ApplyVerified is Apply for frames whose chained hashes the caller has
-// already verified, starting from prev (stream.Reader does, as it reads).
+// already verified, starting from prev (stream.Reader does, as it reads);
+// the blocks together are one run of frames chained from prev.
 // The database checks that prev is its own last h(n) and each frame's CRC,
 // LSN, commit time and body, and takes each stored h(n) as given. Hashing
 // every byte a second time would halve a restore's speed on two cores.

@@ -7,9 +7,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/hotpipe/hotpipe/stream"
@@ -127,7 +127,7 @@ func TestFlippedBytes(t *testing.T) {
 		}
 		byCode[code]++
 		f, inFrame := c.frameAt(pos)
-		if inFrame && !strings.Contains(out+errs, fmt.Sprintf("LSN %d", f.lsn)) {
+		if inFrame && !regexp.MustCompile(fmt.Sprintf(`\bLSN %d\b`, f.lsn)).MatchString(out+errs) {
 			t.Fatalf("byte %d flipped, in the frame of LSN %d: the report does not name it:\n%s%s", pos, f.lsn, out, errs)
 		}
 		db := "d" + strconv.Itoa(pos)

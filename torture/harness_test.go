@@ -158,7 +158,8 @@ func (h *harness) healthy(db string) status {
 }
 
 // killAfter starts c and SIGKILLs its process group after d (or lets it
-// finish first); it reports whether the kill landed while c ran.
+// finish first); it reports whether c died of the kill, rather than
+// exiting by itself just before it.
 func killAfter(c *exec.Cmd, d time.Duration) (bool, error) {
 	if err := c.Start(); err != nil {
 		return false, err
@@ -171,11 +172,12 @@ func killAfter(c *exec.Cmd, d time.Duration) (bool, error) {
 	case <-time.After(d):
 		syscall.Kill(-c.Process.Pid, syscall.SIGKILL)
 		<-done
-		return true, nil
+		ws, ok := c.ProcessState.Sys().(syscall.WaitStatus)
+		return ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL, nil
 	}
 }
 
-// jitter returns a random duration in [0, d): a kill anywhere in a run
+// jitter returns a random duration in [0, d]: a kill anywhere in a run
 // that takes about d.
 func (h *harness) jitter(d time.Duration) time.Duration {
 	return time.Duration(h.rng.Int64N(int64(d) + 1))

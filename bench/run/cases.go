@@ -227,16 +227,21 @@ func (b *bench) peakRSS(args ...string) (float64, error) {
 }
 
 // writerCase measures a writer's commit rate alone, while hot-backups of the
-// big database run back to back, and while cat reads the same segment files
-// back to back: the cost of reading 1 GiB of page cache flat out on this
-// machine, which bounds what any backup can do.
+// big database run back to back (flat out, and paced by --max-rate), and
+// while cat reads the same segment files back to back: the cost of reading
+// page cache flat out on this machine, which bounds what any unpaced backup
+// can do.
 func (b *bench) writerCase(sz sizes) ([]row, error) {
 	txs := sz.smallTxs / 5
 	load := fmt.Sprintf(`n=w$(date +%%s%%N); "$HP" -q db create $n && "$HP" -q load $n --txs %d --workers 64 > /dev/null`, txs)
 	beside := func(reader string) string {
-		return `(while true; do ` + reader + ` > /dev/null; done) & bg=$!; ` + load + `; kill $bg`
+		// The loop kills its current reader when it is killed: a paced
+		// backup left running would slow the next measurement.
+		return `(trap 'kill $c 2>/dev/null; exit' TERM; while true; do ` + reader + ` > /dev/null & c=$!; wait $c; done) & bg=$!; ` +
+			load + `; kill $bg; wait $bg`
 	}
-	scripts := []string{load, beside(`"$HP" hot-backup big -q`), beside(`cat ` + b.segments("big"))}
+	scripts := []string{load, beside(`"$HP" hot-backup big -q`), beside(`cat ` + b.segments("big")),
+		beside(`"$HP" hot-backup big -q --max-rate ` + pacedRate)}
 	rates := make([]sample, len(scripts))
 	for i := 0; i < sz.reps; i++ {
 		for k, script := range scripts {
@@ -247,7 +252,7 @@ func (b *bench) writerCase(sz sizes) ([]row, error) {
 			rates[k] = append(rates[k], float64(txs)/d.Seconds())
 		}
 	}
-	alone, backup, cat := rates[0], rates[1], rates[2]
+	alone, backup, cat, paced := rates[0], rates[1], rates[2], rates[3]
 	name := fmt.Sprintf("writer commit rate (load, %d txs, 64 workers) with", txs)
 	ratio := func(a, b sample) string { return fmt.Sprintf("%.2f×", a.median()/b.median()) }
 	return []row{
@@ -255,5 +260,10 @@ func (b *bench) writerCase(sz sizes) ([]row, error) {
 			ratio: ratio(backup, alone), target: "≥ 0.9×"},
 		{name: name + " hot-backups running, vs with cat of the segment files running", mine: backup.spread("%.0f tx/s"),
 			ref: cat.spread("%.0f tx/s"), ratio: ratio(backup, cat), target: "the machine's bound"},
+		{name: name + " hot-backups at --max-rate " + pacedRate + " running, vs alone", mine: paced.spread("%.0f tx/s"),
+			ref: alone.spread("%.0f tx/s"), ratio: ratio(paced, alone), target: "≥ 0.9×"},
 	}, nil
 }
+
+// pacedRate is the --max-rate of the paced backups beside the writer.
+const pacedRate = "100M"
