@@ -3,11 +3,22 @@ package main
 import (
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/hotpipe/hotpipe/txframe"
 )
 
-// applyBatch caps how many bytes of frames one Apply (one fsync) takes. With
+// syncEvery is how many staged bytes the applier lets the kernel write back
+// before it waits for them with an fsync. It also syncs whenever it has
+// caught up with its input, so a --follow standby is durable promptly.
+const syncEvery = 32 << 20
+
+// syncIdle is how long the applier waits for more input before it syncs
+// what it has staged: longer than a reader takes to refill a block in
+// bulk, short beside a standby's tolerance.
+const syncIdle = 5 * time.Millisecond
+
+// applyBatch caps how many bytes of frames one batch stages. With
 // the block that crosses it, a batch stays within the buffer the engine keeps
 // for reuse.
 const applyBatch = 7 << 20
@@ -17,10 +28,11 @@ const applyBatch = 7 << 20
 // stream's size.
 const queueDepth = 4
 
-// applier applies blocks of frames in a goroutine of its own. Each Apply
-// takes everything queued since the last one finished, so batches grow
-// while an fsync is in flight and stay small when frames trickle in (a
-// --follow stream): large batches in bulk, low latency when following.
+// applier applies blocks of frames in a goroutine of its own. Each batch
+// takes everything queued since the last one was staged, so batches grow
+// while the database is busy and stay small when frames trickle in (a
+// --follow stream). Staged frames are synced every syncEvery bytes and
+// whenever the input pauses for syncIdle.
 type applier struct {
 	db     applyTarget
 	queue  chan block
@@ -37,10 +49,11 @@ type block struct {
 	frames []byte
 }
 
-// applyTarget is what the applier writes to: the database (ApplyVerified
-// commits blocks of frames, verified from prev, with one fsync).
+// applyTarget is what the applier writes to: the database, which stages
+// blocks of frames verified from prev and makes them durable on Sync.
 type applyTarget interface {
-	ApplyVerified(prev txframe.Hash, blocks ...[]byte) (uint64, error)
+	StageVerified(prev txframe.Hash, blocks ...[]byte) (uint64, error)
+	Sync() (uint64, error)
 }
 
 func startApplier(db applyTarget) *applier {
@@ -50,8 +63,8 @@ func startApplier(db applyTarget) *applier {
 }
 
 // add queues a copy of frames, verified from prev; it returns the first
-// Apply error, if any. After an error the applier drains the queue without
-// applying, so add never blocks on it.
+// staging or sync error, if any. After an error the applier drains the
+// queue without applying, so add never blocks on it.
 func (a *applier) add(prev txframe.Hash, frames []byte) error {
 	if a.failed.Load() {
 		return a.err // written before failed was set
@@ -72,17 +85,60 @@ func (a *applier) close() error {
 func (a *applier) run() {
 	defer close(a.done)
 	var batch [][]byte
-	for b := range a.queue {
+	unsynced := 0
+	for {
+		b, ok := a.next(unsynced)
+		if !ok {
+			break
+		}
+		if b.frames == nil { // caught up: what is staged becomes durable
+			a.check(a.db.Sync())
+			unsynced = 0
+			continue
+		}
 		batch = a.gather(append(batch[:0], b.frames))
 		if a.err == nil {
-			if _, err := a.db.ApplyVerified(b.prev, batch...); err != nil {
-				a.err = err
-				a.failed.Store(true)
+			a.check(a.db.StageVerified(b.prev, batch...))
+			for _, f := range batch {
+				unsynced += len(f)
+			}
+			if unsynced >= syncEvery {
+				a.check(a.db.Sync())
+				unsynced = 0
 			}
 		}
-		for _, b := range batch {
-			a.pool.Put(b[:0]) //nolint:staticcheck // slices are what the pool holds
+		for _, f := range batch {
+			a.pool.Put(f[:0]) //nolint:staticcheck // slices are what the pool holds
 		}
+	}
+	if unsynced > 0 {
+		a.check(a.db.Sync())
+	}
+}
+
+// next returns the next queued block; when frames are staged and none
+// arrives within syncIdle, it returns an empty block first so that the
+// caller syncs them.
+func (a *applier) next(unsynced int) (block, bool) {
+	if unsynced > 0 {
+		t := time.NewTimer(syncIdle)
+		defer t.Stop()
+		select {
+		case b, ok := <-a.queue:
+			return b, ok
+		case <-t.C:
+			return block{}, true
+		}
+	}
+	b, ok := <-a.queue
+	return b, ok
+}
+
+// check records the first error.
+func (a *applier) check(_ uint64, err error) {
+	if err != nil && a.err == nil {
+		a.err = err
+		a.failed.Store(true)
 	}
 }
 

@@ -14,11 +14,13 @@ type failingTarget struct {
 	err   error
 }
 
-func (f *failingTarget) ApplyVerified(txframe.Hash, ...[]byte) (uint64, error) {
+func (f *failingTarget) StageVerified(txframe.Hash, ...[]byte) (uint64, error) {
 	f.calls.Add(1)
 	time.Sleep(time.Millisecond)
 	return 0, f.err
 }
+
+func (f *failingTarget) Sync() (uint64, error) { return 0, nil }
 
 // TestApplierFailureNeverBlocksTheReader: once Apply fails (a full disk, a
 // frame the database refuses), adding more blocks returns the error at once

@@ -214,3 +214,38 @@ func TestApplyVerifiedStillChecksEachFrame(t *testing.T) {
 		})
 	}
 }
+
+// TestStagedFramesBecomeVisibleWhenDurable: staged frames are written but
+// not durable, so readers do not see them until Sync (or Close) makes them
+// durable; a restore reopened after Close finds them all.
+func TestStagedFramesBecomeVisibleWhenDurable(t *testing.T) {
+	src, frames := source(t, 30)
+	parts := splitFrames(t, frames)
+	db, dir := newDB(t, Options{SegmentSize: 1000}, CreateOptions{Replica: true})
+	if written, err := db.StageVerified(txframe.Hash{}, cat(parts[:20]...)); err != nil || written != 20 {
+		t.Fatalf("StageVerified = %d, %v; want 20 written", written, err)
+	}
+	if lsn, _ := mustState(t, db); lsn >= 20 {
+		t.Fatalf("staged frames visible before Sync: state at LSN %d", lsn)
+	}
+	if durable, err := db.Sync(); err != nil || durable != 20 {
+		t.Fatalf("Sync = %d, %v; want 20", durable, err)
+	}
+	if lsn, _ := mustState(t, db); lsn != 20 {
+		t.Fatalf("after Sync, state at LSN %d; want 20", lsn)
+	}
+	if _, err := db.StageVerified(txframe.StoredHash(parts[19]), cat(parts[20:]...)); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	re := reopen(t, dir, Options{})
+	sl, sh := mustState(t, src)
+	if dl, dh := mustState(t, re); sl != dl || sh != dh {
+		t.Fatalf("after Close: replica at %d %s, source at %d %s", dl, dh, sl, sh)
+	}
+	if n, err := re.Check(); err != nil || n != 30 {
+		t.Fatalf("Check = %d, %v", n, err)
+	}
+}

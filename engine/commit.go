@@ -22,6 +22,7 @@ type writer struct {
 	cond    sync.Cond
 	meta    Meta
 	next    watermark // position after the last frame assigned an LSN
+	written watermark // position after the last frame written to its segment
 	durable watermark // position after the last durable frame
 	pending []byte    // encoded frames not yet written
 	cuts    []cut     // new segments starting inside pending
@@ -110,18 +111,35 @@ func (w *writer) waitDurable(lsn uint64) error {
 			w.cond.Wait()
 			continue
 		}
-		w.flush()
+		w.flush(true)
 	}
 	return nil
 }
 
-// flush writes and fsyncs everything pending, with mu released during I/O.
-func (w *writer) flush() {
+// waitWritten returns once everything assigned an LSN is written to its
+// segment, not necessarily durable. Called with mu held.
+func (w *writer) waitWritten() error {
+	for w.written.lsn < w.next.lsn {
+		if w.err != nil {
+			return fmt.Errorf("%s: writing LSN %d failed: %w", w.db.name, w.written.lsn+1, w.err)
+		}
+		if w.syncing {
+			w.cond.Wait()
+			continue
+		}
+		w.flush(false)
+	}
+	return nil
+}
+
+// flush writes everything pending, and with sync fsyncs it and whatever was
+// written before it, with mu released during I/O.
+func (w *writer) flush(sync bool) {
 	buf, cuts, target := w.pending, w.cuts, w.next
 	w.pending, w.cuts = w.spare[:0], nil
 	w.syncing = true
 	w.mu.Unlock()
-	err := w.writeOut(buf, cuts, target)
+	err := w.writeOut(buf, cuts, target, sync)
 	w.mu.Lock()
 	w.syncing = false
 	if cap(buf) <= spareLimit {
@@ -129,21 +147,29 @@ func (w *writer) flush() {
 	} else {
 		w.spare = nil
 	}
-	if err != nil {
+	switch {
+	case err != nil:
 		w.err = err
-	} else {
-		w.durable = target
+	case sync:
+		w.written, w.durable = target, target
+	default:
+		w.written = target
 	}
 	w.cond.Broadcast()
 }
 
-// writeOut appends buf to the segments (starting new ones at cuts), fsyncs,
-// then publishes target as the durable watermark.
-func (w *writer) writeOut(buf []byte, cuts []cut, target watermark) error {
+// writeOut appends buf to the segments (starting new ones at cuts, each
+// finished segment fsynced first). With sync it fsyncs the last one and
+// publishes target as the durable watermark; without, it asks the kernel to
+// start writing buf back, so that the fsync to come finds little to do.
+func (w *writer) writeOut(buf []byte, cuts []cut, target watermark, sync bool) error {
 	start := 0
-	off := w.durable.end
+	off := w.written.end
 	for _, c := range cuts {
-		if err := w.appendSync(buf[start:c.off], off); err != nil {
+		if err := w.write(buf[start:c.off], off); err != nil {
+			return err
+		}
+		if err := w.seg.Datasync(); err != nil {
 			return err
 		}
 		if err := w.startSegment(c.first); err != nil {
@@ -151,20 +177,26 @@ func (w *writer) writeOut(buf []byte, cuts []cut, target watermark) error {
 		}
 		start, off = c.off, 0
 	}
-	if err := w.appendSync(buf[start:], off); err != nil {
+	if err := w.write(buf[start:], off); err != nil {
 		return err
+	}
+	if !sync {
+		return w.seg.StartWriteback(off, int64(len(buf)-start))
+	}
+	if len(buf) > 0 || w.written.lsn > w.durable.lsn {
+		if err := w.seg.Datasync(); err != nil {
+			return err
+		}
 	}
 	return w.mark.store(target)
 }
 
-func (w *writer) appendSync(b []byte, off int64) error {
+func (w *writer) write(b []byte, off int64) error {
 	if len(b) == 0 {
 		return nil
 	}
-	if _, err := w.seg.WriteAt(b, off); err != nil {
-		return err
-	}
-	return w.seg.Datasync()
+	_, err := w.seg.WriteAt(b, off)
+	return err
 }
 
 // startSegment closes the current segment and creates the next, making its
@@ -191,7 +223,7 @@ func (w *writer) startSegment(first uint64) error {
 // fails stops the block and nothing after it is committed. Frames before it
 // are made durable. Apply returns the last LSN that is durable.
 func (db *DB) Apply(blocks ...[]byte) (uint64, error) {
-	return db.apply(nil, blocks)
+	return db.apply(nil, blocks, true)
 }
 
 // ApplyVerified is Apply for frames whose chained hashes the caller has
@@ -201,12 +233,40 @@ func (db *DB) Apply(blocks ...[]byte) (uint64, error) {
 // LSN, commit time and body, and takes each stored h(n) as given. Hashing
 // every byte a second time would halve a restore's speed on two cores.
 func (db *DB) ApplyVerified(prev txframe.Hash, blocks ...[]byte) (uint64, error) {
-	return db.apply(&prev, blocks)
+	return db.apply(&prev, blocks, true)
+}
+
+// StageVerified is ApplyVerified without waiting for the frames to be
+// durable: they are written to their segment, the kernel is asked to start
+// writing them back, and the next Sync (or Apply, or Close) makes them
+// durable. It returns the last LSN written. Readers see them only once
+// durable; a crash loses at most what was staged since the last Sync. A
+// restore stages batch after batch and syncs now and then, so the device
+// writes while the next batch is read and checked, as cp does.
+func (db *DB) StageVerified(prev txframe.Hash, blocks ...[]byte) (uint64, error) {
+	return db.apply(&prev, blocks, false)
+}
+
+// Sync makes every frame staged or committed so far durable and returns
+// the last durable LSN.
+func (db *DB) Sync() (uint64, error) {
+	if db.w == nil {
+		return 0, ErrReadOnly
+	}
+	w := db.w
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.usable(); err != nil {
+		return 0, err
+	}
+	err := w.waitDurable(w.next.lsn)
+	return w.durable.lsn, err
 }
 
 // apply commits blocks; with verifiedFrom set, the chain was checked by the
-// caller from that hash.
-func (db *DB) apply(verifiedFrom *txframe.Hash, blocks [][]byte) (uint64, error) {
+// caller from that hash. With durable it returns once they are durable,
+// else once they are written.
+func (db *DB) apply(verifiedFrom *txframe.Hash, blocks [][]byte, durable bool) (uint64, error) {
 	if db.w == nil {
 		return 0, ErrReadOnly
 	}
@@ -234,6 +294,12 @@ func (db *DB) apply(verifiedFrom *txframe.Hash, blocks [][]byte) (uint64, error)
 			}
 			block = block[n:]
 		}
+	}
+	if !durable {
+		if err := w.waitWritten(); err != nil {
+			return w.written.lsn, err
+		}
+		return w.written.lsn, bad
 	}
 	if err := w.waitDurable(w.next.lsn); err != nil {
 		return w.durable.lsn, err
@@ -303,11 +369,11 @@ func (w *writer) updateMeta(change func(*Meta) error) error {
 func (w *writer) close() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	for w.syncing || len(w.pending) > 0 && w.err == nil {
+	for w.syncing || (len(w.pending) > 0 || w.written.lsn > w.durable.lsn) && w.err == nil {
 		if w.syncing {
 			w.cond.Wait()
 		} else {
-			w.flush()
+			w.flush(true)
 		}
 	}
 	if w.closed {

@@ -40,6 +40,10 @@ func (s faultySegment) WriteAt(b []byte, off int64) (int, error) {
 	return 0, err
 }
 
+func (s faultySegment) StartWriteback(off, n int64) error {
+	return s.segmentFile.StartWriteback(off, n)
+}
+
 func (s faultySegment) Datasync() error {
 	s.f.mu.Lock()
 	err := s.f.syncErr
@@ -126,3 +130,32 @@ func TestApplyFaults(t *testing.T) {
 }
 
 func txOf(k, v string) []txframe.Entry { return []txframe.Entry{put(k, v)} }
+
+// TestStageFaults: a restore that stages frames and then cannot fsync them
+// gets the cause from Sync; the database reopens at a verified prefix.
+func TestStageFaults(t *testing.T) {
+	_, frames := source(t, 20)
+	parts := splitFrames(t, frames)
+	for _, tt := range faultCases {
+		t.Run(tt.name, func(t *testing.T) {
+			f := &faults{}
+			db, dir := newDB(t, Options{wrapSegment: f.hook}, CreateOptions{Replica: true})
+			if _, err := db.ApplyVerified(txframe.Hash{}, cat(parts[:8]...)); err != nil {
+				t.Fatal(err)
+			}
+			tt.arm(f)
+			_, err := db.StageVerified(txframe.StoredHash(parts[7]), cat(parts[8:]...))
+			if err == nil {
+				_, err = db.Sync()
+			}
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("StageVerified then Sync = %v, want %v", err, tt.want)
+			}
+			db.Close()
+			re := reopen(t, dir, Options{})
+			if n, err := re.Check(); err != nil || n < 8 || n > 20 {
+				t.Fatalf("after reopen: Check = %d, %v; want a verified prefix of at least LSN 8", n, err)
+			}
+		})
+	}
+}

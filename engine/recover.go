@@ -42,7 +42,7 @@ func openWriter(db *DB) (*writer, error) {
 		w.close()
 		return nil, err
 	}
-	w.next, w.durable = pos, pos
+	w.next, w.written, w.durable = pos, pos, pos
 	return w, nil
 }
 

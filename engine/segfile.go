@@ -8,6 +8,9 @@ import "os"
 type segmentFile interface {
 	WriteAt(b []byte, off int64) (int, error)
 	Datasync() error
+	// StartWriteback asks the kernel to start writing n bytes at off to
+	// the device without waiting for them.
+	StartWriteback(off, n int64) error
 	Close() error
 }
 
@@ -15,6 +18,8 @@ type segmentFile interface {
 type osSegment struct{ *os.File }
 
 func (f osSegment) Datasync() error { return syncData(f.File) }
+
+func (f osSegment) StartWriteback(off, n int64) error { return startWriteback(f.File, off, n) }
 
 // segment wraps an open segment file for the writer, through the test
 // hook when one is set.
