@@ -250,32 +250,38 @@ func (db *DB) StageVerified(prev txframe.Hash, blocks ...[]byte) (uint64, error)
 // Sync makes every frame staged or committed so far durable and returns
 // the last durable LSN.
 func (db *DB) Sync() (uint64, error) {
-	if db.w == nil {
-		return 0, ErrReadOnly
-	}
-	w := db.w
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if err := w.usable(); err != nil {
+	w, err := db.lockWriter()
+	if err != nil {
 		return 0, err
 	}
-	err := w.waitDurable(w.next.lsn)
+	defer w.mu.Unlock()
+	err = w.waitDurable(w.next.lsn)
 	return w.durable.lsn, err
+}
+
+// lockWriter locks the writer for a change and returns it; the caller
+// unlocks it.
+func (db *DB) lockWriter() (*writer, error) {
+	if db.w == nil {
+		return nil, ErrReadOnly
+	}
+	db.w.mu.Lock()
+	if err := db.w.usable(); err != nil {
+		db.w.mu.Unlock()
+		return nil, err
+	}
+	return db.w, nil
 }
 
 // apply commits blocks; with verifiedFrom set, the chain was checked by the
 // caller from that hash. With durable it returns once they are durable,
 // else once they are written.
 func (db *DB) apply(verifiedFrom *txframe.Hash, blocks [][]byte, durable bool) (uint64, error) {
-	if db.w == nil {
-		return 0, ErrReadOnly
-	}
-	w := db.w
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if err := w.usable(); err != nil {
+	w, err := db.lockWriter()
+	if err != nil {
 		return 0, err
 	}
+	defer w.mu.Unlock()
 	if !w.meta.Replica {
 		return 0, fmt.Errorf("%s: %w", db.name, ErrNotReplica)
 	}

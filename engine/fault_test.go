@@ -97,65 +97,52 @@ func TestCommitFaults(t *testing.T) {
 	}
 }
 
-// TestApplyFaults: a restore's ApplyVerified that cannot write or fsync
-// returns the cause; the database reopens at a verified prefix of what was
-// applied, at least every LSN an Apply reported durable.
+// applyModes are the two ways a restore hands frames to the database.
+var applyModes = map[string]func(db *DB, prev txframe.Hash, frames []byte) (uint64, error){
+	"ApplyVerified": func(db *DB, prev txframe.Hash, frames []byte) (uint64, error) {
+		return db.ApplyVerified(prev, frames)
+	},
+	"StageVerified then Sync": func(db *DB, prev txframe.Hash, frames []byte) (uint64, error) {
+		if _, err := db.StageVerified(prev, frames); err != nil {
+			return 0, err
+		}
+		return db.Sync()
+	},
+}
+
+// TestApplyFaults: a restore that cannot write or fsync the frames it
+// applies gets the cause; the database reopens at a verified prefix of what
+// was applied, at least every LSN reported durable, and the restore resumes
+// from there.
 func TestApplyFaults(t *testing.T) {
 	_, frames := source(t, 20)
 	parts := splitFrames(t, frames)
-	for _, tt := range faultCases {
-		t.Run(tt.name, func(t *testing.T) {
-			f := &faults{}
-			db, dir := newDB(t, Options{wrapSegment: f.hook}, CreateOptions{Replica: true})
-			durable, err := db.ApplyVerified(txframe.Hash{}, cat(parts[:8]...))
-			if err != nil || durable != 8 {
-				t.Fatalf("ApplyVerified = %d, %v", durable, err)
-			}
-			tt.arm(f)
-			reported, err := db.ApplyVerified(txframe.StoredHash(parts[7]), cat(parts[8:]...))
-			if !errors.Is(err, tt.want) {
-				t.Fatalf("ApplyVerified = %v, want %v", err, tt.want)
-			}
-			db.Close()
-			re := reopen(t, dir, Options{})
-			n, err := re.Check()
-			if err != nil || n < max(durable, reported) || n > 20 {
-				t.Fatalf("after reopen: Check = %d, %v; want a verified prefix of at least LSN %d", n, err, max(durable, reported))
-			}
-			if _, err := re.Apply(cat(parts[n:]...)); err != nil {
-				t.Fatalf("resuming the restore at LSN %d: %v", n+1, err)
-			}
-		})
+	for mode, apply := range applyModes {
+		for _, tt := range faultCases {
+			t.Run(mode+"/"+tt.name, func(t *testing.T) {
+				f := &faults{}
+				db, dir := newDB(t, Options{wrapSegment: f.hook}, CreateOptions{Replica: true})
+				durable, err := apply(db, txframe.Hash{}, cat(parts[:8]...))
+				if err != nil || durable != 8 {
+					t.Fatalf("%s = %d, %v", mode, durable, err)
+				}
+				tt.arm(f)
+				reported, err := apply(db, txframe.StoredHash(parts[7]), cat(parts[8:]...))
+				if !errors.Is(err, tt.want) {
+					t.Fatalf("%s = %v, want %v", mode, err, tt.want)
+				}
+				db.Close()
+				re := reopen(t, dir, Options{})
+				n, err := re.Check()
+				if err != nil || n < max(durable, reported) || n > 20 {
+					t.Fatalf("after reopen: Check = %d, %v; want a verified prefix of at least LSN %d", n, err, max(durable, reported))
+				}
+				if _, err := re.Apply(cat(parts[n:]...)); err != nil {
+					t.Fatalf("resuming the restore at LSN %d: %v", n+1, err)
+				}
+			})
+		}
 	}
 }
 
 func txOf(k, v string) []txframe.Entry { return []txframe.Entry{put(k, v)} }
-
-// TestStageFaults: a restore that stages frames and then cannot fsync them
-// gets the cause from Sync; the database reopens at a verified prefix.
-func TestStageFaults(t *testing.T) {
-	_, frames := source(t, 20)
-	parts := splitFrames(t, frames)
-	for _, tt := range faultCases {
-		t.Run(tt.name, func(t *testing.T) {
-			f := &faults{}
-			db, dir := newDB(t, Options{wrapSegment: f.hook}, CreateOptions{Replica: true})
-			if _, err := db.ApplyVerified(txframe.Hash{}, cat(parts[:8]...)); err != nil {
-				t.Fatal(err)
-			}
-			tt.arm(f)
-			_, err := db.StageVerified(txframe.StoredHash(parts[7]), cat(parts[8:]...))
-			if err == nil {
-				_, err = db.Sync()
-			}
-			if !errors.Is(err, tt.want) {
-				t.Fatalf("StageVerified then Sync = %v, want %v", err, tt.want)
-			}
-			db.Close()
-			re := reopen(t, dir, Options{})
-			if n, err := re.Check(); err != nil || n < 8 || n > 20 {
-				t.Fatalf("after reopen: Check = %d, %v; want a verified prefix of at least LSN 8", n, err)
-			}
-		})
-	}
-}

@@ -58,8 +58,7 @@ const seams = `
 | write fails with ENOSPC | engine commit | engine.TestCommitFaults |
 | fdatasync fails with EIO | engine commit | engine.TestCommitFaults |
 | write stores only part of the buffer, then fails | engine commit | engine.TestCommitFaults |
-| write fails with ENOSPC, fdatasync with EIO, half a batch written | engine apply (restore) | engine.TestApplyFaults |
-| the same, for frames staged by a restore and then synced | engine stage + sync (restore) | engine.TestStageFaults |
+| write fails with ENOSPC, fdatasync with EIO, half a batch written | engine apply, and stage then sync (restore) | engine.TestApplyFaults |
 | write fails with ENOSPC or EIO, or is short | stream writer (backup) | stream.TestWriterFaults |
 | stdout is /dev/full | hot-backup | testdata/scripts/faults.txtar |
 
