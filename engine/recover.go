@@ -23,7 +23,7 @@ func openWriter(db *DB) (*writer, error) {
 	if w.mark, err = openWatermark(db.dir); err != nil {
 		return nil, err
 	}
-	pos, err := recoverLog(db)
+	pos, err := recoverLog(db, meta.Restoring)
 	if err != nil {
 		w.mark.f.Close()
 		return nil, err
@@ -51,7 +51,10 @@ func openWriter(db *DB) (*writer, error) {
 // that follow it. Past the watermark nothing was acknowledged, so a damaged
 // tail there is truncated and reported. Without a readable watermark it
 // scans from the start and truncates only a frame cut short at the very end.
-func recoverLog(db *DB) (watermark, error) {
+// A database that a restore is filling (restoring) may lose any damaged tail
+// past its watermark, valid frames after it included: the restore's resume
+// applies and verifies them again from its stream.
+func recoverLog(db *DB, restoring bool) (watermark, error) {
 	segs, err := listSegments(db.dir)
 	if err != nil {
 		return watermark{}, err
@@ -59,7 +62,7 @@ func recoverLog(db *DB) (watermark, error) {
 	if len(segs) == 0 {
 		return watermark{}, &CorruptionError{Path: db.dir, Err: errors.New("no segment files")}
 	}
-	r := &recovery{db: db, segs: segs}
+	r := &recovery{db: db, segs: segs, restoring: restoring}
 	mark, err := readWatermark(db.dir)
 	switch {
 	case errors.Is(err, errNoWatermark), errors.Is(err, fs.ErrNotExist):
@@ -78,6 +81,9 @@ type recovery struct {
 	segs    []uint64
 	pos     watermark // the last good frame found so far
 	trusted bool      // pos came from the watermark: damage after it is a torn tail
+	// restoring: a restore is filling the database and will apply again
+	// whatever a repair drops
+	restoring bool
 	buf     []byte
 }
 
@@ -129,17 +135,9 @@ type tear struct {
 // frame, before truncating, so a crash part-way leaves what the next
 // recovery repeats.
 func (r *recovery) repair(t *tear, i int) error {
-	cutShort := errors.Is(t.cause, txframe.ErrIncomplete) || zeroFrom(t.path, t.off, t.size)
-	if !r.trusted && !cutShort {
-		return r.corrupt(t.path, t.off, r.pos.lsn+1, t.cause)
-	}
-	if frameAfter(t.path, t.off, t.size, r.pos.lsn) {
-		return r.corrupt(t.path, t.off, r.pos.lsn+1, fmt.Errorf("%w, and valid frames follow it: this is damage, not a torn tail", t.cause))
-	}
-	for _, seg := range r.segs[i+1:] {
-		if fi, err := os.Stat(r.path(seg)); err != nil || fi.Size() > 0 {
-			return r.corrupt(t.path, t.off, r.pos.lsn+1, fmt.Errorf("%w, and %s after it holds data", t.cause, segName(seg)))
-		}
+	damage := r.checkTorn(t, i)
+	if damage != nil && !r.restoring {
+		return damage
 	}
 	gone := r.segs[i+1:]
 	keepTorn := r.segs[i] == r.pos.seg
@@ -154,8 +152,31 @@ func (r *recovery) repair(t *tear, i int) error {
 			return err
 		}
 	}
+	if damage != nil {
+		r.db.notify(fmt.Sprintf("%s: dropped the log after LSN %d of a restore in progress, from %s offset %d on (%v); resuming the restore applies it again",
+			r.db.name, r.pos.lsn, filepath.Base(t.path), t.off, damage))
+		return nil
+	}
 	r.db.notify(fmt.Sprintf("%s: recovered from a crash: truncated %d unacknowledged bytes at %s offset %d after LSN %d (%v)",
 		r.db.name, t.size-t.off, filepath.Base(t.path), t.off, r.pos.lsn, t.cause))
+	return nil
+}
+
+// checkTorn returns the corruption error for a tear that is damage rather
+// than a torn tail.
+func (r *recovery) checkTorn(t *tear, i int) error {
+	cutShort := errors.Is(t.cause, txframe.ErrIncomplete) || zeroFrom(t.path, t.off, t.size)
+	if !r.trusted && !cutShort {
+		return r.corrupt(t.path, t.off, r.pos.lsn+1, t.cause)
+	}
+	if frameAfter(t.path, t.off, t.size, r.pos.lsn) {
+		return r.corrupt(t.path, t.off, r.pos.lsn+1, fmt.Errorf("%w, and valid frames follow it: this is damage, not a torn tail", t.cause))
+	}
+	for _, seg := range r.segs[i+1:] {
+		if fi, err := os.Stat(r.path(seg)); err != nil || fi.Size() > 0 {
+			return r.corrupt(t.path, t.off, r.pos.lsn+1, fmt.Errorf("%w, and %s after it holds data", t.cause, segName(seg)))
+		}
+	}
 	return nil
 }
 
