@@ -84,7 +84,7 @@ type recovery struct {
 	// restoring: a restore is filling the database and will apply again
 	// whatever a repair drops
 	restoring bool
-	buf     []byte
+	buf       []byte
 }
 
 func (r *recovery) run() (watermark, error) {
