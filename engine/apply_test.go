@@ -249,3 +249,19 @@ func TestStagedFramesBecomeVisibleWhenDurable(t *testing.T) {
 		t.Fatalf("Check = %d, %v", n, err)
 	}
 }
+
+// TestReplicaOffMakesStagedFramesDurableFirst: META must never say "not a
+// replica" while frames the restore staged could still be lost.
+func TestReplicaOffMakesStagedFramesDurableFirst(t *testing.T) {
+	_, frames := source(t, 5)
+	db := replica(t)
+	if _, err := db.StageVerified(txframe.Hash{}, frames); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.SetReplica(false); err != nil {
+		t.Fatal(err)
+	}
+	if lsn, _ := mustState(t, db); lsn != 5 {
+		t.Fatalf("replica mode off with staged frames: durable LSN %d, want 5", lsn)
+	}
+}

@@ -286,7 +286,7 @@ func (db *DB) apply(verifiedFrom *txframe.Hash, blocks [][]byte, durable bool) (
 		return 0, fmt.Errorf("%s: %w", db.name, ErrNotReplica)
 	}
 	if verifiedFrom != nil && *verifiedFrom != w.next.hash {
-		return w.durable.lsn, fmt.Errorf("%s: %w: frames verified from %s, the database's h(%d) is %s",
+		return w.written.lsn, fmt.Errorf("%s: %w: frames verified from %s, the database's h(%d) is %s",
 			db.name, ErrHistory, *verifiedFrom, w.next.lsn, w.next.hash)
 	}
 	w.growPending(blocks)
@@ -364,6 +364,11 @@ func (w *writer) updateMeta(change func(*Meta) error) error {
 	if err := change(&m); err != nil {
 		return err
 	}
+	// Staged frames become durable first: a database switched off replica
+	// mode must not lose them to a power loss.
+	if err := w.waitDurable(w.next.lsn); err != nil {
+		return err
+	}
 	if err := writeMeta(w.db.dir, m); err != nil {
 		return fmt.Errorf("%s: write metadata: %w", w.db.name, err)
 	}
@@ -386,5 +391,9 @@ func (w *writer) close() error {
 		return nil
 	}
 	w.closed = true
-	return errors.Join(w.seg.Close(), w.mark.f.Close())
+	var lost error
+	if w.err != nil && w.durable.lsn < w.next.lsn {
+		lost = fmt.Errorf("%s: LSN %d..%d are not durable: %w", w.db.name, w.durable.lsn+1, w.next.lsn, w.err)
+	}
+	return errors.Join(lost, w.seg.Close(), w.mark.f.Close())
 }

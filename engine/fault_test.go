@@ -146,3 +146,18 @@ func TestApplyFaults(t *testing.T) {
 }
 
 func txOf(k, v string) []txframe.Entry { return []txframe.Entry{put(k, v)} }
+
+// TestCloseReportsStagedFramesItCouldNotSync: Close makes staged frames
+// durable; when the fsync fails it says so instead of returning nil.
+func TestCloseReportsStagedFramesItCouldNotSync(t *testing.T) {
+	_, frames := source(t, 5)
+	f := &faults{}
+	db, _ := newDB(t, Options{wrapSegment: f.hook}, CreateOptions{Replica: true})
+	if _, err := db.StageVerified(txframe.Hash{}, frames); err != nil {
+		t.Fatal(err)
+	}
+	f.syncErr = syscall.EIO
+	if err := db.Close(); !errors.Is(err, syscall.EIO) {
+		t.Fatalf("Close = %v, want the fsync's EIO", err)
+	}
+}

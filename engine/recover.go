@@ -23,7 +23,7 @@ func openWriter(db *DB) (*writer, error) {
 	if w.mark, err = openWatermark(db.dir); err != nil {
 		return nil, err
 	}
-	pos, err := recoverLog(db, meta.Restoring)
+	pos, err := recoverLog(db, meta.Replica)
 	if err != nil {
 		w.mark.f.Close()
 		return nil, err
@@ -51,10 +51,10 @@ func openWriter(db *DB) (*writer, error) {
 // that follow it. Past the watermark nothing was acknowledged, so a damaged
 // tail there is truncated and reported. Without a readable watermark it
 // scans from the start and truncates only a frame cut short at the very end.
-// A database that a restore is filling (restoring) may lose any damaged tail
-// past its watermark, valid frames after it included: the restore's resume
-// applies and verifies them again from its stream.
-func recoverLog(db *DB, restoring bool) (watermark, error) {
+// A replica may lose any damaged tail past its watermark, valid frames
+// after it included: every frame it holds came from a stream, and the next
+// hot-restore --append applies and verifies them again.
+func recoverLog(db *DB, replica bool) (watermark, error) {
 	segs, err := listSegments(db.dir)
 	if err != nil {
 		return watermark{}, err
@@ -62,7 +62,7 @@ func recoverLog(db *DB, restoring bool) (watermark, error) {
 	if len(segs) == 0 {
 		return watermark{}, &CorruptionError{Path: db.dir, Err: errors.New("no segment files")}
 	}
-	r := &recovery{db: db, segs: segs, restoring: restoring}
+	r := &recovery{db: db, segs: segs, replica: replica}
 	mark, err := readWatermark(db.dir)
 	switch {
 	case errors.Is(err, errNoWatermark), errors.Is(err, fs.ErrNotExist):
@@ -81,10 +81,8 @@ type recovery struct {
 	segs    []uint64
 	pos     watermark // the last good frame found so far
 	trusted bool      // pos came from the watermark: damage after it is a torn tail
-	// restoring: a restore is filling the database and will apply again
-	// whatever a repair drops
-	restoring bool
-	buf       []byte
+	replica bool      // its frames come from a stream: a repair may drop damage
+	buf     []byte
 }
 
 func (r *recovery) run() (watermark, error) {
@@ -136,7 +134,7 @@ type tear struct {
 // recovery repeats.
 func (r *recovery) repair(t *tear, i int) error {
 	damage := r.checkTorn(t, i)
-	if damage != nil && !r.restoring {
+	if damage != nil && !r.replica {
 		return damage
 	}
 	gone := r.segs[i+1:]
@@ -153,7 +151,7 @@ func (r *recovery) repair(t *tear, i int) error {
 		}
 	}
 	if damage != nil {
-		r.db.notify(fmt.Sprintf("%s: dropped the log after LSN %d of a restore in progress, from %s offset %d on (%v); resuming the restore applies it again",
+		r.db.notify(fmt.Sprintf("%s: dropped the replica's log after LSN %d, from %s offset %d on (%v); hot-restore --append applies it again",
 			r.db.name, r.pos.lsn, filepath.Base(t.path), t.off, damage))
 		return nil
 	}

@@ -239,17 +239,17 @@ func equalSnap(a, b map[string][]byte) bool {
 	return true
 }
 
-// TestRestoreInProgressDropsDamagePastItsWatermark: after a power loss the
-// frames a restore staged past its (stale) watermark can come back with a
-// hole and whole frames after it. An ordinary database refuses to guess;
-// one a restore is still filling drops everything from the hole on, since
-// resuming the restore applies and verifies it again.
-func TestRestoreInProgressDropsDamagePastItsWatermark(t *testing.T) {
+// TestReplicaDropsDamagePastItsWatermark: after a power loss the frames a
+// restore staged past its (stale) watermark can come back with a hole and
+// whole frames after it. An ordinary database refuses to guess; a replica
+// drops everything from the hole on, since the next hot-restore --append
+// applies and verifies it again from the stream.
+func TestReplicaDropsDamagePastItsWatermark(t *testing.T) {
 	_, frames := source(t, 16)
 	parts := splitFrames(t, frames)
-	for _, restoring := range []bool{false, true} {
+	for _, replica := range []bool{false, true} {
 		dir := t.TempDir()
-		if _, err := Create(dir, "db", CreateOptions{Replica: true, Restoring: restoring}); err != nil {
+		if _, err := Create(dir, "db", CreateOptions{Replica: true}); err != nil {
 			t.Fatal(err)
 		}
 		db := reopen(t, dir, Options{})
@@ -264,6 +264,11 @@ func TestRestoreInProgressDropsDamagePastItsWatermark(t *testing.T) {
 		if _, err := db.Apply(cat(parts[10:]...)); err != nil {
 			t.Fatal(err)
 		}
+		if !replica {
+			if err := db.SetReplica(false); err != nil {
+				t.Fatal(err)
+			}
+		}
 		db.Close()
 		if err := os.WriteFile(mark, old, 0o600); err != nil {
 			t.Fatal(err)
@@ -271,16 +276,16 @@ func TestRestoreInProgressDropsDamagePastItsWatermark(t *testing.T) {
 		flipAt(t, filepath.Join(dir, "db"), 1, len(cat(parts[:11]...))+20) // inside LSN 12
 		var notices []string
 		re, err := Open(dir, "db", Options{Notify: func(m string) { notices = append(notices, m) }})
-		if !restoring {
+		if !replica {
 			if !errors.Is(err, ErrCorrupt) {
-				t.Fatalf("a finished replica with damage before whole frames: Open = %v, want ErrCorrupt", err)
+				t.Fatalf("an ordinary database with damage before whole frames: Open = %v, want ErrCorrupt", err)
 			}
 			continue
 		}
 		if err != nil {
-			t.Fatalf("a restore in progress: Open = %v", err)
+			t.Fatalf("a replica: Open = %v", err)
 		}
-		if lsn, _ := mustState(t, re); lsn != 11 || !strings.Contains(strings.Join(notices, "\n"), "dropped the log after LSN 11 of a restore in progress") {
+		if lsn, _ := mustState(t, re); lsn != 11 || !strings.Contains(strings.Join(notices, "\n"), "dropped the replica's log after LSN 11") {
 			t.Fatalf("recovered to LSN %d with notices %q; want 11 and a notice", lsn, notices)
 		}
 		if _, err := re.Apply(cat(parts[11:]...)); err != nil {
