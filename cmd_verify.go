@@ -61,6 +61,7 @@ type verifyReport struct {
 	LastTime  *time.Time    `json:"last_commit,omitempty"`
 	FinalHash string        `json:"final_hash,omitempty"`
 	firstErr  error
+	bySource  map[string]*inputStats
 }
 
 type inputStats struct {
@@ -104,7 +105,6 @@ func (e *env) verifyInputs(c *cli.Context, inputs []stream.Input, asJSON bool) e
 // skips to the next segment header and goes on, so every problem is
 // reported and the joins after a damaged region are still checked.
 func (rep *verifyReport) read(c *cli.Context, inputs []stream.Input) error {
-	stats := make(map[string]*inputStats)
 	r := stream.NewReader(inputs, stream.Options{KeepGoing: true, ParallelHash: true})
 	for {
 		if err := interrupted(c.Context); err != nil {
@@ -118,18 +118,27 @@ func (rep *verifyReport) read(c *cli.Context, inputs []stream.Input) error {
 			return ierr
 		}
 		if err != nil {
-			rep.problem(err, stats)
+			rep.problem(err)
 			r.Resync()
 			continue
 		}
-		st := stats[ev.Source]
-		if st == nil {
-			st = &inputStats{Source: ev.Source, Status: "ok"}
-			stats[ev.Source] = st
-			rep.Inputs = append(rep.Inputs, st)
-		}
-		rep.add(ev, st)
+		rep.add(ev, rep.input(ev.Source))
 	}
+}
+
+// input returns the line of the report for source, starting it ("ok") the
+// first time source is seen, by a problem or an event.
+func (rep *verifyReport) input(source string) *inputStats {
+	if st := rep.bySource[source]; st != nil {
+		return st
+	}
+	if rep.bySource == nil {
+		rep.bySource = make(map[string]*inputStats)
+	}
+	st := &inputStats{Source: source, Status: "ok"}
+	rep.bySource[source] = st
+	rep.Inputs = append(rep.Inputs, st)
+	return st
 }
 
 func (rep *verifyReport) add(ev *stream.Event, st *inputStats) {
@@ -159,7 +168,7 @@ func (rep *verifyReport) add(ev *stream.Event, st *inputStats) {
 	}
 }
 
-func (rep *verifyReport) problem(err error, stats map[string]*inputStats) {
+func (rep *verifyReport) problem(err error) {
 	p := problem{Message: err.Error()}
 	var se *stream.Error
 	if errors.As(err, &se) {
@@ -169,12 +178,7 @@ func (rep *verifyReport) problem(err error, stats map[string]*inputStats) {
 	if rep.firstErr == nil {
 		rep.firstErr = err
 	}
-	st := stats[p.Source]
-	if st == nil {
-		st = &inputStats{Source: p.Source}
-		rep.Inputs = append(rep.Inputs, st)
-	}
-	st.Status = "problem"
+	rep.input(p.Source).Status = "problem"
 }
 
 func (rep *verifyReport) print(e *env) {
