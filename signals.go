@@ -51,7 +51,8 @@ func writeErr(err error) error {
 // ctxReader reads in a goroutine of its own so that Read can return as soon
 // as its context is cancelled, even while the read underneath is blocked
 // on an input that stalls (a pipe whose writer went quiet). The blocked
-// goroutine is abandoned; the command is ending.
+// goroutine is abandoned; the command is ending. At the end of the input
+// the goroutine ends too.
 type ctxReader struct {
 	ctx  context.Context
 	req  chan int
@@ -65,7 +66,16 @@ type readResult struct {
 	err error
 }
 
+// interruptibleReader returns r, made to give up on ctx when it can stall.
+// A regular file cannot stall: it is returned as it is, sparing every byte
+// a copy and every read a hand-off between goroutines (the callers check
+// ctx between reads).
 func interruptibleReader(ctx context.Context, r io.Reader) io.Reader {
+	if f, ok := r.(*os.File); ok {
+		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+			return f
+		}
+	}
 	cr := &ctxReader{ctx: ctx, req: make(chan int), resp: make(chan readResult, 1)}
 	go func() {
 		var buf []byte
@@ -95,6 +105,10 @@ func (cr *ctxReader) Read(p []byte) (int, error) {
 	case res := <-cr.resp:
 		cr.busy = false
 		n := copy(p, res.b)
+		if res.err != nil {
+			cr.err = res.err
+			close(cr.req)
+		}
 		return n, res.err
 	case <-cr.ctx.Done():
 		cr.err = errInterrupted
