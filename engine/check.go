@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"fmt"
 	"io"
 	"path/filepath"
 
@@ -19,8 +18,7 @@ func (db *DB) Check() (uint64, error) {
 	}
 	defer r.Close()
 	var (
-		prev   txframe.Hash
-		last   int64
+		prev   watermark // of the frame checked last
 		frames uint64
 	)
 	for {
@@ -33,21 +31,16 @@ func (db *DB) Check() (uint64, error) {
 		}
 		seg, off := r.Position()
 		for p := 0; p < len(block); {
-			h, _ := txframe.Peek(block[p:]) // Next checked bounds and CRC
-			f := block[p : p+h.Len]
-			err := txframe.ForEachEntry(f, func(txframe.Entry, int) error { return nil })
-			if err == nil && h.Time < last {
-				err = fmt.Errorf("commit time %d precedes %d", h.Time, last)
-			}
-			if err == nil {
-				err = txframe.VerifyChain(prev, f)
-			}
-			if err != nil {
+			n, _ := txframe.FrameLen(block[p:]) // Next checked bounds and CRC
+			f := block[p : p+n]
+			lsn, t := txframe.Fields(f)
+			h := txframe.Header{LSN: lsn, Time: t, Len: n, Hash: txframe.StoredHash(f)}
+			if err := follows(prev, f, h, true); err != nil {
 				return frames, &CorruptionError{Path: filepath.Join(db.dir, segName(seg)), Offset: off + int64(p), LSN: h.LSN, Err: err}
 			}
-			prev, last = h.Hash, h.Time
+			prev = watermark{lsn: h.LSN, time: h.Time, hash: h.Hash}
 			frames++
-			p += h.Len
+			p += n
 		}
 	}
 }

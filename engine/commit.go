@@ -49,10 +49,6 @@ func (db *DB) Commit(entries []txframe.Entry) (uint64, error) {
 	if db.w == nil {
 		return 0, ErrReadOnly
 	}
-	size, err := txframe.EncodedLen(entries)
-	if err != nil {
-		return 0, err
-	}
 	w := db.w
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -69,6 +65,7 @@ func (db *DB) Commit(entries []txframe.Entry) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
+	size := len(pending) - start
 	w.pending, w.next.hash = pending, h
 	w.reserve(start, lsn, size)
 	w.advance(lsn, t, size)
@@ -332,19 +329,11 @@ func (w *writer) applyOne(block []byte, rehash bool) (int, error) {
 		return 0, fmt.Errorf("%s: frame for LSN %d: %w", w.db.name, lsn, err)
 	}
 	f := block[:h.Len]
-	switch {
-	case h.LSN != lsn:
-		return 0, fmt.Errorf("%s: %w: expected LSN %d, got %d", w.db.name, ErrGap, lsn, h.LSN)
-	case h.Time < w.next.time:
-		return 0, fmt.Errorf("%s: LSN %d: %w: commit time %d precedes %d", w.db.name, lsn, txframe.ErrMalformed, h.Time, w.next.time)
-	}
-	if err := txframe.ForEachEntry(f, func(txframe.Entry, int) error { return nil }); err != nil {
-		return 0, fmt.Errorf("%s: LSN %d: %w", w.db.name, lsn, err)
-	}
-	if rehash {
-		if err := txframe.VerifyChain(w.next.hash, f); err != nil {
-			return 0, fmt.Errorf("%s: LSN %d: %w: %w", w.db.name, lsn, ErrHistory, err)
+	if err := follows(w.next, f, h, rehash); err != nil {
+		if errors.Is(err, txframe.ErrChain) {
+			err = fmt.Errorf("%w: %w", ErrHistory, err)
 		}
+		return 0, fmt.Errorf("%s: LSN %d: %w", w.db.name, lsn, err)
 	}
 	w.reserve(len(w.pending), lsn, h.Len)
 	w.pending = append(w.pending, f...)

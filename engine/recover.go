@@ -300,16 +300,7 @@ func (r *recovery) scanSegment(seg uint64, off int64) (*tear, error) {
 
 // accept checks that frame continues the chain and advances pos past it.
 func (r *recovery) accept(seg uint64, off int64, frame []byte, h txframe.Header) error {
-	switch {
-	case h.LSN != r.pos.lsn+1:
-		return fmt.Errorf("%w: expected LSN %d, found %d", ErrGap, r.pos.lsn+1, h.LSN)
-	case h.Time < r.pos.time:
-		return fmt.Errorf("commit time %d precedes %d", h.Time, r.pos.time)
-	}
-	if err := txframe.ForEachEntry(frame, func(txframe.Entry, int) error { return nil }); err != nil {
-		return err
-	}
-	if err := txframe.VerifyChain(r.pos.hash, frame); err != nil {
+	if err := follows(r.pos, frame, h, true); err != nil {
 		return err
 	}
 	r.pos = watermark{seq: r.pos.seq, lsn: h.LSN, time: h.Time, seg: seg, frameOff: off, end: off + int64(h.Len), hash: h.Hash}

@@ -378,7 +378,7 @@ func (r *Reader) check(f []byte, bodySum txframe.Hash, known bool) (txframe.Head
 	case h.Time < r.prevTime:
 		return h, fmt.Errorf("%w: commit time %d is before the previous frame's %d", txframe.ErrMalformed, h.Time, r.prevTime)
 	}
-	if err := txframe.ForEachEntry(f, func(txframe.Entry, int) error { return nil }); err != nil {
+	if err := txframe.CheckEntries(f); err != nil {
 		return h, err
 	}
 	if !known {

@@ -348,6 +348,12 @@ func appendBody(dst []byte, n int, f *Frame) []byte {
 	return dst
 }
 
+// CheckEntries checks that the entries of whole frame f, which must already
+// have passed Peek, are well formed and fill its body exactly.
+func CheckEntries(f []byte) error {
+	return ForEachEntry(f, func(Entry, int) error { return nil })
+}
+
 // ForEachEntry calls fn for each entry of whole frame f, which must already
 // have passed Peek, with the value's offset inside f. It does not allocate.
 func ForEachEntry(f []byte, fn func(e Entry, valueOff int) error) error {

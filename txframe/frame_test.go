@@ -343,7 +343,7 @@ func TestDecodeRefusesBadFrames(t *testing.T) {
 			if err != nil {
 				return
 			}
-			if err := txframe.ForEachEntry(in[:hdr.Len], func(txframe.Entry, int) error { return nil }); !errors.Is(err, tc.want) {
+			if err := txframe.CheckEntries(in[:hdr.Len]); !errors.Is(err, tc.want) {
 				t.Errorf("ForEachEntry error = %v, want %v", err, tc.want)
 			}
 		})
