@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -23,7 +22,10 @@ func openWriter(db *DB) (*writer, error) {
 	if w.mark, err = openWatermark(db.dir); err != nil {
 		return nil, err
 	}
-	pos, err := recoverLog(db, meta.Replica)
+	// Holding the lock, nobody else writes DURABLE: one read says what it
+	// holds (nothing, when recovery just created it).
+	mark, ok := readSlots(w.mark.f)
+	pos, err := recoverLog(db, mark, ok, meta.Replica)
 	if err != nil {
 		w.mark.f.Close()
 		return nil, err
@@ -54,7 +56,7 @@ func openWriter(db *DB) (*writer, error) {
 // A replica may lose any damaged tail past its watermark, valid frames
 // after it included: every frame it holds came from a stream, and the next
 // hot-restore --append applies and verifies them again.
-func recoverLog(db *DB, replica bool) (watermark, error) {
+func recoverLog(db *DB, mark watermark, haveMark, replica bool) (watermark, error) {
 	segs, err := listSegments(db.dir)
 	if err != nil {
 		return watermark{}, err
@@ -63,15 +65,11 @@ func recoverLog(db *DB, replica bool) (watermark, error) {
 		return watermark{}, &CorruptionError{Path: db.dir, Err: errors.New("no segment files")}
 	}
 	r := &recovery{db: db, segs: segs, replica: replica}
-	mark, err := readWatermark(db.dir)
-	switch {
-	case errors.Is(err, errNoWatermark), errors.Is(err, fs.ErrNotExist):
-		db.notify(fmt.Sprintf("%s: %v; scanning the whole log", db.name, err))
-		r.pos, r.trusted = watermark{seg: segs[0]}, false
-	case err != nil:
-		return watermark{}, err
-	default:
+	if haveMark {
 		r.pos, r.trusted = mark, true
+	} else {
+		db.notify(fmt.Sprintf("%s: %s holds no valid watermark; scanning the whole log", db.name, durableFile))
+		r.pos = watermark{seg: segs[0]}
 	}
 	return r.run()
 }

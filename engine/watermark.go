@@ -127,19 +127,24 @@ func readWatermark(dir string) (watermark, error) {
 		return watermark{}, err
 	}
 	defer f.Close()
-	var b [2 * slotSize]byte
 	for try := 0; ; try++ {
-		n, err := f.ReadAt(b[:], 0)
-		if n == len(b) || err == nil {
-			if w, ok := newestSlot(b[:]); ok {
-				return w, nil
-			}
+		if w, ok := readSlots(f); ok {
+			return w, nil
 		}
 		if try == watermarkReads {
 			return watermark{}, fmt.Errorf("%s: %w", path, errNoWatermark)
 		}
 		time.Sleep(watermarkRetry)
 	}
+}
+
+// readSlots reads both slots of f once and returns the newest valid one.
+func readSlots(f *os.File) (watermark, bool) {
+	var b [2 * slotSize]byte
+	if n, _ := f.ReadAt(b[:], 0); n != len(b) {
+		return watermark{}, false
+	}
+	return newestSlot(b[:])
 }
 
 func newestSlot(b []byte) (watermark, bool) {
