@@ -32,19 +32,20 @@ func (e *env) backupAppend(c *cli.Context, j *backupJob, file string) error {
 	if err := syncParent(file); err != nil {
 		return err
 	}
-	size, err := e.dropTornHeader(f, file, fi.Size())
-	if err != nil {
-		return err
+	var tail stream.Tail // of an empty file: nothing to keep
+	if fi.Size() > 0 {
+		if tail, err = stream.ReadTail(f, fi.Size(), file); err != nil {
+			return fmt.Errorf("cannot append to %s: %w", file, err)
+		}
 	}
-	if size == 0 {
+	if tail.Keep == 0 { // empty, or the start of a first header
+		if err := e.repairTail(f, file, tail); err != nil {
+			return err
+		}
 		if err := j.begin(); err != nil {
 			return err
 		}
 		return e.backupRun(c, j, file)
-	}
-	tail, err := stream.ReadTail(f, size, file)
-	if err != nil {
-		return fmt.Errorf("cannot append to %s: %w", file, err)
 	}
 	if err := j.checkTail(file, tail); err != nil {
 		return err
@@ -94,27 +95,6 @@ func (j *backupJob) checkTail(file string, t stream.Tail) error {
 	return nil
 }
 
-// dropTornHeader empties a file that holds only part of a segment header
-// (a backup killed, or out of space, while writing it), so that it starts
-// again; it returns the file's size after.
-func (e *env) dropTornHeader(f *os.File, file string, size int64) (int64, error) {
-	if size == 0 || size >= stream.HeaderSize {
-		return size, nil
-	}
-	b := make([]byte, size)
-	if _, err := f.ReadAt(b, 0); err != nil || !stream.IsTornHeader(b) {
-		return size, err // ReadTail names what else it is
-	}
-	if err := f.Truncate(0); err != nil {
-		return size, err
-	}
-	if err := f.Sync(); err != nil {
-		return size, err
-	}
-	fmt.Fprintf(e.stderr, "hotpipe: repaired %s: removed the %d bytes of a header left by an interrupted backup\n", file, size)
-	return 0, nil
-}
-
 // repairTail truncates what an interrupted backup left after the last whole
 // frame, and makes the cut durable.
 func (e *env) repairTail(f *os.File, file string, t stream.Tail) error {
@@ -126,6 +106,10 @@ func (e *env) repairTail(f *os.File, file string, t stream.Tail) error {
 	}
 	if err := f.Sync(); err != nil {
 		return err
+	}
+	if t.Keep == 0 {
+		fmt.Fprintf(e.stderr, "hotpipe: repaired %s: removed the %d bytes of a header left by an interrupted backup\n", file, t.Torn)
+		return nil
 	}
 	fmt.Fprintf(e.stderr, "hotpipe: repaired %s: truncated %d bytes left by an interrupted backup at offset %d (after LSN %d)\n",
 		file, t.Torn, t.Keep, t.Last)

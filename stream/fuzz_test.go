@@ -47,6 +47,9 @@ func FuzzReadTail(f *testing.F) {
 			}
 			return
 		}
+		if tail.Keep == 0 && tail.Torn == size && size < hdrLen {
+			return // only the start of a first header: all torn
+		}
 		if tail.Keep+tail.Torn != size || tail.Torn < 0 || tail.SegStart < 0 || tail.Keep < tail.SegStart+hdrLen {
 			t.Fatalf("ReadTail of %d bytes = SegStart %d, Keep %d, Torn %d", size, tail.SegStart, tail.Keep, tail.Torn)
 		}

@@ -106,9 +106,9 @@ func AppendHeader(dst []byte, h *Header) ([]byte, error) {
 	return append(dst, b[:]...), nil
 }
 
-// IsTornHeader reports whether b, shorter than a header, is the start of
+// isTornHeader reports whether b, shorter than a header, is the start of
 // one: all that a backup killed while writing its first header leaves.
-func IsTornHeader(b []byte) bool {
+func isTornHeader(b []byte) bool {
 	return len(b) > 0 && len(b) < HeaderSize && bytes.HasPrefix(headerMagic[:], b[:min(len(b), len(headerMagic))])
 }
 

@@ -25,16 +25,30 @@ type Tail struct {
 // leads to the header. Otherwise the last segment header is found by
 // searching back from the end, and the segment is scanned forward to its
 // last whole frame; bytes after it are torn only if they are an incomplete
-// record or frame running to the end of the file, or zeros.
+// record or frame running to the end of the file, or zeros. A file holding
+// only the start of its first header is all torn: Keep is 0.
 func ReadTail(f io.ReaderAt, size int64, name string) (Tail, error) {
 	if t, ok := completeTail(f, size); ok {
 		return t, nil
 	}
 	start, err := lastHeader(f, size)
 	if err != nil {
+		if tornFirstHeader(f, size) {
+			return Tail{Torn: size}, nil
+		}
 		return Tail{}, &Error{Source: name, Offset: size, Err: err}
 	}
 	return scanTail(f, size, start, name)
+}
+
+// tornFirstHeader reports whether f holds nothing but the start of a header.
+func tornFirstHeader(f io.ReaderAt, size int64) bool {
+	if size <= 0 || size >= HeaderSize {
+		return false
+	}
+	b := make([]byte, size)
+	n, _ := f.ReadAt(b, 0)
+	return n == len(b) && isTornHeader(b)
 }
 
 func completeTail(f io.ReaderAt, size int64) (Tail, bool) {

@@ -99,6 +99,8 @@ func TestReadTail(t *testing.T) {
 		{name: "only a damaged header", file: flip(h.open(t, 0, 0), 60),
 			err: &wantErr{stream.ErrFormat, "f.backup", hdrLen, 0}},
 		{name: "empty file", file: nil, err: &wantErr{stream.ErrFormat, "f.backup", 0, 0}},
+		{name: "only the start of the first header", file: seg1[:60], want: stream.Tail{Torn: 60}},
+		{name: "a short file that is not a header", file: []byte("HPSX not one"), err: &wantErr{stream.ErrFormat, "f.backup", 12, 0}},
 	}
 	cases = append(cases, damageCases(t, h)...)
 	for _, c := range cases {
@@ -117,7 +119,9 @@ func TestReadTail(t *testing.T) {
 			if tail.Keep+tail.Torn != size(c.file) {
 				t.Errorf("Keep %d + Torn %d != size %d", tail.Keep, tail.Torn, len(c.file))
 			}
-			checkResumable(t, c.file, tail)
+			if tail.Keep > 0 { // else nothing is kept: the file starts again
+				checkResumable(t, c.file, tail)
+			}
 		})
 	}
 }
