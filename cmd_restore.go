@@ -78,7 +78,6 @@ type restoreJob struct {
 	target   target
 	r        *stream.Reader
 	db       *engine.DB
-	created  bool // the target did not exist: create it before the first apply
 	origin   engine.Origin
 	plan     replica.Plan
 	switched bool // replica mode switched on by this restore (--force-replica)
@@ -202,10 +201,9 @@ func (j *restoreJob) prepare(h stream.Header) error {
 	if err := j.target.notBehind(j, t); err != nil {
 		return err
 	}
-	switch {
-	case j.plan.Full && !t.Exists:
-		j.created = true // made when the first frames pass the target checks
-	case j.plan.Full:
+	// An absent database (j.db nil) is created when the first frames pass
+	// the target checks.
+	if j.plan.Full && t.Exists {
 		if err := j.db.BeginRestore(s.Origin); err != nil {
 			return err
 		}
@@ -250,7 +248,7 @@ func (j *restoreJob) open() error {
 		}
 		j.switched = true
 	}
-	if j.created {
+	if j.db == nil {
 		if _, err := engine.Create(j.env.dataDir, j.name, engine.CreateOptions{Origin: j.origin, Restoring: true}); err != nil {
 			return err
 		}
@@ -288,7 +286,7 @@ func (j *restoreJob) frames(ev *stream.Event) error {
 	if len(block) == 0 {
 		return nil
 	}
-	block, stop, err := j.target.cut(block, j.first == 0)
+	block, stop, err := j.target.cut(block, ev.Last, ev.LastTime)
 	if err != nil {
 		return err
 	}
@@ -317,7 +315,7 @@ func (j *restoreJob) checkEnd() error {
 	if err := j.target.reached(j, last); err != nil {
 		return err
 	}
-	if j.created && j.apply == nil { // a stream of no frames: an empty copy
+	if j.db == nil { // a stream of no frames: an empty copy
 		if err := j.open(); err != nil {
 			return err
 		}

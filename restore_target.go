@@ -18,13 +18,12 @@ var errTargetMissed = errors.New("the stream ends before the target")
 // target is where a point-in-time restore stops: after LSN lsn, or after the
 // last frame committed at or before time.
 type target struct {
-	lsn     uint64
-	time    int64
-	byTime  bool
-	latest  bool // --target-time latest: the whole stream, explicitly
-	hasData bool // the database already has frames: it may be at the target
-	last    uint64
-	lastAt  int64 // commit time of the last frame kept
+	lsn    uint64
+	time   int64
+	byTime bool
+	latest bool   // --target-time latest: the whole stream, explicitly
+	last   uint64 // the last frame kept, or the database's last; 0: none yet
+	lastAt int64  // commit time of that frame
 }
 
 func parseTarget(c *cli.Context) (target, error) {
@@ -55,7 +54,7 @@ func (t *target) notBehind(j *restoreJob, db replica.Target) error {
 	if !t.active() || db.Last == 0 {
 		return nil
 	}
-	t.hasData, t.last = true, db.Last
+	t.last = db.Last
 	if t.lsn > 0 && t.lsn < db.Last {
 		return fmt.Errorf("%s is at LSN %d, past the target LSN %d: a restore only moves forward", j.name, db.Last, t.lsn)
 	}
@@ -71,26 +70,37 @@ func (t *target) notBehind(j *restoreJob, db replica.Target) error {
 	return nil
 }
 
-// cut returns the frames of block up to the target and, when the target
-// falls inside it, where the restore stops. A target before the stream's
-// first frame, with nothing in the database, is an error.
-func (t *target) cut(block []byte, noneYet bool) ([]byte, *stopPoint, error) {
+// cut returns the frames of block, whose last frame is LSN last committed
+// at lastAt, up to the target and, when the target falls inside it, where
+// the restore stops. A target before the stream's first frame, with nothing
+// in the database, is an error. LSNs and commit times only grow, so only
+// the block that crosses the target is walked frame by frame.
+func (t *target) cut(block []byte, last uint64, lastAt int64) ([]byte, *stopPoint, error) {
 	if !t.active() {
+		return block, nil, nil
+	}
+	if !t.beyond(last, lastAt) {
+		t.last, t.lastAt = last, lastAt
 		return block, nil, nil
 	}
 	for p := 0; p < len(block); {
 		n, _ := txframe.FrameLen(block[p:])
 		lsn, at := txframe.Fields(block[p : p+n])
-		if t.lsn > 0 && lsn > t.lsn || t.byTime && at > t.time {
-			if p == 0 && noneYet && !t.hasData {
+		if t.beyond(lsn, at) {
+			if t.last == 0 {
 				return nil, nil, fmt.Errorf("the target %s is before the stream's first frame (LSN %d, committed %s)", t, lsn, commitTime(at))
 			}
-			return block[:p], &stopPoint{last: t.last, lastAt: t.lastAt, next: lsn, nextAt: at, hasNext: true}, nil
+			return block[:p], &stopPoint{last: t.last, lastAt: t.lastAt, next: lsn, nextAt: at}, nil
 		}
 		t.last, t.lastAt = lsn, at
 		p += n
 	}
 	return block, nil, nil
+}
+
+// beyond reports whether the frame of lsn, committed at, is past the target.
+func (t *target) beyond(lsn uint64, at int64) bool {
+	return t.lsn > 0 && lsn > t.lsn || t.byTime && at > t.time
 }
 
 // reached checks, at the end of the stream, that a target was reached.
@@ -115,33 +125,32 @@ func (t *target) String() string {
 	return "time " + commitTime(t.time)
 }
 
-// stopPoint is where a point-in-time restore stopped, and what came next.
+// stopPoint is where a point-in-time restore stopped, and what came next
+// (next is 0 while that is not known).
 type stopPoint struct {
-	last    uint64
-	lastAt  int64
-	next    uint64
-	nextAt  int64
-	hasNext bool
+	last   uint64
+	lastAt int64
+	next   uint64
+	nextAt int64
 }
 
 // findNext reads on to the stream's next frame when the target fell at the
 // end of a block. What follows is not needed, so it is not verified further.
 func (s *stopPoint) findNext(r *stream.Reader) {
-	for !s.hasNext {
+	for s.next == 0 {
 		ev, err := r.Next()
 		if err != nil {
 			return
 		}
 		if ev.Kind == stream.KindFrames {
 			s.next, s.nextAt = txframe.Fields(ev.Frames)
-			s.hasNext = true
 		}
 	}
 }
 
 func (s *stopPoint) describe(name string) string {
 	msg := fmt.Sprintf("hot-restore %s: stopped at the target after LSN %d (committed %s)", name, s.last, commitTime(s.lastAt))
-	if !s.hasNext {
+	if s.next == 0 {
 		return msg + "; the stream has no frame after it"
 	}
 	return msg + fmt.Sprintf("; the stream's next frame is LSN %d (committed %s)", s.next, commitTime(s.nextAt))
