@@ -75,6 +75,8 @@ type backupJob struct {
 	follow     bool
 	pos        engine.Position // where the last copy stopped
 	out        io.Writer
+	file       *os.File        // the -o FILE out is, or nil for stdout
+	path       string          // its name
 	rate       float64         // --max-rate in bytes per second; 0 is unlimited
 	ctx        context.Context // cancelled by SIGINT or SIGTERM
 	w          *stream.Writer
@@ -112,16 +114,16 @@ func (e *env) hotBackup(c *cli.Context) error {
 	}
 	switch {
 	case appendMode:
-		return e.backupAppend(c, job, file)
+		return e.backupAppend(job, file)
 	case file != "":
-		return e.backupToFile(c, job, file)
+		return e.backupToFile(job, file)
 	}
 	job.out = e.stdout
 	widenPipe(e.stdout)
 	if err := job.begin(); err != nil {
 		return err
 	}
-	return e.backupRun(c, job, "")
+	return e.backupRun(job)
 }
 
 // bounds fixes the LSN range: the end is the last durable LSN now.
@@ -167,7 +169,7 @@ func (j *backupJob) sink() io.Writer {
 	return &throttled{w: j.out, ctx: j.ctx, rate: j.rate}
 }
 
-func (e *env) backupToFile(c *cli.Context, j *backupJob, file string) error {
+func (e *env) backupToFile(j *backupJob, file string) error {
 	f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if errors.Is(err, os.ErrExist) {
 		return fmt.Errorf("%s already exists: hot-backup -o creates a new file (use --append to add to it)", file)
@@ -179,11 +181,11 @@ func (e *env) backupToFile(c *cli.Context, j *backupJob, file string) error {
 	if err := syncParent(file); err != nil { // the new name survives a crash too
 		return err
 	}
-	j.out = f
+	j.out, j.file, j.path = f, f, file
 	if err := j.begin(); err != nil {
 		return err
 	}
-	return e.backupRun(c, j, file)
+	return e.backupRun(j)
 }
 
 // syncParent fsyncs the directory holding path, so that a file just created
@@ -200,16 +202,16 @@ func syncParent(path string) error {
 // backupRun copies the frames, writes the end record and reports. When the
 // output is a file, it is fsynced before success, and also when the backup
 // stops early, so that --append finds whole frames.
-func (e *env) backupRun(c *cli.Context, j *backupJob, file string) error {
+func (e *env) backupRun(j *backupJob) error {
 	if j.follow { // no end to reach; report the lag behind the source
 		j.prog = e.newProgress("hot-backup "+j.db.Name()+" (following)", j.start, 0)
 		j.prog.source = func() uint64 { lsn, _, _ := j.db.State(); return lsn }
 	} else {
 		j.prog = e.newProgress("hot-backup "+j.db.Name(), j.start, j.end)
 	}
-	err := j.copy(c, j.end)
+	err := j.copy(j.end)
 	if j.follow && err == nil {
-		err = j.followOn(c, file)
+		err = j.followOn()
 	}
 	if j.follow && errors.Is(err, errInterrupted) {
 		err = nil // following ends with the end record
@@ -217,51 +219,49 @@ func (e *env) backupRun(c *cli.Context, j *backupJob, file string) error {
 	if err == nil {
 		err = writeErr(j.w.Close())
 	}
-	if f, ok := j.out.(*os.File); ok && file != "" {
-		err = errors.Join(err, f.Sync())
+	if j.file != nil {
+		err = errors.Join(err, j.file.Sync())
 	}
 	j.prog.finish()
 	if err != nil {
-		if file != "" {
-			err = fmt.Errorf("%w\n%s is incomplete (no end record after LSN %d)", err, file, j.w.End().Last)
+		if j.file != nil {
+			err = fmt.Errorf("%w\n%s is incomplete (no end record after LSN %d)", err, j.path, j.w.End().Last)
 			if errors.Is(err, errInterrupted) {
-				err = fmt.Errorf("%w; resume it with: hotpipe hot-backup %s -o %s --append", err, j.db.Name(), file)
+				err = fmt.Errorf("%w; resume it with: hotpipe hot-backup %s -o %s --append", err, j.db.Name(), j.path)
 			}
 		}
 		return err
 	}
-	fps, bps, d := j.prog.rate()
 	if j.prog.frames == 0 {
 		e.notef("hot-backup %s: no frames (a segment at LSN %d)", j.db.Name(), j.w.End().Last)
 		return nil
 	}
-	e.notef("hot-backup %s: LSN %d..%d, %d frames, %s in %.2fs (%.0f frames/s, %s/s)%s",
-		j.db.Name(), j.start, j.w.End().Last, j.prog.frames, size(j.prog.bytes), d.Seconds(), fps, size(int64(bps)), j.prog.recoveryPoint())
+	e.notef("hot-backup %s: LSN %d..%d, %s%s", j.db.Name(), j.start, j.w.End().Last, j.prog.summary(), j.prog.recoveryPoint())
 	return nil
 }
 
 // followOn streams each new durable commit after the initial range until
 // interrupted. A file is fsynced at least once a second.
-func (j *backupJob) followOn(c *cli.Context, file string) error {
+func (j *backupJob) followOn() error {
 	synced := time.Now()
 	for {
-		last, err := j.db.WaitDurable(c.Context, j.end, 250*time.Millisecond)
+		last, err := j.db.WaitDurable(j.ctx, j.end, 250*time.Millisecond)
 		if err != nil {
 			return err
 		}
-		if err := interrupted(c.Context); err != nil {
+		if err := interrupted(j.ctx); err != nil {
 			return err
 		}
 		if last > j.end {
-			if err := j.copy(c, last); err != nil {
+			if err := j.copy(last); err != nil {
 				return err
 			}
 			j.end = last
-		} else if file == "" && readerGone(j.out) {
+		} else if j.file == nil && readerGone(j.out) {
 			return errBrokenPipe
 		}
-		if f, ok := j.out.(*os.File); ok && file != "" && time.Since(synced) >= time.Second {
-			if err := f.Sync(); err != nil {
+		if j.file != nil && time.Since(synced) >= time.Second {
+			if err := j.file.Sync(); err != nil {
 				return err
 			}
 			synced = time.Now()
@@ -271,7 +271,7 @@ func (j *backupJob) followOn(c *cli.Context, file string) error {
 
 // copy streams the frames after those written so far, through LSN end, in
 // blocks, stopping between blocks (at a frame boundary) when interrupted.
-func (j *backupJob) copy(c *cli.Context, end uint64) error {
+func (j *backupJob) copy(end uint64) error {
 	next := j.w.End().Last + 1
 	var r *engine.FrameReader
 	var err error
@@ -285,7 +285,7 @@ func (j *backupJob) copy(c *cli.Context, end uint64) error {
 	}
 	defer func() { j.pos = r.Stop(); r.Close() }()
 	for {
-		if err := interrupted(c.Context); err != nil {
+		if err := interrupted(j.ctx); err != nil {
 			return err
 		}
 		block, err := r.Next()

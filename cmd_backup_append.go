@@ -6,8 +6,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/urfave/cli/v2"
-
 	"github.com/hotpipe/hotpipe/engine"
 	"github.com/hotpipe/hotpipe/stream"
 )
@@ -18,7 +16,7 @@ func now() time.Time { return time.Now().UTC() }
 // backupAppend adds to FILE the frames it lacks. FILE's tail is found in
 // O(1) from its last end record, checked against the database's history, and
 // repaired first if an interrupted backup left it torn.
-func (e *env) backupAppend(c *cli.Context, j *backupJob, file string) error {
+func (e *env) backupAppend(j *backupJob, file string) error {
 	f, err := os.OpenFile(file, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return err
@@ -28,7 +26,7 @@ func (e *env) backupAppend(c *cli.Context, j *backupJob, file string) error {
 	if err != nil {
 		return err
 	}
-	j.out = f
+	j.out, j.file, j.path = f, f, file
 	if err := syncParent(file); err != nil {
 		return err
 	}
@@ -45,7 +43,7 @@ func (e *env) backupAppend(c *cli.Context, j *backupJob, file string) error {
 		if err := j.begin(); err != nil {
 			return err
 		}
-		return e.backupRun(c, j, file)
+		return e.backupRun(j)
 	}
 	if err := j.checkTail(file, tail); err != nil {
 		return err
@@ -68,7 +66,7 @@ func (e *env) backupAppend(c *cli.Context, j *backupJob, file string) error {
 	} else {
 		j.w = stream.ResumeWriter(j.sink(), tail.Header, tail.Last, tail.LastHash, tail.Keep-tail.SegStart)
 	}
-	return e.backupRun(c, j, file)
+	return e.backupRun(j)
 }
 
 // checkTail refuses a file that is not a backup of this database's history.

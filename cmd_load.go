@@ -220,16 +220,3 @@ func runLoad(ctx context.Context, db *engine.DB, o loadOpts) (uint64, error) {
 	}
 	return last.Load(), firstErr
 }
-
-func pace(ctx context.Context, at time.Time) {
-	d := time.Until(at)
-	if d <= 0 {
-		return
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-ctx.Done():
-	}
-}

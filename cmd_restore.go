@@ -385,12 +385,11 @@ func (j *restoreJob) report() error {
 		}
 		return nil
 	}
-	fps, bps, d := j.prog.rate()
 	if j.first == 0 {
 		j.env.notef("hot-restore %s: nothing to apply; at LSN %d, h %s", j.name, last, h)
 	} else {
-		j.env.notef("hot-restore %s: applied LSN %d..%d, %d frames, %s in %.2fs (%.0f frames/s, %s/s); at LSN %d, h %s%s",
-			j.name, j.first, last, j.prog.frames, size(j.prog.bytes), d.Seconds(), fps, size(int64(bps)), last, h, j.prog.recoveryPoint())
+		j.env.notef("hot-restore %s: applied LSN %d..%d, %s; at LSN %d, h %s%s",
+			j.name, j.first, last, j.prog.summary(), last, h, j.prog.recoveryPoint())
 	}
 	if j.stopped != nil {
 		j.env.notef("%s", j.stopped.describe(j.name))

@@ -121,11 +121,12 @@ func (p *progress) recoveryPoint() string {
 	return ", recovery point " + commitTime(p.lastTime)
 }
 
-// rate returns frames and bytes per second so far.
-func (p *progress) rate() (float64, float64, time.Duration) {
+// summary says how much was handled, how fast, for a command's last line.
+func (p *progress) summary() string {
 	d := time.Since(p.start)
 	s := max(d.Seconds(), 1e-9)
-	return float64(p.frames) / s, float64(p.bytes) / s, d
+	fps, bps := float64(p.frames)/s, float64(p.bytes)/s
+	return fmt.Sprintf("%d frames, %s in %.2fs (%.0f frames/s, %s/s)", p.frames, size(p.bytes), d.Seconds(), fps, size(int64(bps)))
 }
 
 // size formats a byte count for people.

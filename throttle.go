@@ -51,3 +51,18 @@ func parseRate(s string) (float64, error) {
 	}
 	return v * mult, nil
 }
+
+// pace sleeps until at, or until ctx is cancelled: load --rate and
+// --max-rate both keep to a schedule with it.
+func pace(ctx context.Context, at time.Time) {
+	d := time.Until(at)
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
