@@ -156,8 +156,8 @@ func (rep *verifyReport) add(ev *stream.Event, st *inputStats) {
 		}
 		if rep.Frames == 0 {
 			rep.First = ev.First
-			h, _ := txframe.Peek(ev.Frames)
-			t := time.Unix(0, h.Time).UTC()
+			_, first := txframe.Fields(ev.Frames)
+			t := time.Unix(0, first).UTC()
 			rep.FirstTime = &t
 		}
 		st.Last, st.Frames = ev.Last, st.Frames+n

@@ -36,35 +36,35 @@ var (
 )
 
 // decompress detects the input's compression by its magic bytes and returns
-// a reader of the stream bytes and the compression's name ("" for none).
-func decompress(r io.Reader, xzDictMax int) (io.Reader, string, error) {
+// a reader of the stream bytes.
+func decompress(r io.Reader, xzDictMax int) (io.Reader, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	head, err := br.Peek(32)
 	if err != nil && err != io.EOF && !errors.Is(err, bufio.ErrBufferFull) {
-		return nil, "", err
+		return nil, err
 	}
 	switch {
 	case bytes.HasPrefix(head, xzMagic):
 		if err := checkXZDict(head, xzDictMax); err != nil {
-			return nil, "xz", err
+			return nil, err
 		}
 		zr, err := xz.NewReader(br)
 		if err != nil {
-			return nil, "xz", fmt.Errorf("%w: xz: %v", ErrFormat, err)
+			return nil, fmt.Errorf("%w: xz: %v", ErrFormat, err)
 		}
-		return zr, "xz", nil
+		return zr, nil
 	case bytes.HasPrefix(head, gzipMagic):
 		zr, err := gzip.NewReader(br)
 		if err != nil {
-			return nil, "gzip", fmt.Errorf("%w: gzip: %v", ErrFormat, err)
+			return nil, fmt.Errorf("%w: gzip: %v", ErrFormat, err)
 		}
-		return zr, "gzip", nil
+		return zr, nil
 	case bytes.HasPrefix(head, bzip2Magic) && len(head) > 3 && head[3] >= '1' && head[3] <= '9':
-		return bzip2.NewReader(br), "bzip2", nil
+		return bzip2.NewReader(br), nil
 	case bytes.HasPrefix(head, zstdMagic):
-		return nil, "zstd", fmt.Errorf("%w: zstd input is not read directly; decompress it with zstd -dc", ErrFormat)
+		return nil, fmt.Errorf("%w: zstd input is not read directly; decompress it with zstd -dc", ErrFormat)
 	}
-	return br, "", nil
+	return br, nil
 }
 
 // checkXZDict refuses an xz stream whose first block would make the decoder

@@ -65,13 +65,12 @@ type Reader struct {
 	buf    []byte
 
 	// the current segment
-	inSeg     bool
-	hdr       Header
-	segStart  int64
-	segFrames uint64
-	next      uint64       // next LSN expected
-	prev      txframe.Hash // h(next-1)
-	prevTime  int64
+	inSeg    bool
+	hdr      Header
+	segStart int64
+	next     uint64       // next LSN expected
+	prev     txframe.Hash // h(next-1)
+	prevTime int64
 
 	// the stream so far
 	started   bool
@@ -142,7 +141,7 @@ func (r *Reader) openNext() error {
 	}
 	in := r.inputs[r.idx]
 	r.idx++
-	src, _, err := decompress(in.R, r.opts.XZDictMax)
+	src, err := decompress(in.R, r.opts.XZDictMax)
 	if err != nil {
 		r.saidEmpty = true // the input's own error says enough
 		return &Error{Source: in.Name, Err: err}
@@ -186,7 +185,7 @@ func (r *Reader) header() (*Event, error) {
 		r.skipTo, r.last, r.lastHash, r.lastTime = 0, h.Base, h.BaseHash, 0
 	}
 	r.in.consume(HeaderSize)
-	r.inSeg, r.hdr, r.segStart, r.segFrames = true, h, off, 0
+	r.inSeg, r.hdr, r.segStart = true, h, off
 	r.next, r.prev, r.prevTime = h.Base+1, h.BaseHash, 0
 	if h.Base == r.last {
 		r.prevTime = r.lastTime // commit times go on from where the stream is
@@ -346,10 +345,7 @@ func (r *Reader) frames(off int64) (*Event, error) {
 			break // yield the good frames first
 		}
 		r.accept(h)
-		if h.LSN <= r.skipTo {
-			if start >= 0 {
-				break // cannot happen: overlap precedes new frames
-			}
+		if h.LSN <= r.skipTo { // overlap, all before the new frames
 			r.in.consume(n)
 			continue
 		}
@@ -395,7 +391,6 @@ func (r *Reader) check(f []byte, bodySum txframe.Hash, known bool) (txframe.Head
 
 func (r *Reader) accept(h txframe.Header) {
 	r.next++
-	r.segFrames++
 	r.prev, r.prevTime = h.Hash, h.Time
 	if h.LSN > r.last {
 		r.last, r.lastHash, r.lastTime = h.LSN, h.Hash, h.Time
@@ -410,7 +405,7 @@ func (r *Reader) end(off int64) (*Event, error) {
 	if err != nil {
 		return nil, r.errAt(off, r.next, err)
 	}
-	want := End{Frames: r.segFrames, First: r.hdr.Base + 1, Last: r.next - 1, LastHash: r.prev, Length: uint64(off - r.segStart)}
+	want := End{Frames: r.next - 1 - r.hdr.Base, First: r.hdr.Base + 1, Last: r.next - 1, LastHash: r.prev, Length: uint64(off - r.segStart)}
 	if e != want {
 		return nil, r.errAt(off, r.next, fmt.Errorf("%w: it says %d frames (LSN %d..%d, %d bytes), the segment holds %d (LSN %d..%d, %d bytes)",
 			ErrEndMismatch, e.Frames, e.First, e.Last, e.Length, want.Frames, want.First, want.Last, want.Length))

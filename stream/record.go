@@ -114,15 +114,8 @@ func isTornHeader(b []byte) bool {
 
 // DecodeHeader decodes a header from the first HeaderSize bytes of b.
 func DecodeHeader(b []byte) (Header, error) {
-	if len(b) < HeaderSize {
-		return Header{}, fmt.Errorf("%w: %d of %d header bytes", ErrTruncated, len(b), HeaderSize)
-	}
-	if [4]byte(b[:4]) != headerMagic {
-		return Header{}, fmt.Errorf("%w: no segment header (bytes % x)", ErrFormat, b[:4])
-	}
-	want, got := binary.LittleEndian.Uint32(b[headerCRCAt:]), crc32.Checksum(b[:headerCRCAt], castagnoli)
-	if want != got {
-		return Header{}, fmt.Errorf("%w: segment header: stored %08x, computed %08x", ErrChecksum, want, got)
+	if err := checkRecord(b, HeaderSize, headerMagic, "segment header"); err != nil {
+		return Header{}, err
 	}
 	if v, n := binary.LittleEndian.Uint16(b[4:]), binary.LittleEndian.Uint16(b[6:]); v != Version || n != HeaderSize {
 		return Header{}, fmt.Errorf("%w: stream version %d (header length %d); this hotpipe reads version %d", ErrFormat, v, n, Version)
@@ -140,6 +133,22 @@ func DecodeHeader(b []byte) (Header, error) {
 	}, nil
 }
 
+// checkRecord checks the first size bytes of b as a record of kind what:
+// all there, its magic, and its CRC32C in the last 4 bytes.
+func checkRecord(b []byte, size int, magic [4]byte, what string) error {
+	if len(b) < size {
+		return fmt.Errorf("%w: %d of %d %s bytes", ErrTruncated, len(b), size, what)
+	}
+	if [4]byte(b[:4]) != magic {
+		return fmt.Errorf("%w: no %s (bytes % x)", ErrFormat, what, b[:4])
+	}
+	want, got := binary.LittleEndian.Uint32(b[size-4:]), crc32.Checksum(b[:size-4], castagnoli)
+	if want != got {
+		return fmt.Errorf("%w: %s: stored %08x, computed %08x", ErrChecksum, what, want, got)
+	}
+	return nil
+}
+
 // AppendEnd appends e's encoding to dst.
 func AppendEnd(dst []byte, e *End) []byte {
 	var b [EndSize]byte
@@ -155,15 +164,8 @@ func AppendEnd(dst []byte, e *End) []byte {
 
 // DecodeEnd decodes an end record from the first EndSize bytes of b.
 func DecodeEnd(b []byte) (End, error) {
-	if len(b) < EndSize {
-		return End{}, fmt.Errorf("%w: %d of %d end record bytes", ErrTruncated, len(b), EndSize)
-	}
-	if [4]byte(b[:4]) != endMagic {
-		return End{}, fmt.Errorf("%w: no end record (bytes % x)", ErrFormat, b[:4])
-	}
-	want, got := binary.LittleEndian.Uint32(b[endCRCAt:]), crc32.Checksum(b[:endCRCAt], castagnoli)
-	if want != got {
-		return End{}, fmt.Errorf("%w: end record: stored %08x, computed %08x", ErrChecksum, want, got)
+	if err := checkRecord(b, EndSize, endMagic, "end record"); err != nil {
+		return End{}, err
 	}
 	if !zero(b[4:8]) || !zero(b[72:76]) {
 		return End{}, fmt.Errorf("%w: end record: reserved bytes are not zero", ErrFormat)
