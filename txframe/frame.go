@@ -177,34 +177,28 @@ func Decode(b []byte) (Frame, int, error) {
 	if err != nil {
 		return Frame{}, 0, err
 	}
-	entries, err := decodeEntries(Body(b[:h.Len]))
+	entries, err := decodeEntries(b[:h.Len])
 	if err != nil {
 		return Frame{}, 0, fmt.Errorf("LSN %d: %w", h.LSN, err)
 	}
 	return Frame{LSN: h.LSN, Time: h.Time, Entries: entries, Hash: h.Hash}, h.Len, nil
 }
 
-// decodeEntries parses a body whose length the CRC has already vouched for.
-func decodeEntries(body []byte) ([]Entry, error) {
+// decodeEntries parses the entries of whole frame f, which has passed Peek.
+// The count is bounded by the body's size before anything is allocated.
+func decodeEntries(f []byte) ([]Entry, error) {
+	body := Body(f)
 	count := binary.LittleEndian.Uint32(body[16:20])
-	rest := body[bodyFixed:]
-	if count == 0 {
-		return nil, fmt.Errorf("%w: no entries", ErrMalformed)
+	if room := len(body) - bodyFixed; uint64(count) > uint64(room)/(entryFixed+1) {
+		return nil, fmt.Errorf("%w: %d entries cannot fit in %d bytes", ErrMalformed, count, room)
 	}
-	if uint64(count) > uint64(len(rest))/(entryFixed+1) {
-		return nil, fmt.Errorf("%w: %d entries cannot fit in %d bytes", ErrMalformed, count, len(rest))
-	}
-	entries := make([]Entry, count)
-	for i := range entries {
-		e, n, err := decodeEntry(rest)
-		if err != nil {
-			return nil, fmt.Errorf("entry %d: %w", i, err)
-		}
-		entries[i] = e
-		rest = rest[n:]
-	}
-	if len(rest) != 0 {
-		return nil, fmt.Errorf("%w: %d bytes after the last entry", ErrMalformed, len(rest))
+	entries := make([]Entry, 0, count)
+	err := ForEachEntry(f, func(e Entry, _ int) error {
+		entries = append(entries, e)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return entries, nil
 }
@@ -300,33 +294,32 @@ func EncodedLen(entries []Entry) (int, error) {
 // Encode appends f to dst exactly as given, including f.Hash, and returns
 // the extended slice. It is the inverse of Decode.
 func Encode(dst []byte, f *Frame) ([]byte, error) {
-	n, err := EncodedLen(f.Entries)
-	if err != nil {
-		return dst, err
-	}
-	if f.LSN == 0 {
-		return dst, fmt.Errorf("%w: LSN 0", ErrMalformed)
-	}
-	start := len(dst)
-	dst = appendBody(dst, n, f)
-	dst = append(dst, f.Hash[:]...)
-	return binary.LittleEndian.AppendUint32(dst, crc32.Checksum(dst[start:], castagnoli)), nil
+	dst, _, err := appendFrame(dst, f, nil)
+	return dst, err
 }
 
 // Append encodes a new transaction after prev, computing its h(n), appends
 // the frame to dst and returns the extended slice and h(n).
 func Append(dst []byte, prev Hash, lsn uint64, commitTime int64, entries []Entry) ([]byte, Hash, error) {
-	f := Frame{LSN: lsn, Time: commitTime, Entries: entries}
-	n, err := EncodedLen(entries)
+	return appendFrame(dst, &Frame{LSN: lsn, Time: commitTime, Entries: entries}, &prev)
+}
+
+// appendFrame appends f with h(n) chained from prev, or with f.Hash as given
+// when prev is nil, and returns the extended slice and h(n).
+func appendFrame(dst []byte, f *Frame, prev *Hash) ([]byte, Hash, error) {
+	n, err := EncodedLen(f.Entries)
 	if err != nil {
 		return dst, Hash{}, err
 	}
-	if lsn == 0 {
+	if f.LSN == 0 {
 		return dst, Hash{}, fmt.Errorf("%w: LSN 0", ErrMalformed)
 	}
 	start := len(dst)
-	dst = appendBody(dst, n, &f)
-	h := Chain(prev, dst[start+bodyOffset:])
+	dst = appendBody(dst, n, f)
+	h := f.Hash
+	if prev != nil {
+		h = Chain(*prev, dst[start+bodyOffset:])
+	}
 	dst = append(dst, h[:]...)
 	return binary.LittleEndian.AppendUint32(dst, crc32.Checksum(dst[start:], castagnoli)), h, nil
 }
