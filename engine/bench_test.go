@@ -73,3 +73,41 @@ func BenchmarkApply(b *testing.B) {
 		b.StartTimer()
 	}
 }
+
+// BenchmarkFollow reads one new frame at a time from where the last read
+// stopped, as hot-backup --follow does after each commit.
+func BenchmarkFollow(b *testing.B) {
+	dir := b.TempDir()
+	if _, err := Create(dir, "db", CreateOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	db, err := Open(dir, "db", Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	commitN(b, db, 0, 100)
+	r, err := db.Frames(1, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, err = r.Next(); err == nil; _, err = r.Next() {
+	}
+	pos := r.Stop()
+	r.Close()
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		b.StopTimer()
+		commitN(b, db, 100+i, 1)
+		b.StartTimer()
+		r, err := db.FramesFrom(pos, 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := r.Next(); err != nil {
+			b.Fatal(err)
+		}
+		pos = r.Stop()
+		r.Close()
+	}
+}

@@ -38,7 +38,7 @@ func put(k, v string) txframe.Entry {
 func del(k string) txframe.Entry { return txframe.Entry{Op: txframe.OpDelete, Key: []byte(k)} }
 
 // commitN commits n one-put transactions k<i>=v<i>, i from first.
-func commitN(t *testing.T, db *DB, first, n int) {
+func commitN(t testing.TB, db *DB, first, n int) {
 	t.Helper()
 	for i := first; i < first+n; i++ {
 		if _, err := db.Commit([]txframe.Entry{put(fmt.Sprintf("k%d", i), fmt.Sprintf("v%d", i))}); err != nil {

@@ -58,9 +58,12 @@ func (db *DB) framesIn(mark watermark, from, to uint64, at Position) (*FrameRead
 	if from == 0 || to > mark.lsn || from > to+1 {
 		return nil, fmt.Errorf("%s: %w: frames %d..%d asked, database holds 1..%d", db.name, ErrLSNRange, from, to, mark.lsn)
 	}
-	segs, err := listSegments(db.dir)
-	if err != nil {
-		return nil, err
+	segs := []uint64{mark.seg} // a follower's read lies in the last segment
+	if at.lsn != from || at.seg != mark.seg {
+		var err error
+		if segs, err = listSegments(db.dir); err != nil {
+			return nil, err
+		}
 	}
 	r := &FrameReader{dir: db.dir, mark: mark, segs: segs, next: from, last: to}
 	if from > to {
