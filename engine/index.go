@@ -111,8 +111,9 @@ func (db *DB) Scan(prefix []byte, fn func(key, value []byte) error) error {
 		ref valueRef
 	}
 	var hits []kv
+	p := string(prefix)
 	for k, ref := range db.idx.keys {
-		if strings.HasPrefix(k, string(prefix)) {
+		if strings.HasPrefix(k, p) {
 			hits = append(hits, kv{k, ref})
 		}
 	}
