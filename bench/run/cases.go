@@ -237,8 +237,9 @@ func (b *bench) writerCase(sz sizes) ([]row, error) {
 	beside := func(reader string) string {
 		// The loop kills its current reader when it is killed: a paced
 		// backup left running would slow the next measurement.
-		return `(trap 'kill $c 2>/dev/null; exit' TERM; while true; do ` + reader + ` > /dev/null & c=$!; wait $c; done) & bg=$!; ` +
-			load + `; kill $bg; wait $bg`
+		// The script's status is the load's, whatever the loop's is.
+		return `(trap 'kill $c 2>/dev/null; exit 0' TERM; while true; do ` + reader + ` > /dev/null & c=$!; wait $c; done) & bg=$!; ` +
+			load + `; st=$?; kill $bg; wait $bg; exit $st`
 	}
 	scripts := []string{load, beside(`"$HP" hot-backup big -q`), beside(`cat ` + b.segments("big")),
 		beside(`"$HP" hot-backup big -q --max-rate ` + pacedRate)}
