@@ -5,7 +5,7 @@
 // A database is a directory <data-dir>/<name>/ holding:
 //
 //	META                      metadata (origin id, replica flag, created), replaced atomically
-//	LOCK                      flock'd by the one writer; records its pid, host and start time
+//	LOCK                      names the one writer (pid, host, start time); the writer flocks the directory itself
 //	DURABLE                   the durable watermark: last LSN, h(last), segment and end offset
 //	<first LSN, 20 digits>.seg  segment files: whole frames (package txframe), LSNs contiguous
 //

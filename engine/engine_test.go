@@ -416,3 +416,36 @@ func TestWaitDurable(t *testing.T) {
 		t.Fatalf("cancelled: %d, %v", lsn, err)
 	}
 }
+
+// TestLockSurvivesItsFile: the writer lock is on the database directory, so
+// removing or replacing LOCK while a writer holds it lets no second writer
+// in; the holder is still reported once the label is written again.
+func TestLockSurvivesItsFile(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		tamper func(path string) error
+	}{
+		{"LOCK removed", os.Remove},
+		{"LOCK replaced by an unlocked file", func(p string) error {
+			if err := os.Remove(p); err != nil {
+				return err
+			}
+			return os.WriteFile(p, nil, 0o600)
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			db, dir := newDB(t, Options{}, CreateOptions{})
+			defer db.Close()
+			if err := tt.tamper(filepath.Join(dir, "db", lockFile)); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := Open(dir, "db", Options{}); !errors.Is(err, ErrLocked) {
+				t.Fatalf("second Open after %s = %v, want ErrLocked", tt.name, err)
+			}
+			if _, held, err := LockHolder(dir, "db"); err != nil || !held {
+				t.Fatalf("LockHolder = %v, %v; want held", held, err)
+			}
+			commitN(t, db, 0, 1) // the first writer goes on undisturbed
+		})
+	}
+}

@@ -10,6 +10,10 @@ import (
 	"time"
 )
 
+// lockFile records who holds a database's writer lock. It is only a label:
+// the lock itself is an flock on the database directory, which cannot be
+// unlinked or replaced while it holds files, so deleting or replacing LOCK
+// never lets a second writer in.
 const lockFile = "LOCK"
 
 // Holder describes the process holding a database's writer lock.
@@ -34,50 +38,52 @@ const (
 	lockRetryDelay = 10 * time.Millisecond
 )
 
-// acquireLock takes the exclusive writer lock of the database in dir and
-// records this process in it. The lock is released when the file is closed,
-// including when the process dies.
+// acquireLock takes the exclusive writer lock of the database in dir (an
+// flock on the directory itself) and records this process in LOCK. The lock
+// is released when the returned handle is closed, including when the
+// process dies.
 func acquireLock(dir, name string) (*os.File, error) {
-	path := filepath.Join(dir, lockFile)
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, fileMode)
+	d, err := os.Open(dir)
 	if err != nil {
 		return nil, err
 	}
 	for i := 0; ; i++ {
-		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		err = syscall.Flock(int(d.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
 		if !errors.Is(err, syscall.EWOULDBLOCK) || i == lockRetries {
 			break
 		}
 		time.Sleep(lockRetryDelay)
 	}
 	if errors.Is(err, syscall.EWOULDBLOCK) {
-		holder := readHolder(f)
-		f.Close()
-		return nil, &LockedError{DB: name, Holder: holder}
+		d.Close()
+		return nil, &LockedError{DB: name, Holder: readHolder(dir)}
 	}
 	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("lock %s: %w", path, err)
+		d.Close()
+		return nil, fmt.Errorf("lock %s: %w", dir, err)
 	}
-	if err := recordHolder(f); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("lock %s: %w", path, err)
+	if err := recordHolder(dir); err != nil {
+		d.Close()
+		return nil, fmt.Errorf("lock %s: %w", dir, err)
 	}
-	return f, nil
+	return d, nil
 }
 
-func recordHolder(f *os.File) error {
+// recordHolder replaces LOCK with this process's description. The lock is
+// already held, so no other writer races it.
+func recordHolder(dir string) error {
 	host, _ := os.Hostname()
 	b, _ := json.Marshal(Holder{PID: os.Getpid(), Host: host, Started: time.Now().UTC()})
-	if err := f.Truncate(0); err != nil {
-		return err
-	}
-	_, err := f.WriteAt(append(b, '\n'), 0)
-	return err
+	return os.WriteFile(filepath.Join(dir, lockFile), append(b, '\n'), fileMode)
 }
 
-func readHolder(f *os.File) Holder {
+func readHolder(dir string) Holder {
 	var h Holder
+	f, err := os.Open(filepath.Join(dir, lockFile))
+	if err != nil {
+		return h
+	}
+	defer f.Close()
 	b := make([]byte, 4096)
 	n, _ := f.ReadAt(b, 0)
 	_ = json.Unmarshal(b[:n], &h) // a holder that has not written yet is "unknown"
@@ -85,9 +91,9 @@ func readHolder(f *os.File) Holder {
 }
 
 // releaseLock clears the holder record and drops the lock.
-func releaseLock(f *os.File) error {
-	_ = f.Truncate(0)
-	return f.Close()
+func releaseLock(d *os.File) error {
+	_ = os.Truncate(filepath.Join(d.Name(), lockFile), 0)
+	return d.Close()
 }
 
 // LockHolder reports whether a writer holds the lock of the database in
@@ -97,20 +103,20 @@ func LockHolder(dataDir, name string) (Holder, bool, error) {
 	if err != nil {
 		return Holder{}, false, err
 	}
-	f, err := os.OpenFile(filepath.Join(dir, lockFile), os.O_RDONLY, 0)
+	d, err := os.Open(dir)
 	if os.IsNotExist(err) {
 		return Holder{}, false, nil
 	}
 	if err != nil {
 		return Holder{}, false, err
 	}
-	defer f.Close()
-	err = syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB)
+	defer d.Close()
+	err = syscall.Flock(int(d.Fd()), syscall.LOCK_SH|syscall.LOCK_NB)
 	if errors.Is(err, syscall.EWOULDBLOCK) {
-		return readHolder(f), true, nil
+		return readHolder(dir), true, nil
 	}
 	if err != nil {
 		return Holder{}, false, err
 	}
-	return Holder{}, false, syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	return Holder{}, false, syscall.Flock(int(d.Fd()), syscall.LOCK_UN)
 }
