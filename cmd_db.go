@@ -24,8 +24,16 @@ func dbCommand(e *env) *cli.Command {
 				Description: `Creates DB under the data directory with a fresh origin id. Names match
 ^[a-z0-9][a-z0-9_-]{0,62}$.
 
-Example:
-   hotpipe db create foo`,
+--segment-size SIZE sets where writers start a new segment file (4K to 1G,
+powers of 1024; default 64M). Every finished segment is sealed, so opening
+the database checks its structure with one small read per segment.
+
+Examples:
+   hotpipe db create foo
+   hotpipe db create foo --segment-size 256M`,
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "segment-size", Usage: "start a new segment file at `SIZE` bytes (4K..1G; default 64M)"},
+				},
 				Action: e.dbCreate,
 			},
 			{
@@ -73,6 +81,7 @@ Examples:
    hotpipe db replica foo off`,
 				Action: e.dbReplica,
 			},
+			dbCheckCommand(e),
 		},
 	}
 }
@@ -112,7 +121,15 @@ func (e *env) dbCreate(c *cli.Context) error {
 	if err := args(c, 1, 1); err != nil {
 		return err
 	}
-	m, err := engine.Create(e.dataDir, c.Args().First(), engine.CreateOptions{})
+	var co engine.CreateOptions
+	if v := c.String("segment-size"); v != "" {
+		size, err := parseRate(v)
+		if err != nil || size < engine.MinSegmentSize || size > engine.MaxSegmentSize {
+			return usagef("db create: --segment-size %q: %v", v, engine.ErrSegmentSize)
+		}
+		co.SegmentSize = int64(size)
+	}
+	m, err := engine.Create(e.dataDir, c.Args().First(), co)
 	if err != nil {
 		return err
 	}

@@ -73,6 +73,8 @@ func exitCode(err error) int {
 		return exitUsage
 	case errors.Is(err, engine.ErrLocked):
 		return exitLocked
+	case errors.Is(err, engine.ErrCorrupt): // damage, whatever it looks like (a gap in a segment, say)
+		return exitIntegrity
 	case errors.Is(err, engine.ErrGap), errors.Is(err, engine.ErrHistory),
 		errors.Is(err, stream.ErrGap), errors.Is(err, stream.ErrHistory):
 		return exitHistory

@@ -29,16 +29,22 @@ type writer struct {
 	spare   []byte
 	syncing bool  // a leader is writing and fsyncing
 	err     error // sticky: a failed write or fsync ends all writing
+	cleared bool  // after err: nothing past durable is left on disk (see abandon)
 	closed  bool
+	sealed  bool // the segment at next is sealed: the next frame starts a new one
 
 	seg  segmentFile // current segment, written only by the leader
 	mark *watermarkFile
 }
 
-// cut marks where in pending a new segment file, named first, begins.
+// cut marks where in pending a new segment file, named first, begins. at is
+// the last frame of the segment it ends, which is sealed there unless it
+// already was.
 type cut struct {
-	off   int
-	first uint64
+	off    int
+	first  uint64
+	at     watermark
+	sealed bool
 }
 
 // spareLimit caps the buffer kept for reuse after a large batch.
@@ -53,7 +59,7 @@ func (db *DB) Commit(entries []txframe.Entry) (uint64, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if err := w.usable(); err != nil {
-		return 0, err
+		return 0, fmt.Errorf("%w (the transaction was not committed)", err)
 	}
 	if w.meta.Replica {
 		return 0, fmt.Errorf("%s: %w", db.name, ErrReplica)
@@ -66,8 +72,9 @@ func (db *DB) Commit(entries []txframe.Entry) (uint64, error) {
 		return 0, err
 	}
 	size := len(pending) - start
-	w.pending, w.next.hash = pending, h
+	w.pending = pending
 	w.reserve(start, lsn, size)
+	w.next.hash = h
 	w.advance(lsn, t, size)
 	return lsn, w.waitDurable(lsn)
 }
@@ -83,11 +90,12 @@ func (w *writer) usable() error {
 }
 
 // reserve starts a new segment at the frame for lsn, of size bytes at off in
-// pending, if it would overflow the current one.
+// pending, if it and the seal would overflow the current one, or the
+// current one is sealed already. Called before next moves to the frame.
 func (w *writer) reserve(off int, lsn uint64, size int) {
-	if w.next.end > 0 && w.next.end+int64(size) > w.db.opts.SegmentSize {
-		w.cuts = append(w.cuts, cut{off: off, first: lsn})
-		w.next.seg, w.next.end = lsn, 0
+	if w.next.end > 0 && (w.sealed || w.next.end+int64(size)+sealSize > w.db.opts.SegmentSize) {
+		w.cuts = append(w.cuts, cut{off: off, first: lsn, at: w.next, sealed: w.sealed})
+		w.next.seg, w.next.end, w.sealed = lsn, 0, false
 	}
 }
 
@@ -102,7 +110,7 @@ func (w *writer) advance(lsn uint64, t int64, size int) {
 func (w *writer) waitDurable(lsn uint64) error {
 	for w.durable.lsn < lsn {
 		if w.err != nil {
-			return fmt.Errorf("%s: commit of LSN %d failed: %w", w.db.name, lsn, w.err)
+			return fmt.Errorf("%s: LSN %d was not committed: %w", w.db.name, lsn, w.err)
 		}
 		if w.syncing {
 			w.cond.Wait()
@@ -118,7 +126,7 @@ func (w *writer) waitDurable(lsn uint64) error {
 func (w *writer) waitWritten() error {
 	for w.written.lsn < w.next.lsn {
 		if w.err != nil {
-			return fmt.Errorf("%s: writing LSN %d failed: %w", w.db.name, w.written.lsn+1, w.err)
+			return fmt.Errorf("%s: LSN %d was not written: %w", w.db.name, w.written.lsn+1, w.err)
 		}
 		if w.syncing {
 			w.cond.Wait()
@@ -137,6 +145,10 @@ func (w *writer) flush(sync bool) {
 	w.syncing = true
 	w.mu.Unlock()
 	err := w.writeOut(buf, cuts, target, sync)
+	var cleanup error
+	if err != nil {
+		cleanup = w.abandon()
+	}
 	w.mu.Lock()
 	w.syncing = false
 	if cap(buf) <= spareLimit {
@@ -146,7 +158,7 @@ func (w *writer) flush(sync bool) {
 	}
 	switch {
 	case err != nil:
-		w.err = err
+		w.fail(err, cleanup)
 	case sync:
 		w.written, w.durable = target, target
 	default:
@@ -155,16 +167,63 @@ func (w *writer) flush(sync bool) {
 	w.cond.Broadcast()
 }
 
+// fail ends all writing after a failed write or fsync. When abandon
+// cleared everything past the durable watermark, the writer's position goes
+// back to it and the frames queued since are dropped: their commits fail,
+// and the metadata may still be changed (a restore switches replica mode
+// off on its way out).
+func (w *writer) fail(err, cleanup error) {
+	if cleanup != nil {
+		err = fmt.Errorf("%w (and clearing the unacknowledged frames failed: %w)", err, cleanup)
+	}
+	w.err, w.cleared = err, cleanup == nil
+	if w.cleared {
+		w.next, w.written = w.durable, w.durable
+		w.pending, w.cuts, w.sealed = w.pending[:0], nil, false
+	}
+}
+
+// abandon undoes what a failed flush may have left past the durable
+// watermark. After a failed write or fsync the kernel may have marked the
+// pages clean although the device never stored them, so the bytes would
+// still read back, in this process and the next, until a reboot turns them
+// to zeros: nothing written since the last successful fsync may survive
+// (PostgreSQL's "fsyncgate"). It records a fenced watermark in DURABLE,
+// fsynced, which makes recovery cut the log there, then cuts the durable
+// segment back to the watermark and removes the segments started since.
+// Called by the leader, with mu released.
+func (w *writer) abandon() error {
+	d := w.durable
+	fenced := d
+	fenced.fence = true
+	errs := []error{w.mark.storeDurable(fenced)}
+	segs, err := listSegments(w.db.dir)
+	errs = append(errs, err)
+	for _, s := range segs {
+		if s > d.seg {
+			errs = append(errs, os.Remove(filepath.Join(w.db.dir, segName(s))))
+		}
+	}
+	errs = append(errs, truncateSync(filepath.Join(w.db.dir, segName(d.seg)), d.end), syncDir(w.db.dir))
+	return errors.Join(errs...)
+}
+
 // writeOut appends buf to the segments (starting new ones at cuts, each
-// finished segment fsynced first). With sync it fsyncs the last one and
-// publishes target as the durable watermark; without, it asks the kernel to
-// start writing buf back, so that the fsync to come finds little to do.
+// finished segment sealed and fsynced first). With sync it fsyncs the last
+// one and publishes target as the durable watermark; without, it asks the
+// kernel to start writing buf back, so that the fsync to come finds little
+// to do.
 func (w *writer) writeOut(buf []byte, cuts []cut, target watermark, sync bool) error {
 	start := 0
 	off := w.written.end
 	for _, c := range cuts {
 		if err := w.write(buf[start:c.off], off); err != nil {
 			return err
+		}
+		if !c.sealed {
+			if err := w.write(encodeSeal(c.at.seg, c.at), c.at.end); err != nil {
+				return err
+			}
 		}
 		if err := w.seg.Datasync(); err != nil {
 			return err
@@ -185,7 +244,7 @@ func (w *writer) writeOut(buf []byte, cuts []cut, target watermark, sync bool) e
 			return err
 		}
 	}
-	return w.mark.store(target)
+	return w.mark.publish(target)
 }
 
 func (w *writer) write(b []byte, off int64) error {
@@ -346,7 +405,7 @@ func (w *writer) applyOne(block []byte, rehash bool) (int, error) {
 func (w *writer) updateMeta(change func(*Meta) error) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if err := w.usable(); err != nil {
+	if err := w.usable(); err != nil && !(w.cleared && !w.closed) {
 		return err
 	}
 	m := w.meta
@@ -381,8 +440,8 @@ func (w *writer) close() error {
 	}
 	w.closed = true
 	var lost error
-	if w.err != nil && w.durable.lsn < w.next.lsn {
-		lost = fmt.Errorf("%s: LSN %d..%d are not durable: %w", w.db.name, w.durable.lsn+1, w.next.lsn, w.err)
+	if w.err != nil {
+		lost = fmt.Errorf("%s: nothing after LSN %d was committed: %w", w.db.name, w.durable.lsn, w.err)
 	}
 	return errors.Join(lost, w.seg.Close(), w.mark.f.Close())
 }

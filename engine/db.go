@@ -17,7 +17,7 @@ type Options struct {
 	// prefix while another process may be writing.
 	ReadOnly bool
 	// SegmentSize is where the writer starts a new segment file; 0 means
-	// DefaultSegmentSize.
+	// the size the database was created with.
 	SegmentSize int64
 	// Now supplies commit times; nil means time.Now. Times never decrease
 	// within a database whatever Now returns.
@@ -36,7 +36,20 @@ type CreateOptions struct {
 	Origin    Origin // zero means a fresh random origin
 	Replica   bool   // start in replica mode
 	Restoring bool   // created by a full restore (implies Replica)
+	// SegmentSize is where writers start a new segment file (0 means
+	// DefaultSegmentSize), between MinSegmentSize and MaxSegmentSize.
+	SegmentSize int64
 }
+
+// Bounds of a database's segment size: a segment holds its seal and at
+// least one frame, and the largest is what a reader may have to list.
+const (
+	MinSegmentSize = 4 << 10
+	MaxSegmentSize = 1 << 30
+)
+
+// ErrSegmentSize means a segment size outside MinSegmentSize..MaxSegmentSize.
+var ErrSegmentSize = fmt.Errorf("segment size must be between %d KiB and %d MiB", MinSegmentSize>>10, MaxSegmentSize>>20)
 
 // DB is an open database: a writer (holding the lock) or a read-only handle.
 type DB struct {
@@ -57,7 +70,13 @@ func Create(dataDir, name string, co CreateOptions) (Meta, error) {
 	if err != nil {
 		return Meta{}, err
 	}
+	if s := co.SegmentSize; s != 0 && (s < MinSegmentSize || s > MaxSegmentSize) {
+		return Meta{}, fmt.Errorf("%s: %w", name, ErrSegmentSize)
+	}
 	if _, err := os.Stat(dir); err == nil {
+		if err := metaPresent(dir); err != nil {
+			return Meta{}, err
+		}
 		return Meta{}, fmt.Errorf("%s: %w", name, ErrExists)
 	}
 	if err := os.MkdirAll(dataDir, dirMode); err != nil {
@@ -69,7 +88,7 @@ func Create(dataDir, name string, co CreateOptions) (Meta, error) {
 	}
 	defer os.RemoveAll(tmp) // no-op after a successful rename
 	m := Meta{Version: metaVersion, Name: name, Origin: co.Origin, Created: time.Now().UTC(),
-		Replica: co.Replica || co.Restoring, Restoring: co.Restoring}
+		Replica: co.Replica || co.Restoring, Restoring: co.Restoring, SegmentSize: co.SegmentSize}
 	if m.Origin.IsZero() {
 		m.Origin = NewOrigin()
 	}
@@ -79,12 +98,22 @@ func Create(dataDir, name string, co CreateOptions) (Meta, error) {
 	if err := os.Rename(tmp, dir); err != nil {
 		if errors.Is(err, fs.ErrExist) || errors.Is(err, fs.ErrPermission) {
 			if _, serr := os.Stat(dir); serr == nil {
-				return Meta{}, fmt.Errorf("%s: %w", name, ErrExists)
+				return Meta{}, errors.Join(metaPresent(dir), fmt.Errorf("%s: %w", name, ErrExists))
 			}
 		}
 		return Meta{}, fmt.Errorf("create %s: %w", name, err)
 	}
 	return m, syncDir(dataDir)
+}
+
+// metaPresent refuses a database directory without its metadata: it is
+// damaged, not absent, and nothing may be created over it.
+func metaPresent(dir string) error {
+	_, err := os.Stat(filepath.Join(dir, metaFile))
+	if os.IsNotExist(err) {
+		return &CorruptionError{Path: dir, Err: errors.New("damaged: " + metaFile + " is missing")}
+	}
+	return err
 }
 
 func populate(dir string, m Meta) error {
@@ -114,14 +143,14 @@ func Open(dataDir, name string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := os.Stat(filepath.Join(dir, metaFile)); err != nil {
+	if _, err := os.Stat(dir); err != nil {
 		if os.IsNotExist(err) {
 			return nil, fmt.Errorf("%s: %w", name, ErrNotFound)
 		}
 		return nil, err
 	}
-	if opts.SegmentSize <= 0 {
-		opts.SegmentSize = DefaultSegmentSize
+	if err := metaPresent(dir); err != nil {
+		return nil, err
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -269,12 +298,12 @@ func (db *DB) Size() (int64, error) {
 	var total int64
 	for _, s := range segs {
 		switch {
-		case s < t.seg:
+		case s < t.seg: // sealed: its frames, not its seal
 			fi, err := os.Stat(filepath.Join(db.dir, segName(s)))
 			if err != nil {
 				return 0, err
 			}
-			total += fi.Size()
+			total += max(fi.Size()-sealSize, 0)
 		case s == t.seg:
 			total += t.end
 		}

@@ -51,6 +51,9 @@ type CorruptionError struct {
 
 // Error names the file, offset and LSN, then the cause.
 func (e *CorruptionError) Error() string {
+	if e.Offset == 0 && e.LSN == 0 { // not about a frame: a file or directory
+		return fmt.Sprintf("%s: %s: %v", ErrCorrupt, e.Path, e.Err)
+	}
 	return fmt.Sprintf("%s: %s at offset %d (LSN %d): %v", ErrCorrupt, e.Path, e.Offset, e.LSN, e.Err)
 }
 

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"errors"
+	"os"
 	"sync"
 	"syscall"
 	"testing"
@@ -21,6 +22,21 @@ type faults struct {
 	writeErr error // the next write fails with this
 	short    bool  // ... after storing the first half of its buffer
 	syncErr  error // the next fsync fails with this
+	// kept, when not nil, records each segment's bytes after every write,
+	// by file name: what the page cache held, whatever was cut later.
+	kept map[string][]byte
+}
+
+func (s faultySegment) keep() {
+	s.f.mu.Lock()
+	defer s.f.mu.Unlock()
+	if s.f.kept == nil {
+		return
+	}
+	name := s.segmentFile.(osSegment).Name()
+	if b, err := os.ReadFile(name); err == nil {
+		s.f.kept[name] = b
+	}
 }
 
 func (f *faults) hook(s segmentFile) segmentFile { return faultySegment{s, f} }
@@ -30,6 +46,7 @@ func (s faultySegment) WriteAt(b []byte, off int64) (int, error) {
 	err, short := s.f.writeErr, s.f.short
 	s.f.writeErr, s.f.short = nil, false
 	s.f.mu.Unlock()
+	defer s.keep()
 	if err == nil {
 		return s.segmentFile.WriteAt(b, off)
 	}

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -13,7 +14,7 @@ import (
 
 const (
 	metaFile    = "META"
-	metaVersion = 1
+	metaVersion = 2        // 2: finished segments are sealed, DURABLE slots carry flags
 	maxMetaSize = 64 << 10 // bounds what a damaged META makes Open read
 )
 
@@ -64,6 +65,9 @@ type Meta struct {
 	Origin  Origin    `json:"origin"`
 	Created time.Time `json:"created"`
 	Replica bool      `json:"replica"`
+	// SegmentSize is where the writer starts a new segment file, chosen
+	// when the database is created; 0 means DefaultSegmentSize.
+	SegmentSize int64 `json:"segment_size,omitempty"`
 	// Restoring marks a database filled by a full restore that has not
 	// completed: it stays a replica until a restore (--append) completes it.
 	Restoring bool `json:"restoring,omitempty"`
@@ -86,6 +90,9 @@ func readMeta(dir string) (Meta, error) {
 	}
 	if err := json.Unmarshal(b, &m); err != nil {
 		return m, &CorruptionError{Path: path, Err: err}
+	}
+	if m.Version == 1 {
+		return m, &CorruptionError{Path: path, Err: errors.New("database format 1 is from an earlier hotpipe, whose segments are not sealed: back it up with that hotpipe and restore it with this one")}
 	}
 	if m.Version != metaVersion {
 		return m, &CorruptionError{Path: path, Err: fmt.Errorf("unsupported metadata version %d", m.Version)}

@@ -109,13 +109,13 @@ func (r *FrameReader) open(i int) error {
 		return err
 	}
 	limit := r.mark.end
-	if r.segs[i] != r.mark.seg {
-		fi, err := f.Stat()
+	if r.segs[i] != r.mark.seg { // a finished segment: its seal says where its frames end
+		seal, err := readSeal(f, r.segs[i])
 		if err != nil {
 			f.Close()
-			return err
+			return &CorruptionError{Path: path, LSN: r.next, Err: err}
 		}
-		limit = fi.Size()
+		limit = seal.end
 	}
 	var buf []byte
 	if r.s != nil {

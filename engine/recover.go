@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +18,9 @@ func openWriter(db *DB) (*writer, error) {
 	if err != nil {
 		return nil, err
 	}
+	if db.opts.SegmentSize <= 0 {
+		db.opts.SegmentSize = cmp.Or(meta.SegmentSize, DefaultSegmentSize)
+	}
 	w := &writer{db: db, meta: meta}
 	w.cond.L = &w.mu
 	if w.mark, err = openWatermark(db.dir); err != nil {
@@ -25,11 +29,12 @@ func openWriter(db *DB) (*writer, error) {
 	// Holding the lock, nobody else writes DURABLE: one read says what it
 	// holds (nothing, when recovery just created it).
 	mark, ok := readSlots(w.mark.f)
-	pos, err := recoverLog(db, mark, ok, meta.Replica)
+	r, err := recoverLog(db, mark, ok)
 	if err != nil {
 		w.mark.f.Close()
 		return nil, err
 	}
+	pos := r.pos
 	seg, err := os.OpenFile(filepath.Join(db.dir, segName(pos.seg)), os.O_WRONLY, 0)
 	if err == nil {
 		err = syncData(seg) // frames found past an old watermark become durable now
@@ -38,9 +43,11 @@ func openWriter(db *DB) (*writer, error) {
 		w.mark.f.Close()
 		return nil, err
 	}
-	w.seg = db.segment(seg)
-	w.mark.last.seq = pos.seq
-	if err := w.mark.store(pos); err != nil {
+	w.seg, w.sealed = db.segment(seg), r.sealed
+	w.mark.last.seq = mark.seq
+	// Durable at once: a fence, or a watermark a power loss left behind,
+	// must never be read again as the newest slot.
+	if err := w.mark.storeDurable(pos); err != nil {
 		w.close()
 		return nil, err
 	}
@@ -48,132 +55,238 @@ func openWriter(db *DB) (*writer, error) {
 	return w, nil
 }
 
-// recoverLog finds the end of the valid log. It starts from the published
-// watermark, whose last frame must be intact, and accepts the whole frames
-// that follow it. Past the watermark nothing was acknowledged, so a damaged
-// tail there is truncated and reported. Without a readable watermark it
-// scans from the start and truncates only a frame cut short at the very end.
-// A replica may lose any damaged tail past its watermark, valid frames
-// after it included: every frame it holds came from a stream, and the next
-// hot-restore --append applies and verifies them again.
-func recoverLog(db *DB, mark watermark, haveMark, replica bool) (watermark, error) {
-	segs, err := listSegments(db.dir)
-	if err != nil {
-		return watermark{}, err
-	}
-	if len(segs) == 0 {
-		return watermark{}, &CorruptionError{Path: db.dir, Err: errors.New("no segment files")}
-	}
-	r := &recovery{db: db, segs: segs, replica: replica}
-	if haveMark {
-		r.pos, r.trusted = mark, true
-	} else {
-		db.notify(fmt.Sprintf("%s: %s holds no valid watermark; scanning the whole log", db.name, durableFile))
-		r.pos = watermark{seg: segs[0]}
-	}
-	return r.run()
-}
-
+// recovery finds the end of the valid log when a writer opens it.
+//
+// Every segment but the last must be sealed, and the seals must tie the
+// segments into one run of LSNs from 1: a sealed segment was fsynced whole
+// before the next was created, so damage to one is damage to acknowledged
+// bytes, refused whatever it is. The last segment is read from the newer of
+// the watermark in DURABLE and the last seal. Every frame up to the
+// watermark was acknowledged, so the frame it names must be intact. Past it
+// nothing is known: DURABLE is not fsynced on every commit, so whole frames
+// that continue the chain may have been acknowledged and are kept; the first
+// bytes that are not such a frame end the log. A power loss can persist the
+// unsynced tail out of order, leaving a hole and then whole frames, but an
+// acknowledged frame can never follow a hole (the fsync that acknowledged it
+// would have made the hole durable), so everything from the first bad byte
+// on is dropped, and said so. Nothing is inferred from what the bytes after
+// it look like: they may be payload.
 type recovery struct {
 	db      *DB
 	segs    []uint64
 	pos     watermark // the last good frame found so far
-	trusted bool      // pos came from the watermark: damage after it is a torn tail
-	replica bool      // its frames come from a stream: a repair may drop damage
+	trusted bool      // a watermark was read: bytes past pos were never known durable
+	sealed  bool      // the segment at pos is sealed: the next frame starts a new one
 	buf     []byte
 }
 
-func (r *recovery) run() (watermark, error) {
-	i := segmentFor(r.segs, r.pos.seg)
-	if i < 0 || r.segs[i] != r.pos.seg {
-		return watermark{}, r.corrupt(r.path(r.pos.seg), 0, r.pos.lsn, errors.New("segment named by the watermark is missing"))
+func recoverLog(db *DB, mark watermark, haveMark bool) (*recovery, error) {
+	segs, err := listSegments(db.dir)
+	if err != nil {
+		return nil, err
 	}
-	if err := r.dropEmptyTail(i); err != nil {
-		return watermark{}, err
+	if len(segs) == 0 {
+		return nil, &CorruptionError{Path: db.dir, Err: errors.New("no segment files")}
 	}
-	off := r.pos.end
-	if r.trusted && r.pos.lsn > 0 {
-		if err := r.checkWatermarkFrame(); err != nil {
-			return watermark{}, err
+	r := &recovery{db: db, segs: segs, trusted: haveMark}
+	if err := r.dropEmptyTail(); err != nil {
+		return nil, err
+	}
+	if haveMark && mark.fence {
+		if err := r.cutAtFence(mark); err != nil {
+			return nil, err
 		}
 	}
-	for ; i < len(r.segs); i, off = i+1, 0 {
-		if r.segs[i] != r.pos.seg && r.segs[i] != r.pos.lsn+1 {
-			return watermark{}, r.corrupt(r.path(r.segs[i]), 0, r.pos.lsn+1, fmt.Errorf("segment does not start at LSN %d", r.pos.lsn+1))
-		}
-		t, err := r.scanSegment(r.segs[i], off)
-		if err != nil {
-			return watermark{}, err
-		}
-		if t != nil {
-			return r.pos, r.repair(t, i)
-		}
+	sealed, err := r.checkStructure()
+	if err != nil {
+		return nil, err
 	}
-	return r.pos, nil
+	r.pos = sealed
+	if haveMark {
+		err = r.startAt(mark, sealed)
+	} else {
+		db.notify(fmt.Sprintf("%s: %s holds no valid watermark; scanning the whole log from the last sealed segment on (LSN %d)", db.name, durableFile, sealed.lsn+1))
+	}
+	if err != nil {
+		return nil, err
+	}
+	return r, r.scanLast()
 }
 
 func (r *recovery) path(seg uint64) string { return filepath.Join(r.db.dir, segName(seg)) }
+
+func (r *recovery) last() uint64 { return r.segs[len(r.segs)-1] }
+
+// checkStructure proves from their names and seals alone that the segments
+// hold one run of LSNs from 1, every one but the last sealed, and returns
+// the position of the last sealed frame (LSN 0 in segment 1 when there is
+// none). It reads one seal per segment, never a frame.
+func (r *recovery) checkStructure() (watermark, error) {
+	pos := watermark{seg: 1}
+	for i, s := range r.segs {
+		if s != pos.lsn+1 {
+			return pos, r.corrupt(r.path(s), 0, pos.lsn+1, fmt.Errorf("segment %s starts at LSN %d: LSNs %d..%d are missing", segName(s), s, pos.lsn+1, s-1))
+		}
+		if i == len(r.segs)-1 {
+			return pos, nil
+		}
+		seal, err := sealOf(r.path(s), s)
+		if err != nil {
+			return pos, r.corrupt(r.path(s), 0, s, err)
+		}
+		pos = seal
+	}
+	return pos, nil
+}
+
+func sealOf(path string, seg uint64) (watermark, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return watermark{}, err
+	}
+	defer f.Close()
+	return readSeal(f, seg)
+}
+
+// startAt checks the watermark against the seals and starts from it, or
+// from the last seal when the watermark lags behind it (DURABLE is not
+// fsynced on every commit, so a power loss can leave it behind).
+func (r *recovery) startAt(mark, sealed watermark) error {
+	i := segmentFor(r.segs, mark.seg)
+	if i < 0 || r.segs[i] != mark.seg {
+		return r.corrupt(r.path(mark.seg), 0, mark.lsn, errors.New("segment named by the watermark is missing"))
+	}
+	if mark.lsn > 0 {
+		if err := r.checkWatermarkFrame(mark); err != nil {
+			return err
+		}
+	}
+	if mark.seg == r.last() {
+		r.pos = mark
+		return nil
+	}
+	if seal, err := sealOf(r.path(mark.seg), mark.seg); err != nil || mark.lsn > seal.lsn {
+		return r.corrupt(r.path(mark.seg), mark.frameOff, mark.lsn, fmt.Errorf("the watermark names LSN %d, past the segment's seal", mark.lsn))
+	}
+	return nil
+}
+
+// cutAtFence drops everything past a fenced watermark: the last writer
+// failed to write or fsync after it, and what it wrote may read back whole
+// from the page cache although the device never stored it.
+func (r *recovery) cutAtFence(mark watermark) error {
+	i := segmentFor(r.segs, mark.seg)
+	if i < 0 || r.segs[i] != mark.seg {
+		return r.corrupt(r.path(mark.seg), 0, mark.lsn, errors.New("segment named by the fenced watermark is missing"))
+	}
+	fi, err := os.Stat(r.path(mark.seg))
+	if err != nil {
+		return err
+	}
+	if fi.Size() < mark.end {
+		return r.corrupt(r.path(mark.seg), fi.Size(), mark.lsn, fmt.Errorf("file is %d bytes, but frames up to offset %d were acknowledged", fi.Size(), mark.end))
+	}
+	later := r.segs[i+1:]
+	if fi.Size() == mark.end && len(later) == 0 {
+		return nil
+	}
+	if err := r.remove(later); err != nil {
+		return err
+	}
+	r.segs = r.segs[:i+1]
+	if err := truncateSync(r.path(mark.seg), mark.end); err != nil {
+		return err
+	}
+	r.db.notify(fmt.Sprintf("%s: the last writer failed to write or fsync after LSN %d; dropped what it wrote after that (from %s offset %d)",
+		r.db.name, mark.lsn, segName(mark.seg), mark.end))
+	return nil
+}
+
+// dropEmptyTail removes empty segment files at the end of the log (but the
+// first): a writer creates a segment before it writes into it, so a crash
+// can leave one empty, and whatever its name it holds nothing. The next
+// commit starts it again.
+func (r *recovery) dropEmptyTail() error {
+	n := len(r.segs)
+	for ; n > 1; n-- {
+		fi, err := os.Stat(r.path(r.segs[n-1]))
+		if err != nil {
+			return err
+		}
+		if fi.Size() > 0 {
+			break
+		}
+	}
+	err := r.remove(r.segs[n:])
+	r.segs = r.segs[:n]
+	return err
+}
+
+// scanLast accepts the frames of the last segment that follow pos and
+// settles what comes after them.
+func (r *recovery) scanLast() error {
+	seg := r.last()
+	off := int64(0)
+	if r.pos.seg == seg {
+		off = r.pos.end
+	}
+	t, err := r.scanSegment(seg, off)
+	if err != nil {
+		return err
+	}
+	if t != nil {
+		if err := r.settle(t); err != nil {
+			return err
+		}
+	}
+	if r.pos.seg != seg && seg != 1 { // it holds no frame: the next commit starts it again
+		r.sealed = true
+		return r.remove([]uint64{seg})
+	}
+	return nil
+}
 
 // tear is where scanning a segment stopped on bytes that are not a valid
 // next frame.
 type tear struct {
 	path      string
+	seg       uint64
 	off, size int64
 	cause     error
 }
 
-// repair cuts the log at the tear in segment i, or reports corruption and
-// changes nothing. A tear is torn tail only when no valid later frame follows
-// it (a crash writes nothing after what it tore, while damage leaves whole
-// frames behind) and every later segment is empty. Without a watermark it
-// must also be a frame cut short by the end of the file, or zeros. The cut
-// removes the later segments, and the torn one too if it holds no accepted
-// frame, before truncating, so a crash part-way leaves what the next
-// recovery repeats.
-func (r *recovery) repair(t *tear, i int) error {
-	damage := r.checkTorn(t, i)
-	if damage != nil && !r.replica {
-		return damage
+// settle decides what the bytes at a tear are: the segment's seal (a crash
+// after sealing it, before the next segment was made), a tail never
+// acknowledged (cut), or damage (refused, nothing changed). Without a
+// watermark only a frame cut short by the end of the file, or zeros, is
+// cut: nothing says where the acknowledged log ended.
+func (r *recovery) settle(t *tear) error {
+	if r.isSeal(t) {
+		r.sealed = true
+		return nil
 	}
-	gone := r.segs[i+1:]
-	keepTorn := r.segs[i] == r.pos.seg
-	if !keepTorn {
-		gone = r.segs[i:]
+	if !r.trusted && !errors.Is(t.cause, txframe.ErrIncomplete) && !zeroFrom(t.path, t.off, t.size) {
+		return r.corrupt(t.path, t.off, r.pos.lsn+1, fmt.Errorf("%w (no watermark says whether it was acknowledged)", t.cause))
 	}
-	if err := r.remove(gone); err != nil {
-		return err
-	}
-	if keepTorn {
+	if r.pos.seg == t.seg {
 		if err := truncateSync(t.path, t.off); err != nil {
 			return err
 		}
-	}
-	if damage != nil {
-		r.db.notify(fmt.Sprintf("%s: dropped the replica's log after LSN %d, from %s offset %d on (%v); hot-restore --append applies it again",
-			r.db.name, r.pos.lsn, filepath.Base(t.path), t.off, damage))
-		return nil
 	}
 	r.db.notify(fmt.Sprintf("%s: recovered from a crash: truncated %d unacknowledged bytes at %s offset %d after LSN %d (%v)",
 		r.db.name, t.size-t.off, filepath.Base(t.path), t.off, r.pos.lsn, t.cause))
 	return nil
 }
 
-// checkTorn returns the corruption error for a tear that is damage rather
-// than a torn tail.
-func (r *recovery) checkTorn(t *tear, i int) error {
-	cutShort := errors.Is(t.cause, txframe.ErrIncomplete) || zeroFrom(t.path, t.off, t.size)
-	if !r.trusted && !cutShort {
-		return r.corrupt(t.path, t.off, r.pos.lsn+1, t.cause)
+// isSeal reports whether the bytes at the tear are exactly the seal of the
+// frames accepted before it.
+func (r *recovery) isSeal(t *tear) bool {
+	if r.pos.seg != t.seg || t.size-t.off != sealSize {
+		return false
 	}
-	if frameAfter(t.path, t.off, t.size, r.pos.lsn) {
-		return r.corrupt(t.path, t.off, r.pos.lsn+1, fmt.Errorf("%w, and valid frames follow it: this is damage, not a torn tail", t.cause))
-	}
-	for _, seg := range r.segs[i+1:] {
-		if fi, err := os.Stat(r.path(seg)); err != nil || fi.Size() > 0 {
-			return r.corrupt(t.path, t.off, r.pos.lsn+1, fmt.Errorf("%w, and %s after it holds data", t.cause, segName(seg)))
-		}
-	}
-	return nil
+	seal, err := sealOf(t.path, t.seg)
+	return err == nil && seal.lsn == r.pos.lsn && seal.hash == r.pos.hash && seal.end == r.pos.end &&
+		seal.frameOff == r.pos.frameOff && seal.time == r.pos.time
 }
 
 // remove deletes segment files, last first, and makes that durable.
@@ -189,47 +302,6 @@ func (r *recovery) remove(segs []uint64) error {
 	return syncDir(r.db.dir)
 }
 
-// frameAfter reports whether a whole, CRC-valid frame with an LSN above
-// after starts in the file between off and size.
-func frameAfter(path string, off, size int64, after uint64) bool {
-	f, err := os.Open(path)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	const chunk = 1 << 20
-	buf := make([]byte, chunk)
-	for pos := off + 1; pos < size; pos += chunk - int64(len(txframe.Magic)) + 1 {
-		n, _ := f.ReadAt(buf, pos)
-		for i := 0; i+len(txframe.Magic) <= n; i++ {
-			if [4]byte(buf[i:i+4]) == txframe.Magic && validFrameAt(f, pos+int64(i), size, after) {
-				return true
-			}
-		}
-		if n < chunk {
-			break
-		}
-	}
-	return false
-}
-
-func validFrameAt(f *os.File, at, size int64, after uint64) bool {
-	var head [txframe.HeaderSize]byte
-	if _, err := f.ReadAt(head[:], at); err != nil {
-		return false
-	}
-	n, err := txframe.FrameLen(head[:])
-	if err != nil || at+int64(n) > size {
-		return false
-	}
-	frame := make([]byte, n) // bounded by the bytes in the file
-	if _, err := f.ReadAt(frame, at); err != nil {
-		return false
-	}
-	h, err := txframe.Peek(frame)
-	return err == nil && h.LSN > after
-}
-
 func truncateSync(path string, size int64) error {
 	f, err := os.OpenFile(path, os.O_WRONLY, 0)
 	if err != nil {
@@ -243,22 +315,22 @@ func truncateSync(path string, size int64) error {
 }
 
 // checkWatermarkFrame proves the frame the watermark names is intact.
-func (r *recovery) checkWatermarkFrame() error {
-	path := filepath.Join(r.db.dir, segName(r.pos.seg))
+func (r *recovery) checkWatermarkFrame(mark watermark) error {
+	path := r.path(mark.seg)
 	f, err := os.Open(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	s := newSegScanner(f, r.pos.frameOff, r.pos.end, nil)
+	s := newSegScanner(f, mark.frameOff, mark.end, r.buf)
 	r.buf = s.buf
 	_, h, err := s.next()
-	if err == nil && (h.LSN != r.pos.lsn || h.Hash != r.pos.hash || s.offset() != r.pos.end) {
+	if err == nil && (h.LSN != mark.lsn || h.Hash != mark.hash || s.offset() != mark.end) {
 		err = fmt.Errorf("frame is LSN %d, %d bytes, h %s; watermark says LSN %d ending at %d, h %s",
-			h.LSN, h.Len, h.Hash, r.pos.lsn, r.pos.end, r.pos.hash)
+			h.LSN, h.Len, h.Hash, mark.lsn, mark.end, mark.hash)
 	}
 	if err != nil {
-		return r.corrupt(path, r.pos.frameOff, r.pos.lsn, err)
+		return r.corrupt(path, mark.frameOff, mark.lsn, err)
 	}
 	return nil
 }
@@ -266,7 +338,7 @@ func (r *recovery) checkWatermarkFrame() error {
 // scanSegment accepts frames of segment seg from off on, and returns where
 // it met bytes that are not a valid next frame, if it did.
 func (r *recovery) scanSegment(seg uint64, off int64) (*tear, error) {
-	path := filepath.Join(r.db.dir, segName(seg))
+	path := r.path(seg)
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -291,7 +363,7 @@ func (r *recovery) scanSegment(seg uint64, off int64) (*tear, error) {
 			err = r.accept(seg, start, frame, h)
 		}
 		if err != nil {
-			return &tear{path: path, off: start, size: fi.Size(), cause: err}, nil
+			return &tear{path: path, seg: seg, off: start, size: fi.Size(), cause: err}, nil
 		}
 	}
 }
@@ -301,7 +373,7 @@ func (r *recovery) accept(seg uint64, off int64, frame []byte, h txframe.Header)
 	if err := follows(r.pos, frame, h, true); err != nil {
 		return err
 	}
-	r.pos = watermark{seq: r.pos.seq, lsn: h.LSN, time: h.Time, seg: seg, frameOff: off, end: off + int64(h.Len), hash: h.Hash}
+	r.pos = watermark{lsn: h.LSN, time: h.Time, seg: seg, frameOff: off, end: off + int64(h.Len), hash: h.Hash}
 	return nil
 }
 
@@ -321,27 +393,6 @@ func zeroFrom(path string, off, size int64) bool {
 		return false
 	}
 	return strings.Trim(string(b), "\x00") == ""
-}
-
-// dropEmptyTail removes the empty segment files at the end of the log after
-// the watermark's segment (index i). The writer creates a segment, and makes
-// its name durable, before it writes frames into it, so a crash can leave it
-// empty; it holds nothing, whatever its name.
-func (r *recovery) dropEmptyTail(i int) error {
-	n := len(r.segs)
-	for n-1 > i {
-		fi, err := os.Stat(r.path(r.segs[n-1]))
-		if err != nil {
-			return err
-		}
-		if fi.Size() > 0 {
-			break
-		}
-		n--
-	}
-	err := r.remove(r.segs[n:])
-	r.segs = r.segs[:n]
-	return err
 }
 
 func (r *recovery) corrupt(path string, off int64, lsn uint64, err error) error {

@@ -67,16 +67,19 @@ func TestCrashWhileStartingASegment(t *testing.T) {
 	}
 }
 
-// TestStaleWatermarkDoesNotHideDamage: after a power loss DURABLE may lag far
-// behind what was acknowledged. Damage to a frame past it, with whole frames
-// after the damage, is corruption, not a torn tail: nothing is truncated.
-func TestStaleWatermarkDoesNotHideDamage(t *testing.T) {
+// TestStaleWatermarkKeepsTheFramesBeforeAHole: after a power loss DURABLE
+// may lag behind what was acknowledged. Whole frames past it that continue
+// the chain are kept; the first damaged one, and everything after it, is
+// dropped, since no acknowledged frame can follow a hole; the frame the
+// watermark names must be intact.
+func TestStaleWatermarkKeepsTheFramesBeforeAHole(t *testing.T) {
 	db, dir := newDB(t, Options{}, CreateOptions{})
+	commitN(t, db, 0, 20)
 	stale, err := os.ReadFile(filepath.Join(dir, "db", durableFile))
 	if err != nil {
 		t.Fatal(err)
 	}
-	commitN(t, db, 0, 100)
+	commitN(t, db, 20, 80)
 	frames := splitFrames(t, readAll(t, db, 1, 50))
 	db.Close()
 	if err := os.WriteFile(filepath.Join(dir, "db", durableFile), stale, 0o600); err != nil {
@@ -87,14 +90,25 @@ func TestStaleWatermarkDoesNotHideDamage(t *testing.T) {
 		off += len(f)
 	}
 	flipAt(t, filepath.Join(dir, "db"), 1, off+20) // inside LSN 50
+	var notices []string
+	db = reopen(t, dir, Options{Notify: func(m string) { notices = append(notices, m) }})
+	if lsn, _ := mustState(t, db); lsn != 49 {
+		t.Fatalf("recovered to LSN %d, want 49", lsn)
+	}
+	if want := fmt.Sprintf("at %s offset %d after LSN 49", segName(1), off); !strings.Contains(strings.Join(notices, "\n"), want) {
+		t.Fatalf("notices %q, want one saying %q", notices, want)
+	}
+	db.Close()
+
+	flipAt(t, filepath.Join(dir, "db"), 1, off-len(frames[48])+20) // inside LSN 49, the watermark's frame now
 	before := snapshot(t, filepath.Join(dir, "db"))
 	_, err = Open(dir, "db", Options{})
 	var ce *CorruptionError
-	if !errors.As(err, &ce) || ce.LSN != 50 || ce.Offset != int64(off) {
-		t.Fatalf("Open = %v, want corruption at LSN 50, offset %d", err, off)
+	if !errors.As(err, &ce) || ce.LSN != 49 || ce.Offset != int64(off-len(frames[48])) {
+		t.Fatalf("Open = %v, want corruption at LSN 49", err)
 	}
 	if !equalSnap(before, snapshot(t, filepath.Join(dir, "db"))) {
-		t.Fatal("Open truncated acknowledged frames")
+		t.Fatal("Open changed files while refusing damage to an acknowledged frame")
 	}
 }
 

@@ -81,6 +81,27 @@ func (s *segScanner) next() ([]byte, txframe.Header, error) {
 	}
 }
 
+// skip passes over the frame at the read position when its length still
+// reads and it fits before limit, so that a check can go on after a frame
+// damaged inside; false when even that is lost.
+func (s *segScanner) skip() bool {
+	for {
+		n, err := txframe.FrameLen(s.buf[s.r:s.w])
+		switch {
+		case err == nil && s.offset()+int64(n) > s.limit:
+			return false
+		case err == nil && s.r+n <= s.w:
+			s.r += n
+			return true
+		case err != nil && !errors.Is(err, txframe.ErrIncomplete):
+			return false
+		}
+		if s.fill() != nil {
+			return false
+		}
+	}
+}
+
 // fill reads more of the file, first moving unread bytes to the front and
 // growing the buffer if the pending frame is larger than it.
 func (s *segScanner) fill() error {

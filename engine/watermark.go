@@ -15,16 +15,21 @@ import (
 // The DURABLE file holds two fixed-size slots. The writer overwrites the
 // older slot after each fsync, so one slot is always whole even while the
 // other is being written; readers take the valid slot with the higher
-// sequence number. The file itself needs no fsync: after a crash, recovery
-// recomputes the watermark from the segments.
+// sequence number. The file is fsynced only now and then (see
+// watermarkFile.store): after a power loss it may lag behind what was
+// acknowledged, and recovery accepts the whole frames that follow it.
 //
 //	slot (128 bytes, little-endian):
 //	  0  seq u64        8  LSN u64      16  commit time i64   24  segment (first LSN) u64
-//	 32  frame off i64  40  end off i64  48  h(LSN) [32]byte   80  CRC32C of [0,80)  84  zero padding
+//	 32  frame off i64  40  end off i64  48  h(LSN) [32]byte   80  flags u32
+//	 84  CRC32C of [0,84)  88  zero padding
+//
+// Flag fenceFlag marks a watermark written after a failed write or fsync:
+// the log ends exactly there, and recovery keeps no byte past it.
 const (
 	durableFile    = "DURABLE"
 	slotSize       = 128
-	slotPayload    = 80
+	slotPayload    = 84
 	watermarkReads = 50 // retries while a torn slot pair is being rewritten
 	watermarkRetry = time.Millisecond
 )
@@ -42,7 +47,10 @@ type watermark struct {
 	frameOff int64
 	end      int64
 	hash     txframe.Hash
+	fence    bool // nothing past this position was acknowledged: recovery cuts there
 }
+
+const fenceFlag = 1
 
 func (w *watermark) encode(b []byte) {
 	binary.LittleEndian.PutUint64(b[0:], w.seq)
@@ -52,12 +60,17 @@ func (w *watermark) encode(b []byte) {
 	binary.LittleEndian.PutUint64(b[32:], uint64(w.frameOff))
 	binary.LittleEndian.PutUint64(b[40:], uint64(w.end))
 	copy(b[48:80], w.hash[:])
-	binary.LittleEndian.PutUint32(b[80:], crc32.Checksum(b[:slotPayload], castagnoli))
-	clear(b[84:slotSize])
+	var flags uint32
+	if w.fence {
+		flags |= fenceFlag
+	}
+	binary.LittleEndian.PutUint32(b[80:], flags)
+	binary.LittleEndian.PutUint32(b[slotPayload:], crc32.Checksum(b[:slotPayload], castagnoli))
+	clear(b[slotPayload+4 : slotSize])
 }
 
 func decodeSlot(b []byte) (watermark, bool) {
-	if binary.LittleEndian.Uint32(b[80:]) != crc32.Checksum(b[:slotPayload], castagnoli) {
+	if binary.LittleEndian.Uint32(b[slotPayload:]) != crc32.Checksum(b[:slotPayload], castagnoli) {
 		return watermark{}, false
 	}
 	w := watermark{
@@ -68,8 +81,9 @@ func decodeSlot(b []byte) (watermark, bool) {
 		frameOff: int64(binary.LittleEndian.Uint64(b[32:])),
 		end:      int64(binary.LittleEndian.Uint64(b[40:])),
 		hash:     txframe.Hash(b[48:80]),
+		fence:    binary.LittleEndian.Uint32(b[80:])&fenceFlag != 0,
 	}
-	ok := w.seq > 0 && w.seg >= 1 && w.frameOff >= 0 && w.end >= w.frameOff
+	ok := w.seq > 0 && binary.LittleEndian.Uint32(b[80:])&^fenceFlag == 0 && w.seg >= 1 && w.frameOff >= 0 && w.end >= w.frameOff
 	return w, ok
 }
 
@@ -77,10 +91,18 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // watermarkFile is the writer's handle on DURABLE.
 type watermarkFile struct {
-	f    *os.File
-	last watermark
-	buf  [slotSize]byte
+	f      *os.File
+	last   watermark
+	buf    [slotSize]byte
+	synced time.Time // when DURABLE was last fsynced
 }
+
+// markSyncEvery bounds how far the watermark on disk may lag behind the
+// acknowledged log after a power loss. Recovery keeps the whole frames past
+// it that continue the chain, but cannot tell damage to them from a hole
+// the power loss left, and drops the tail from either: the bound keeps that
+// window to about a second of commits, for one fsync a second.
+const markSyncEvery = time.Second
 
 func createWatermark(dir string, w watermark) error {
 	f, err := os.OpenFile(filepath.Join(dir, durableFile), os.O_RDWR|os.O_CREATE|os.O_EXCL, fileMode)
@@ -115,6 +137,33 @@ func (wf *watermarkFile) store(w watermark) error {
 		return err
 	}
 	wf.last = w
+	return nil
+}
+
+// publish stores w and, once every markSyncEvery, makes DURABLE durable.
+func (wf *watermarkFile) publish(w watermark) error {
+	if err := wf.store(w); err != nil {
+		return err
+	}
+	if time.Since(wf.synced) < markSyncEvery {
+		return nil
+	}
+	return wf.sync()
+}
+
+// storeDurable stores w and makes DURABLE durable at once.
+func (wf *watermarkFile) storeDurable(w watermark) error {
+	if err := wf.store(w); err != nil {
+		return err
+	}
+	return wf.sync()
+}
+
+func (wf *watermarkFile) sync() error {
+	if err := syncData(wf.f); err != nil {
+		return err
+	}
+	wf.synced = time.Now()
 	return nil
 }
 
