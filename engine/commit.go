@@ -405,7 +405,10 @@ func (w *writer) applyOne(block []byte, rehash bool) (int, error) {
 func (w *writer) updateMeta(change func(*Meta) error) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if err := w.usable(); err != nil && !(w.cleared && !w.closed) {
+	// A writer whose failure left nothing past the durable watermark
+	// (cleared) may still change its metadata: a failed restore switches
+	// replica mode off on its way out.
+	if err := w.usable(); err != nil && (w.closed || !w.cleared) {
 		return err
 	}
 	m := w.meta
