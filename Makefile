@@ -38,7 +38,7 @@ lint: fmtcheck vet
 # fail a clean run with "context deadline exceeded" on a loaded machine
 # (go.dev/issue/75804). Minimizing is capped: engine targets fsync, so each
 # execution is slow. FUZZTIME=5m fuzzes each target for that long instead.
-FUZZ_TARGETS := ./txframe:FuzzDecode:100000 ./txframe:FuzzRoundTrip:100000 ./engine:FuzzRecover:300 \
+FUZZ_TARGETS := ./txframe:FuzzDecode:100000 ./txframe:FuzzRoundTrip:100000 ./engine:FuzzRecover:300 ./engine:FuzzRecoverAfterSeals:300 \
 	./engine:FuzzWatermarkSlots:100000 ./stream:FuzzReader:20000 ./stream:FuzzReadTail:20000 \
 	./stream:FuzzDecompress:10000
 
