@@ -121,10 +121,10 @@ func (w *writer) waitDurable(lsn uint64) error {
 	return nil
 }
 
-// waitWritten returns once everything assigned an LSN is written to its
-// segment, not necessarily durable. Called with mu held.
-func (w *writer) waitWritten() error {
-	for w.written.lsn < w.next.lsn {
+// waitWritten returns once lsn is written to its segment, not necessarily
+// durable. Called with mu held.
+func (w *writer) waitWritten(lsn uint64) error {
+	for w.written.lsn < lsn {
 		if w.err != nil {
 			return fmt.Errorf("%s: LSN %d was not written: %w", w.db.name, w.written.lsn+1, w.err)
 		}
@@ -357,13 +357,14 @@ func (db *DB) apply(verifiedFrom *txframe.Hash, blocks [][]byte, durable bool) (
 			block = block[n:]
 		}
 	}
+	last := w.next.lsn // a failure moves next back: wait for what was queued
 	if !durable {
-		if err := w.waitWritten(); err != nil {
+		if err := w.waitWritten(last); err != nil {
 			return w.written.lsn, err
 		}
 		return w.written.lsn, bad
 	}
-	if err := w.waitDurable(w.next.lsn); err != nil {
+	if err := w.waitDurable(last); err != nil {
 		return w.durable.lsn, err
 	}
 	return w.durable.lsn, bad
@@ -431,6 +432,7 @@ func (w *writer) updateMeta(change func(*Meta) error) error {
 func (w *writer) close() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	failedBefore := w.err != nil // and reported to the call that met it
 	for w.syncing || (len(w.pending) > 0 || w.written.lsn > w.durable.lsn) && w.err == nil {
 		if w.syncing {
 			w.cond.Wait()
@@ -443,7 +445,7 @@ func (w *writer) close() error {
 	}
 	w.closed = true
 	var lost error
-	if w.err != nil {
+	if w.err != nil && !failedBefore {
 		lost = fmt.Errorf("%s: nothing after LSN %d was committed: %w", w.db.name, w.durable.lsn, w.err)
 	}
 	return errors.Join(lost, w.seg.Close(), w.mark.f.Close())

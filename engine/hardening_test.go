@@ -304,3 +304,28 @@ func TestCheckReportsEveryDamagedFrame(t *testing.T) {
 		t.Fatal("CheckAll changed the database")
 	}
 }
+
+// TestStagingReportsItsOwnFailure: a staged write that fails returns the
+// cause from that call, with the LSN it reached, not success (the writer's
+// position goes back to the durable watermark, and the wait must not take
+// that for done).
+func TestStagingReportsItsOwnFailure(t *testing.T) {
+	_, frames := source(t, 20)
+	parts := splitFrames(t, frames)
+	for _, durable := range []bool{false, true} {
+		f := &faults{}
+		db, _ := newDB(t, Options{wrapSegment: f.hook}, CreateOptions{Replica: true})
+		if _, err := db.Apply(cat(parts[:8]...)); err != nil {
+			t.Fatal(err)
+		}
+		f.writeErr = syscall.ENOSPC
+		apply := db.StageVerified
+		if durable {
+			apply = db.ApplyVerified
+		}
+		got, err := apply(txframe.StoredHash(parts[7]), cat(parts[8:]...))
+		if !errors.Is(err, syscall.ENOSPC) || got != 8 {
+			t.Fatalf("durable %v: = %d, %v; want LSN 8 and ENOSPC", durable, got, err)
+		}
+	}
+}
