@@ -79,6 +79,7 @@ type Reader struct {
 	lastHash  txframe.Hash
 	lastTime  int64                   // its commit time
 	skipTo    uint64                  // overlap: frames <= skipTo are checked, not yielded
+	untied    bool                    // an overlap whose base is no boundary seen: its h(base) proves nothing yet
 	bounds    map[uint64]txframe.Hash // h at every segment boundary seen
 	failed    error                   // reported after the good frames before it
 	saidEmpty bool                    // ErrEmpty was reported: once is enough
@@ -182,7 +183,7 @@ func (r *Reader) header() (*Event, error) {
 			return nil, r.errAt(off, h.Base, err)
 		}
 		joinErr, r.rejoined = r.errAt(off, h.Base, err), true
-		r.skipTo, r.last, r.lastHash, r.lastTime = 0, h.Base, h.BaseHash, 0
+		r.skipTo, r.untied, r.last, r.lastHash, r.lastTime = 0, false, h.Base, h.BaseHash, 0
 	}
 	r.in.consume(HeaderSize)
 	r.inSeg, r.hdr, r.segStart = true, h, off
@@ -190,7 +191,9 @@ func (r *Reader) header() (*Event, error) {
 	if h.Base == r.last {
 		r.prevTime = r.lastTime // commit times go on from where the stream is
 	}
-	r.bounds[h.Base] = h.BaseHash
+	if !r.untied {
+		r.bounds[h.Base] = h.BaseHash
+	}
 	if !r.started {
 		r.started, r.origin, r.last, r.lastHash = true, h.Origin, h.Base, h.BaseHash
 	}
@@ -205,7 +208,7 @@ func (r *Reader) header() (*Event, error) {
 // join checks that a segment with header h continues the stream so far:
 // its base is where the stream ends, or inside it with the same history.
 func (r *Reader) join(h Header) error {
-	r.skipTo = 0
+	r.skipTo, r.untied = 0, false
 	switch {
 	case h.Base == 0 && h.BaseHash != (txframe.Hash{}):
 		return fmt.Errorf("%w: a segment based at LSN 0 must carry h(0) = 32 zero bytes, not %s", ErrFormat, h.BaseHash)
@@ -219,11 +222,12 @@ func (r *Reader) join(h Header) error {
 	case h.Base == r.last && h.BaseHash != r.lastHash:
 		return fmt.Errorf("%w: segment's base hash at LSN %d is %s, the stream so far has %s", ErrHistory, h.Base, h.BaseHash, r.lastHash)
 	}
-	if known, ok := r.bounds[h.Base]; ok && known != h.BaseHash {
+	known, ok := r.bounds[h.Base]
+	if ok && known != h.BaseHash {
 		return fmt.Errorf("%w: segment's base hash at LSN %d is %s, the stream so far has %s", ErrHistory, h.Base, h.BaseHash, known)
 	}
 	if h.Base < r.last {
-		r.skipTo = r.last
+		r.skipTo, r.untied = r.last, !ok
 	}
 	return nil
 }
@@ -386,6 +390,9 @@ func (r *Reader) check(f []byte, bodySum txframe.Hash, known bool) (txframe.Head
 	if h.LSN == r.skipTo && h.Hash != r.lastHash {
 		return h, fmt.Errorf("%w: overlapping segment has h(%d) = %s, the stream so far has %s", ErrHistory, h.LSN, h.Hash, r.lastHash)
 	}
+	if h.LSN == r.skipTo {
+		r.tie() // its chain from h(base) reached h(T)
+	}
 	return h, nil
 }
 
@@ -415,13 +422,34 @@ func (r *Reader) end(off int64) (*Event, error) {
 		return nil, r.errAt(off, e.Last, fmt.Errorf("%w: h(%d) is %s, the stream so far has %s", ErrHistory, e.Last, e.LastHash, known))
 	}
 	if !ok && r.skipTo > e.Last {
-		return nil, r.errAt(off, e.Last, fmt.Errorf("%w: the segment's LSNs %d..%d lie inside the stream read so far, which has no hash at LSN %d to check them against; leave this input out",
-			ErrHistory, e.First, e.Last, e.Last))
+		return nil, r.errAt(off, e.Last, r.untiedErr(e))
 	}
+	r.tie() // it ends at a boundary seen, or past T
 	r.bounds[e.Last] = e.LastHash
 	r.in.consume(EndSize)
 	r.inSeg = false
 	return &Event{Kind: KindEnd, Source: r.in.name, Offset: off, Header: r.hdr, End: e}, nil
+}
+
+// untiedErr refuses an overlapping segment that ends before the stream
+// does at an LSN whose hash the reader does not know.
+func (r *Reader) untiedErr(e End) error {
+	if e.Frames == 0 {
+		return fmt.Errorf("%w: a segment with no frames based at LSN %d, inside the stream read so far, which has no hash at LSN %d to check its base hash against; leave this input out",
+			ErrHistory, e.Last, e.Last)
+	}
+	return fmt.Errorf("%w: the segment's LSNs %d..%d lie inside the stream read so far, which has no hash at LSN %d to check them against; leave this input out",
+		ErrHistory, e.First, e.Last, e.Last)
+}
+
+// tie records the current segment's base as a boundary of the stream once
+// its frames have proved h(base): the chain from it reached a hash the
+// stream knows.
+func (r *Reader) tie() {
+	if r.untied {
+		r.untied = false
+		r.bounds[r.hdr.Base] = r.hdr.BaseHash
+	}
 }
 
 func (r *Reader) errAt(off int64, lsn uint64, err error) error {
