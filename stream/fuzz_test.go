@@ -230,13 +230,17 @@ func TestWriteFuzzSeeds(t *testing.T) {
 		writeSeed(t, "FuzzReadTail", name, fmt.Sprintf("[]byte(%q)\n", data))
 	}
 	multi := cat(seg, h.segment(t, 3, 6))
+	secondStream, laterBlock := xzBombs(multi, len(seg))
 	compressed := map[string][]byte{
 		"gzip":               gzipGo(t, multi),
 		"gzip-concatenated":  cat(gzipGo(t, seg), gzipGo(t, h.segment(t, 3, 6))),
 		"xz":                 xzGo(t, multi, 0),
 		"xz-concatenated":    cat(xzGo(t, seg, 0), xzGo(t, h.segment(t, 3, 6), 0)),
 		"xz-dict-over-bound": xzGo(t, seg, 8<<20),
-		"bzip2":              bzip2Seed(t, multi),
+		// Issue 10, item 9: a 4 GiB dictionary declared after the first block.
+		"xz-second-stream-dict-4gib": secondStream,
+		"xz-later-block-dict-4gib":   laterBlock,
+		"bzip2":                      bzip2Seed(t, multi),
 	}
 	for name, data := range compressed {
 		writeSeed(t, "FuzzDecompress", name, fmt.Sprintf("[]byte(%q)\n", data))

@@ -121,7 +121,7 @@ func (r *Reader) Next() (*Event, error) {
 		}
 		ok, err := r.in.fill(4)
 		if err != nil { // a compressed input cut short, or a read error
-			return nil, r.errAt(r.in.off, r.expected(), errors.Join(fmt.Errorf("%w: input stops where a segment header should start", ErrTruncated), err))
+			return nil, r.errAt(r.in.off, r.expected(), truncated(err, "input stops where a segment header should start"))
 		}
 		if !ok && len(r.in.buffered()) == 0 {
 			r.buf, r.in = r.in.buf, nil
@@ -171,7 +171,7 @@ func (r *Reader) header() (*Event, error) {
 		if b := r.in.buffered(); len(b) >= 4 && !bytes.Equal(b[:4], headerMagic[:]) {
 			return nil, r.errAt(off, lsn, fmt.Errorf("%w: no segment header (bytes % x)", ErrFormat, b[:4]))
 		}
-		return nil, r.errAt(off, lsn, errors.Join(fmt.Errorf("%w: input ends inside a segment header", ErrTruncated), err))
+		return nil, r.errAt(off, lsn, truncated(err, "input ends inside a segment header"))
 	}
 	h, err := DecodeHeader(r.in.buffered())
 	if err != nil {
@@ -284,7 +284,7 @@ func (r *Reader) inSegment() (*Event, error) {
 		off := r.in.off
 		ok, err := r.in.fill(4)
 		if !ok {
-			return nil, r.errAt(off, r.next, errors.Join(fmt.Errorf("%w: input ends without the segment's end record, after LSN %d", ErrTruncated, r.next-1), err))
+			return nil, r.errAt(off, r.next, truncated(err, "input ends without the segment's end record, after LSN %d", r.next-1))
 		}
 		switch magic := r.in.buffered()[:4]; {
 		case bytes.Equal(magic, frameMagic[:]):
@@ -317,7 +317,7 @@ func (r *Reader) frames(off int64) (*Event, error) {
 				break // return what we have; the next call reads on
 			}
 			if ok, ferr := r.in.fill(n); !ok {
-				return nil, r.errAt(r.in.off, r.next, errors.Join(fmt.Errorf("%w: input ends inside the frame of LSN %d", ErrTruncated, r.next), ferr))
+				return nil, r.errAt(r.in.off, r.next, truncated(ferr, "input ends inside the frame of LSN %d", r.next))
 			}
 			r.prehash() // the buffer moved and grew
 			continue
@@ -334,7 +334,7 @@ func (r *Reader) frames(off int64) (*Event, error) {
 				break
 			}
 			if ok, ferr := r.in.fill(txframe.HeaderSize); !ok {
-				return nil, r.errAt(r.in.off, r.next, errors.Join(fmt.Errorf("%w: input ends inside the frame of LSN %d", ErrTruncated, r.next), ferr))
+				return nil, r.errAt(r.in.off, r.next, truncated(ferr, "input ends inside the frame of LSN %d", r.next))
 			}
 			continue
 		}
@@ -406,7 +406,7 @@ func (r *Reader) accept(h txframe.Header) {
 
 func (r *Reader) end(off int64) (*Event, error) {
 	if ok, err := r.in.fill(EndSize); !ok {
-		return nil, r.errAt(off, r.next, errors.Join(fmt.Errorf("%w: input ends inside an end record", ErrTruncated), err))
+		return nil, r.errAt(off, r.next, truncated(err, "input ends inside an end record"))
 	}
 	e, err := DecodeEnd(r.in.buffered())
 	if err != nil {
@@ -429,6 +429,17 @@ func (r *Reader) end(off int64) (*Event, error) {
 	r.in.consume(EndSize)
 	r.inSeg = false
 	return &Event{Kind: KindEnd, Source: r.in.name, Offset: off, Header: r.hdr, End: e}, nil
+}
+
+// truncated is ErrTruncated with what the input ended inside, and the
+// cause when the input did not simply end (a decompression or read error),
+// on one line.
+func truncated(cause error, format string, args ...any) error {
+	err := fmt.Errorf("%w: "+format, append([]any{ErrTruncated}, args...)...)
+	if cause == nil {
+		return err
+	}
+	return fmt.Errorf("%w: %w", err, cause)
 }
 
 // untiedErr refuses an overlapping segment that ends before the stream
