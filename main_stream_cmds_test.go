@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"hash/crc32"
 	"os"
 	"strconv"
@@ -11,18 +12,26 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 	"github.com/ulikunitz/xz"
 
+	"github.com/hotpipe/hotpipe/engine"
 	"github.com/hotpipe/hotpipe/stream"
+	"github.com/hotpipe/hotpipe/txframe"
 )
 
-// cmdCraft writes backup files no hotpipe command writes, made from a real
-// backup SRC, for scenarios about hostile or damaged input:
+// cmdCraft makes backup files no hotpipe command writes, from a real
+// backup SRC, and values no command line can carry, for scenarios about
+// hostile or damaged input:
 //
 //	craft empty-segment SRC LSN OUT   a segment with no frames based at LSN, SRC's origin, a foreign h(LSN)
 //	craft rename SRC NAMEHEX OUT      SRC with every header's source name replaced (name in hex)
 //	craft xz-bomb SRC OUT             SRC as two xz streams, the second declaring a 4 GiB dictionary
+//	craft put-value DB KEY FILE       commit one transaction to DB: KEY = FILE's bytes
 func cmdCraft(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) < 3 {
-		ts.Fatalf("usage: craft empty-segment|rename|xz-bomb SRC ... OUT")
+		ts.Fatalf("usage: craft empty-segment|rename|xz-bomb|put-value ...")
+	}
+	if args[0] == "put-value" && len(args) == 4 {
+		craftPutValue(ts, args[1], args[2], args[3])
+		return
 	}
 	src, err := os.ReadFile(ts.MkAbs(args[1]))
 	ts.Check(err)
@@ -38,6 +47,18 @@ func cmdCraft(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("craft: bad arguments %q", args)
 	}
 	ts.Check(os.WriteFile(ts.MkAbs(args[len(args)-1]), out, 0o600))
+}
+
+// craftPutValue commits key = the bytes of file to db, as an application
+// storing a file (a backup, say) as a value would.
+func craftPutValue(ts *testscript.TestScript, db, key, file string) {
+	value, err := os.ReadFile(ts.MkAbs(file))
+	ts.Check(err)
+	d, err := engine.Open(ts.Getenv("HOTPIPE_DATA_DIR"), db, engine.Options{})
+	ts.Check(err)
+	lsn, err := d.Commit([]txframe.Entry{{Op: txframe.OpPut, Key: []byte(key), Value: value}})
+	ts.Check(errors.Join(err, d.Close()))
+	ts.Logf("%s: %s = %d bytes of %s at LSN %d", db, key, len(value), file, lsn)
 }
 
 // craftEmptySegment returns a segment with no frames based at lsn, from

@@ -52,6 +52,9 @@ type Options struct {
 	// restore leaves the other core to the database's writes (measured: no
 	// faster with it on two cores).
 	ParallelHash bool
+	// raw reads inputs as they are, never decompressed: ReadTail's
+	// offsets are the file's, and a file is not a backup by decompressing.
+	raw bool
 }
 
 // Reader reads a stream from one or more inputs in order, checking every
@@ -142,7 +145,10 @@ func (r *Reader) openNext() error {
 	}
 	in := r.inputs[r.idx]
 	r.idx++
-	src, err := decompress(in.R, r.opts.XZDictMax)
+	src, err := in.R, error(nil)
+	if !r.opts.raw {
+		src, err = decompress(in.R, r.opts.XZDictMax)
+	}
 	if err != nil {
 		r.saidEmpty = true // the input's own error says enough
 		return &Error{Source: in.Name, Err: err}
