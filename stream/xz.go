@@ -148,7 +148,7 @@ func (x *xzReader) nextBlock() error {
 		x.inIndex = true
 		return x.readIndex(at)
 	}
-	return x.startBlock(at, int(size+1)*4)
+	return x.startBlock(at, (int(size)+1)*4)
 }
 
 // startBlock reads a block header of n bytes at offset at, checks its

@@ -175,16 +175,23 @@ func TestXZContainerDamage(t *testing.T) {
 	n := len(good)
 	for _, c := range []struct {
 		name string
-		at   int // byte to flip
+		at   int  // byte to change
+		to   byte // its new value; 0 flips it
 	}{
-		{"block check", 12 + 12 + 3 + 500 + 3 + 1}, // after header, chunk header, data, end, padding
-		{"index record", n - 12 - 12 + 2},
-		{"index CRC32", n - 12 - 2},
-		{"footer backward size", n - 7},
-		{"footer magic", n - 1},
+		{"block check", 12 + 12 + 3 + 500 + 3 + 1, 0}, // after header, chunk header, data, end, padding
+		{"index record", n - 12 - 12 + 2, 0},
+		{"index CRC32", n - 12 - 2, 0},
+		{"footer backward size", n - 7, 0},
+		{"footer magic", n - 1, 0},
+		{"block header of the largest size, 1024 bytes", 12, 0xff}, // a fuzzer's find: the size overflowed a byte
+		{"second block header of the largest size", 12 + 12 + 504 + 8, 0xff},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			res := readAll(t, inputs(flip(good, int64(c.at))), stream.Options{})
+			input := flip(good, int64(c.at))
+			if c.to != 0 {
+				input[c.at] = c.to
+			}
+			res := readAll(t, inputs(input), stream.Options{})
 			if !errors.Is(res.err, stream.ErrFormat) {
 				t.Errorf("read: %v; want an ErrFormat", res.err)
 			}
