@@ -116,12 +116,14 @@ func info(off int64, h stream.Header, end stream.End, complete bool) segmentInfo
 		Base: h.Base, First: end.First, Last: end.Last, Frames: end.Frames, Bytes: end.Length, LastHash: end.LastHash.String(), Complete: complete}
 }
 
+// printSegments prints one line per segment. Names are shown escaped: a
+// header's source name is whatever bytes the file holds.
 func printSegments(e *env, name string, segs []segmentInfo, scanned bool) {
 	how := "from its end records"
 	if scanned {
 		how = "by scanning"
 	}
-	fmt.Fprintf(e.stdout, "%s: %d segment(s), read %s\n", name, len(segs), how)
+	fmt.Fprintf(e.stdout, "%s: %d segment(s), read %s\n", shown(name), len(segs), how)
 	for i, s := range segs {
 		state := ""
 		if !s.Complete {
@@ -132,6 +134,6 @@ func printSegments(e *env, name string, segs []segmentInfo, scanned bool) {
 			lsns = fmt.Sprintf("no frames (base %d)", s.Base)
 		}
 		fmt.Fprintf(e.stdout, "segment %d at offset %d: source %s, origin %s, created %s, %s, %d bytes, last hash %s%s\n",
-			i+1, s.Offset, s.Source, s.Origin, s.Created.Format(time.RFC3339), lsns, s.Bytes, s.LastHash, state)
+			i+1, s.Offset, shown(s.Source), s.Origin, s.Created.Format(time.RFC3339), lsns, s.Bytes, s.LastHash, state)
 	}
 }

@@ -181,20 +181,23 @@ func (rep *verifyReport) problem(err error) {
 	rep.input(p.Source).Status = "problem"
 }
 
+// print writes the report for a person: input names shown escaped and
+// messages with control characters escaped, one line each, whatever bytes
+// a file's name or an error carries.
 func (rep *verifyReport) print(e *env) {
 	w := e.stdout
 	for _, st := range rep.Inputs {
 		if st.Frames == 0 {
-			fmt.Fprintf(w, "%s: no frames, %d segment(s), %s\n", st.Source, st.Segments, st.Status)
+			fmt.Fprintf(w, "%s: no frames, %d segment(s), %s\n", shown(st.Source), st.Segments, st.Status)
 			continue
 		}
-		fmt.Fprintf(w, "%s: LSN %d..%d, %d frames, %d segment(s), %s\n", st.Source, st.First, st.Last, st.Frames, st.Segments, st.Status)
+		fmt.Fprintf(w, "%s: LSN %d..%d, %d frames, %d segment(s), %s\n", shown(st.Source), st.First, st.Last, st.Frames, st.Segments, st.Status)
 	}
 	for _, p := range rep.Problems {
 		if p.LSN != 0 {
-			fmt.Fprintf(w, "problem: %s: offset %d (LSN %d): %s\n", p.Source, p.Offset, p.LSN, p.Message)
+			fmt.Fprintf(w, "problem: %s: offset %d (LSN %d): %s\n", shown(p.Source), p.Offset, p.LSN, shownText(p.Message))
 		} else {
-			fmt.Fprintf(w, "problem: %s: offset %d: %s\n", p.Source, p.Offset, p.Message)
+			fmt.Fprintf(w, "problem: %s: offset %d: %s\n", shown(p.Source), p.Offset, shownText(p.Message))
 		}
 	}
 	if rep.Frames > 0 {

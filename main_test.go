@@ -44,6 +44,7 @@ func TestScripts(t *testing.T) {
 			"samestate":  cmdSameState,
 			"waitlsn":    cmdWaitLSN,
 			"perm":       cmdPerm,
+			"craft":      cmdCraft,
 		},
 	})
 }

@@ -18,8 +18,11 @@
 //	 76  CRC32C of [0,76)
 //
 // The first frame of a segment has LSN base+1 and chains from h(base). The
-// end record is fixed-size and carries the segment's length, so the last
-// segment of a file, and its header, are found from the file's end in O(1).
+// end record is fixed-size and carries the segment's length, so a file of
+// whole segments is walked from its end to offset 0, header and end record
+// by header and end record, without reading a frame; a file that does not
+// end that way (an interrupted backup) is read forward from offset 0, and
+// nothing is inferred from bytes that could be a frame's payload.
 // A stream that stops without an end record is truncated, which is an error.
 // Concatenated segments read as one stream when each segment's base is the
 // LSN and hash where the stream so far ends, or overlaps what came before

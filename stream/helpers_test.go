@@ -17,9 +17,10 @@ import (
 // The stream layout restated from doc.go, so that the tests check the
 // documented format instead of repeating the implementation's constants.
 const (
-	hdrLen = 140 // segment header
-	endLen = 80  // end record
-	keyLen = 9   // test keys are "k" and 8 digits
+	hdrLen   = 140 // segment header
+	fixedLen = 8   // the header's magic, version and length
+	endLen   = 80  // end record
+	keyLen   = 9   // test keys are "k" and 8 digits
 )
 
 // frameLen is the size of one test frame (one put of keyLen key bytes and

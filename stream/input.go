@@ -9,8 +9,6 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/ulikunitz/xz"
-
 	"github.com/hotpipe/hotpipe/txframe"
 )
 
@@ -29,7 +27,6 @@ const DefaultXZDictMax = 64 << 20
 const readBlock = 1 << 20
 
 var (
-	xzMagic    = []byte{0xfd, '7', 'z', 'X', 'Z', 0x00}
 	gzipMagic  = []byte{0x1f, 0x8b}
 	bzip2Magic = []byte{'B', 'Z', 'h'}
 	zstdMagic  = []byte{0x28, 0xb5, 0x2f, 0xfd}
@@ -44,13 +41,10 @@ func decompress(r io.Reader, xzDictMax int) (io.Reader, error) {
 		return nil, err
 	}
 	switch {
-	case bytes.HasPrefix(head, xzMagic):
-		if err := checkXZDict(head, xzDictMax); err != nil {
-			return nil, err
-		}
-		zr, err := xz.NewReader(br)
+	case bytes.HasPrefix(head, xzStreamMagic):
+		zr, err := newXZReader(br, xzDictMax)
 		if err != nil {
-			return nil, fmt.Errorf("%w: xz: %v", ErrFormat, err)
+			return nil, err
 		}
 		return zr, nil
 	case bytes.HasPrefix(head, gzipMagic):
@@ -65,42 +59,6 @@ func decompress(r io.Reader, xzDictMax int) (io.Reader, error) {
 		return nil, fmt.Errorf("%w: zstd input is not read directly; decompress it with zstd -dc", ErrFormat)
 	}
 	return br, nil
-}
-
-// checkXZDict refuses an xz stream whose first block would make the decoder
-// allocate a dictionary larger than max. head starts with the 12-byte stream
-// header; the block header follows it.
-func checkXZDict(head []byte, max int) error {
-	const streamHeader = 12
-	if len(head) < streamHeader+6 {
-		return nil // too short to hold a block: the decoder reports it
-	}
-	bh := head[streamHeader:]
-	flags := bh[1]
-	p := 2
-	for _, present := range []bool{flags&0x40 != 0, flags&0x80 != 0} { // compressed, uncompressed size
-		if present {
-			for p < len(bh) && bh[p]&0x80 != 0 {
-				p++
-			}
-			p++
-		}
-	}
-	if p+3 > len(bh) || bh[p] != 0x21 || bh[p+1] != 1 { // the first filter must be LZMA2 with 1 property byte
-		return nil
-	}
-	prop := bh[p+2]
-	if prop > 40 {
-		return fmt.Errorf("%w: xz: bad LZMA2 dictionary size property %d", ErrFormat, prop)
-	}
-	dict := uint64(2|prop&1) << (prop/2 + 11)
-	if prop == 40 {
-		dict = 1<<32 - 1
-	}
-	if dict > uint64(max) {
-		return fmt.Errorf("%w: xz: dictionary of %d MiB exceeds the %d MiB memory bound", ErrFormat, dict>>20, max>>20)
-	}
-	return nil
 }
 
 // input buffers one decompressed input. buf[r:w] holds the bytes at offset

@@ -52,6 +52,9 @@ type Options struct {
 	// restore leaves the other core to the database's writes (measured: no
 	// faster with it on two cores).
 	ParallelHash bool
+	// raw reads inputs as they are, never decompressed: ReadTail's
+	// offsets are the file's, and a file is not a backup by decompressing.
+	raw bool
 }
 
 // Reader reads a stream from one or more inputs in order, checking every
@@ -79,6 +82,7 @@ type Reader struct {
 	lastHash  txframe.Hash
 	lastTime  int64                   // its commit time
 	skipTo    uint64                  // overlap: frames <= skipTo are checked, not yielded
+	untied    bool                    // an overlap whose base is no boundary seen: its h(base) proves nothing yet
 	bounds    map[uint64]txframe.Hash // h at every segment boundary seen
 	failed    error                   // reported after the good frames before it
 	saidEmpty bool                    // ErrEmpty was reported: once is enough
@@ -120,7 +124,7 @@ func (r *Reader) Next() (*Event, error) {
 		}
 		ok, err := r.in.fill(4)
 		if err != nil { // a compressed input cut short, or a read error
-			return nil, r.errAt(r.in.off, r.expected(), errors.Join(fmt.Errorf("%w: input stops where a segment header should start", ErrTruncated), err))
+			return nil, r.errAt(r.in.off, r.expected(), truncated(err, "input stops where a segment header should start"))
 		}
 		if !ok && len(r.in.buffered()) == 0 {
 			r.buf, r.in = r.in.buf, nil
@@ -141,7 +145,10 @@ func (r *Reader) openNext() error {
 	}
 	in := r.inputs[r.idx]
 	r.idx++
-	src, err := decompress(in.R, r.opts.XZDictMax)
+	src, err := in.R, error(nil)
+	if !r.opts.raw {
+		src, err = decompress(in.R, r.opts.XZDictMax)
+	}
 	if err != nil {
 		r.saidEmpty = true // the input's own error says enough
 		return &Error{Source: in.Name, Err: err}
@@ -170,7 +177,7 @@ func (r *Reader) header() (*Event, error) {
 		if b := r.in.buffered(); len(b) >= 4 && !bytes.Equal(b[:4], headerMagic[:]) {
 			return nil, r.errAt(off, lsn, fmt.Errorf("%w: no segment header (bytes % x)", ErrFormat, b[:4]))
 		}
-		return nil, r.errAt(off, lsn, errors.Join(fmt.Errorf("%w: input ends inside a segment header", ErrTruncated), err))
+		return nil, r.errAt(off, lsn, truncated(err, "input ends inside a segment header"))
 	}
 	h, err := DecodeHeader(r.in.buffered())
 	if err != nil {
@@ -182,7 +189,7 @@ func (r *Reader) header() (*Event, error) {
 			return nil, r.errAt(off, h.Base, err)
 		}
 		joinErr, r.rejoined = r.errAt(off, h.Base, err), true
-		r.skipTo, r.last, r.lastHash, r.lastTime = 0, h.Base, h.BaseHash, 0
+		r.skipTo, r.untied, r.last, r.lastHash, r.lastTime = 0, false, h.Base, h.BaseHash, 0
 	}
 	r.in.consume(HeaderSize)
 	r.inSeg, r.hdr, r.segStart = true, h, off
@@ -190,7 +197,9 @@ func (r *Reader) header() (*Event, error) {
 	if h.Base == r.last {
 		r.prevTime = r.lastTime // commit times go on from where the stream is
 	}
-	r.bounds[h.Base] = h.BaseHash
+	if !r.untied {
+		r.bounds[h.Base] = h.BaseHash
+	}
 	if !r.started {
 		r.started, r.origin, r.last, r.lastHash = true, h.Origin, h.Base, h.BaseHash
 	}
@@ -205,7 +214,7 @@ func (r *Reader) header() (*Event, error) {
 // join checks that a segment with header h continues the stream so far:
 // its base is where the stream ends, or inside it with the same history.
 func (r *Reader) join(h Header) error {
-	r.skipTo = 0
+	r.skipTo, r.untied = 0, false
 	switch {
 	case h.Base == 0 && h.BaseHash != (txframe.Hash{}):
 		return fmt.Errorf("%w: a segment based at LSN 0 must carry h(0) = 32 zero bytes, not %s", ErrFormat, h.BaseHash)
@@ -219,11 +228,12 @@ func (r *Reader) join(h Header) error {
 	case h.Base == r.last && h.BaseHash != r.lastHash:
 		return fmt.Errorf("%w: segment's base hash at LSN %d is %s, the stream so far has %s", ErrHistory, h.Base, h.BaseHash, r.lastHash)
 	}
-	if known, ok := r.bounds[h.Base]; ok && known != h.BaseHash {
+	known, ok := r.bounds[h.Base]
+	if ok && known != h.BaseHash {
 		return fmt.Errorf("%w: segment's base hash at LSN %d is %s, the stream so far has %s", ErrHistory, h.Base, h.BaseHash, known)
 	}
 	if h.Base < r.last {
-		r.skipTo = r.last
+		r.skipTo, r.untied = r.last, !ok
 	}
 	return nil
 }
@@ -280,7 +290,7 @@ func (r *Reader) inSegment() (*Event, error) {
 		off := r.in.off
 		ok, err := r.in.fill(4)
 		if !ok {
-			return nil, r.errAt(off, r.next, errors.Join(fmt.Errorf("%w: input ends without the segment's end record, after LSN %d", ErrTruncated, r.next-1), err))
+			return nil, r.errAt(off, r.next, truncated(err, "input ends without the segment's end record, after LSN %d", r.next-1))
 		}
 		switch magic := r.in.buffered()[:4]; {
 		case bytes.Equal(magic, frameMagic[:]):
@@ -313,7 +323,7 @@ func (r *Reader) frames(off int64) (*Event, error) {
 				break // return what we have; the next call reads on
 			}
 			if ok, ferr := r.in.fill(n); !ok {
-				return nil, r.errAt(r.in.off, r.next, errors.Join(fmt.Errorf("%w: input ends inside the frame of LSN %d", ErrTruncated, r.next), ferr))
+				return nil, r.errAt(r.in.off, r.next, truncated(ferr, "input ends inside the frame of LSN %d", r.next))
 			}
 			r.prehash() // the buffer moved and grew
 			continue
@@ -330,7 +340,7 @@ func (r *Reader) frames(off int64) (*Event, error) {
 				break
 			}
 			if ok, ferr := r.in.fill(txframe.HeaderSize); !ok {
-				return nil, r.errAt(r.in.off, r.next, errors.Join(fmt.Errorf("%w: input ends inside the frame of LSN %d", ErrTruncated, r.next), ferr))
+				return nil, r.errAt(r.in.off, r.next, truncated(ferr, "input ends inside the frame of LSN %d", r.next))
 			}
 			continue
 		}
@@ -386,6 +396,9 @@ func (r *Reader) check(f []byte, bodySum txframe.Hash, known bool) (txframe.Head
 	if h.LSN == r.skipTo && h.Hash != r.lastHash {
 		return h, fmt.Errorf("%w: overlapping segment has h(%d) = %s, the stream so far has %s", ErrHistory, h.LSN, h.Hash, r.lastHash)
 	}
+	if h.LSN == r.skipTo {
+		r.tie() // its chain from h(base) reached h(T)
+	}
 	return h, nil
 }
 
@@ -399,7 +412,7 @@ func (r *Reader) accept(h txframe.Header) {
 
 func (r *Reader) end(off int64) (*Event, error) {
 	if ok, err := r.in.fill(EndSize); !ok {
-		return nil, r.errAt(off, r.next, errors.Join(fmt.Errorf("%w: input ends inside an end record", ErrTruncated), err))
+		return nil, r.errAt(off, r.next, truncated(err, "input ends inside an end record"))
 	}
 	e, err := DecodeEnd(r.in.buffered())
 	if err != nil {
@@ -415,13 +428,45 @@ func (r *Reader) end(off int64) (*Event, error) {
 		return nil, r.errAt(off, e.Last, fmt.Errorf("%w: h(%d) is %s, the stream so far has %s", ErrHistory, e.Last, e.LastHash, known))
 	}
 	if !ok && r.skipTo > e.Last {
-		return nil, r.errAt(off, e.Last, fmt.Errorf("%w: the segment's LSNs %d..%d lie inside the stream read so far, which has no hash at LSN %d to check them against; leave this input out",
-			ErrHistory, e.First, e.Last, e.Last))
+		return nil, r.errAt(off, e.Last, r.untiedErr(e))
 	}
+	r.tie() // it ends at a boundary seen, or past T
 	r.bounds[e.Last] = e.LastHash
 	r.in.consume(EndSize)
 	r.inSeg = false
 	return &Event{Kind: KindEnd, Source: r.in.name, Offset: off, Header: r.hdr, End: e}, nil
+}
+
+// truncated is ErrTruncated with what the input ended inside, and the
+// cause when the input did not simply end (a decompression or read error),
+// on one line.
+func truncated(cause error, format string, args ...any) error {
+	err := fmt.Errorf("%w: "+format, append([]any{ErrTruncated}, args...)...)
+	if cause == nil {
+		return err
+	}
+	return fmt.Errorf("%w: %w", err, cause)
+}
+
+// untiedErr refuses an overlapping segment that ends before the stream
+// does at an LSN whose hash the reader does not know.
+func (r *Reader) untiedErr(e End) error {
+	if e.Frames == 0 {
+		return fmt.Errorf("%w: a segment with no frames based at LSN %d, inside the stream read so far, which has no hash at LSN %d to check its base hash against; leave this input out",
+			ErrHistory, e.Last, e.Last)
+	}
+	return fmt.Errorf("%w: the segment's LSNs %d..%d lie inside the stream read so far, which has no hash at LSN %d to check them against; leave this input out",
+		ErrHistory, e.First, e.Last, e.Last)
+}
+
+// tie records the current segment's base as a boundary of the stream once
+// its frames have proved h(base): the chain from it reached a hash the
+// stream knows.
+func (r *Reader) tie() {
+	if r.untied {
+		r.untied = false
+		r.bounds[r.hdr.Base] = r.hdr.BaseHash
+	}
 }
 
 func (r *Reader) errAt(off int64, lsn uint64, err error) error {

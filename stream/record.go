@@ -1,7 +1,6 @@
 package stream
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -104,12 +103,6 @@ func AppendHeader(dst []byte, h *Header) ([]byte, error) {
 	copy(b[73:136], h.Name)
 	binary.LittleEndian.PutUint32(b[headerCRCAt:], crc32.Checksum(b[:headerCRCAt], castagnoli))
 	return append(dst, b[:]...), nil
-}
-
-// isTornHeader reports whether b, shorter than a header, is the start of
-// one: all that a backup killed while writing its first header leaves.
-func isTornHeader(b []byte) bool {
-	return len(b) > 0 && len(b) < HeaderSize && bytes.HasPrefix(headerMagic[:], b[:min(len(b), len(headerMagic))])
 }
 
 // DecodeHeader decodes a header from the first HeaderSize bytes of b.

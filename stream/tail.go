@@ -2,9 +2,11 @@ package stream
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/hotpipe/hotpipe/txframe"
 )
@@ -14,207 +16,54 @@ type Tail struct {
 	Header   Header       // the last segment's header
 	SegStart int64        // its offset
 	Complete bool         // the last segment has a valid end record
-	Last     uint64       // last LSN in the file
+	Last     uint64       // last LSN in the file (of the open segment, when it is open)
 	LastHash txframe.Hash // h(Last)
 	Keep     int64        // bytes to keep: through the last end record, or the last whole frame of an open segment
 	Torn     int64        // bytes past Keep left by an interrupted backup
 }
 
-// ReadTail finds how the file f of size bytes ends. A file ending in a valid
-// end record is read in O(1): the record holds its segment's length, which
-// leads to the header. Otherwise the last segment header is found by
-// searching back from the end, and the segment is scanned forward to its
-// last whole frame; bytes after it are torn only if they are an incomplete
-// record or frame running to the end of the file, or zeros. A file holding
-// only the start of its first header is all torn: Keep is 0.
+// Limits of what ReadTail takes for an interrupted write.
+const (
+	// minFrameLen is the smallest frame: a 28-byte body and 44 bytes of
+	// header and trailer (FORMAT.md, "Limits").
+	minFrameLen = 28 + txframe.Overhead
+	// maxTornZeros bounds the zeros taken for space a crash extended but
+	// never wrote: more than that is not one interrupted write.
+	maxTornZeros = 1 << 20
+	// fixedHeaderLen is the header's magic, version and length: bytes
+	// every header starts with, and so the fewest that show that the
+	// start of a file is the start of a header.
+	fixedHeaderLen = 8
+)
+
+// ReadTail finds how the file f of size bytes ends. Nothing is inferred
+// from bytes that could be payload (a frame's value may hold a whole
+// backup file, headers, end records and all):
+//
+//   - A complete file is recognised by walking back from its last end
+//     record, segment by segment (each end record's length leads to its
+//     header, which must be at offset 0 or right after the previous
+//     segment's end record, and each segment joins the one before it) to
+//     offset 0 exactly: O(segments) small reads, no frame read.
+//   - Anything else is scanned forward from offset 0 by the Reader, which
+//     knows where every header, frame and end record starts. The bytes
+//     after the last whole frame or end record are torn only if they are
+//     the start of the record expected there, cut short by the end of the
+//     file, or zeros (at most 1 MiB): what an interrupted backup leaves.
+//     Anything else is damage, reported where it is, and nothing is cut.
+//
+// At the start of a file, only the header's fixed fields (or zeros) show
+// that the bytes are a header an interrupted backup began: a file that
+// shows neither is not a hotpipe backup, and is refused as ErrFormat.
 func ReadTail(f io.ReaderAt, size int64, name string) (Tail, error) {
-	if t, ok := completeTail(f, size); ok {
-		return t, nil
+	if size <= 0 {
+		return Tail{}, &Error{Source: name, Err: fmt.Errorf("%w: the file is empty", ErrFormat)}
 	}
-	start, err := lastHeader(f, size)
-	if err != nil {
-		if tornFirstHeader(f, size) {
-			return Tail{Torn: size}, nil
-		}
-		return Tail{}, &Error{Source: name, Offset: size, Err: err}
+	if segs, ok := walkSegments(f, size); ok && joined(segs) {
+		s := segs[len(segs)-1]
+		return Tail{Header: s.Header, SegStart: s.Offset, Complete: true, Last: s.End.Last, LastHash: s.End.LastHash, Keep: size}, nil
 	}
-	return scanTail(f, size, start, name)
-}
-
-// tornFirstHeader reports whether f holds nothing but the start of a header.
-func tornFirstHeader(f io.ReaderAt, size int64) bool {
-	if size <= 0 || size >= HeaderSize {
-		return false
-	}
-	b := make([]byte, size)
-	n, _ := f.ReadAt(b, 0)
-	return n == len(b) && isTornHeader(b)
-}
-
-func completeTail(f io.ReaderAt, size int64) (Tail, bool) {
-	if size < HeaderSize+EndSize {
-		return Tail{}, false
-	}
-	var b [EndSize]byte
-	if _, err := f.ReadAt(b[:], size-EndSize); err != nil {
-		return Tail{}, false
-	}
-	e, err := DecodeEnd(b[:])
-	if err != nil || e.Length > uint64(size-EndSize) {
-		return Tail{}, false
-	}
-	start := size - EndSize - int64(e.Length)
-	var hb [HeaderSize]byte
-	if _, err := f.ReadAt(hb[:], start); err != nil {
-		return Tail{}, false
-	}
-	h, err := DecodeHeader(hb[:])
-	if err != nil || h.Base+1 != e.First || e.Frames == 0 && h.BaseHash != e.LastHash {
-		return Tail{}, false
-	}
-	return Tail{Header: h, SegStart: start, Complete: true, Last: e.Last, LastHash: e.LastHash, Keep: size}, true
-}
-
-// lastHeader returns the offset of the last valid segment header in f.
-func lastHeader(f io.ReaderAt, size int64) (int64, error) {
-	const chunk = 1 << 20
-	buf := make([]byte, chunk+HeaderSize)
-	for end := size; end > 0; end -= chunk {
-		start := max(end-chunk, 0)
-		n := int(min(end+HeaderSize, size) - start)
-		if _, err := f.ReadAt(buf[:n], start); err != nil && err != io.EOF {
-			return 0, err
-		}
-		for i := bytes.LastIndex(buf[:n], headerMagic[:]); i >= 0; i = bytes.LastIndex(buf[:i], headerMagic[:]) {
-			if _, err := DecodeHeader(buf[i:n]); err == nil {
-				return start + int64(i), nil
-			}
-		}
-	}
-	return 0, fmt.Errorf("%w: no valid segment header in the file", ErrFormat)
-}
-
-// scanTail reads the segment at start forward to find the last whole frame.
-func scanTail(f io.ReaderAt, size, start int64, name string) (Tail, error) {
-	src := io.NewSectionReader(f, start, size-start)
-	r := NewReader([]Input{{Name: name, R: src}}, Options{})
-	var t Tail
-	for {
-		ev, err := r.Next()
-		if err == nil {
-			t.note(ev, start)
-			continue
-		}
-		if err == io.EOF && t.Complete {
-			return t, nil
-		}
-		if t.Keep == 0 || !tornTail(err, f, start, size) {
-			return Tail{}, offsetBy(err, start)
-		}
-		t.Torn = size - t.Keep
-		return t, nil
-	}
-}
-
-func (t *Tail) note(ev *Event, base int64) {
-	switch ev.Kind {
-	case KindHeader:
-		*t = Tail{Header: ev.Header, SegStart: base + ev.Offset, Last: ev.Header.Base, LastHash: ev.Header.BaseHash, Keep: base + ev.Offset + HeaderSize}
-	case KindFrames:
-		t.Last, t.LastHash = ev.Last, ev.LastHash
-		t.Keep = base + ev.Offset + int64(len(ev.Frames))
-	case KindEnd:
-		t.Complete, t.Keep = true, base+ev.Offset+EndSize
-	}
-}
-
-// tornTail reports whether the error that stopped a scan is the mark of an
-// interrupted write: input cut short with no whole record after the cut, or
-// zeros to the end of the file.
-func tornTail(err error, f io.ReaderAt, start, size int64) bool {
-	var se *Error
-	if !errors.As(err, &se) {
-		return false
-	}
-	off := start + se.Offset
-	if zerosFrom(f, off, size) {
-		return true
-	}
-	return errors.Is(err, ErrTruncated) && beginsLikeRecord(f, off, size) && !recordAfter(f, off, size)
-}
-
-// zerosFrom reports whether f holds only zeros from off to size, as space a
-// crash extended but never wrote leaves.
-func zerosFrom(f io.ReaderAt, off, size int64) bool {
-	if size-off > 1<<20 {
-		return false
-	}
-	b := make([]byte, size-off)
-	if _, err := f.ReadAt(b, off); err != nil && err != io.EOF {
-		return false
-	}
-	return len(bytes.Trim(b, "\x00")) == 0
-}
-
-// beginsLikeRecord reports whether the bytes at off start as a frame, header
-// or end record would: what an interrupted write leaves is the beginning of
-// one, not arbitrary bytes.
-func beginsLikeRecord(f io.ReaderAt, off, size int64) bool {
-	var b [4]byte
-	n, _ := f.ReadAt(b[:min(size-off, 4)], off)
-	for _, m := range [][4]byte{frameMagic, headerMagic, endMagic} {
-		if bytes.Equal(b[:n], m[:n]) {
-			return true
-		}
-	}
-	return false
-}
-
-// recordAfter reports whether a whole frame, end record or header starts in
-// f after off. An interrupted backup writes nothing after the record it was
-// writing, so a record cut short with a whole record after it is damage (a
-// frame length that points past the end of the file), not a torn tail.
-func recordAfter(f io.ReaderAt, off, size int64) bool {
-	if size-off > txframe.MaxFrameLen {
-		return true // longer than any record: not one record cut short
-	}
-	b := make([]byte, size-off)
-	if _, err := f.ReadAt(b, off); err != nil && err != io.EOF {
-		return true
-	}
-	for i := 1; i+4 <= len(b); i++ {
-		err := ErrFormat
-		switch [4]byte(b[i : i+4]) {
-		case frameMagic:
-			_, err = txframe.Peek(b[i:])
-		case endMagic:
-			_, err = DecodeEnd(b[i:])
-		case headerMagic:
-			_, err = DecodeHeader(b[i:])
-		}
-		if err == nil {
-			return true
-		}
-	}
-	return false
-}
-
-// offsetBy shifts an *Error's offset from a section to the whole file.
-func offsetBy(err error, base int64) error {
-	var se *Error
-	if errors.As(err, &se) {
-		c := *se
-		c.Offset += base
-		return &c
-	}
-	return err
-}
-
-// LastLSN returns the last LSN of a file that ends in a valid end record,
-// read in O(1); false when the file ends otherwise (or is compressed).
-func LastLSN(f io.ReaderAt, size int64) (uint64, bool) {
-	t, ok := completeTail(f, size)
-	return t.Last, ok
+	return scanTail(f, size, name)
 }
 
 // Segment describes one segment of a file, from its header and end record.
@@ -225,26 +74,246 @@ type Segment struct {
 }
 
 // Segments lists the segments of a file of size bytes from its end records
-// alone, walking back from the last: O(segments), no frame is read. It
-// reports false when the file does not allow it (a torn tail, or bytes that
-// are not whole segments), and the caller must scan forward instead.
+// alone, walking back from the last to offset 0: O(segments), no frame is
+// read. It reports false when the file does not allow it (a torn tail, or
+// bytes that are not whole segments), and the caller must scan forward
+// instead. It does not check that the segments join.
 func Segments(f io.ReaderAt, size int64) ([]Segment, bool) {
+	return walkSegments(f, size)
+}
+
+// LastLSN returns the last LSN of a file of whole segments, found by the
+// same walk; false when the file ends otherwise (or is compressed).
+func LastLSN(f io.ReaderAt, size int64) (uint64, bool) {
+	segs, ok := walkSegments(f, size)
+	if !ok {
+		return 0, false
+	}
+	return segs[len(segs)-1].End.Last, true
+}
+
+// walkSegments walks back from the end of the file, segment by segment, and
+// succeeds only if it reaches offset 0 exactly.
+func walkSegments(f io.ReaderAt, size int64) ([]Segment, bool) {
 	var segs []Segment
 	for end := size; end > 0; {
-		t, ok := completeTail(f, end)
+		s, ok := segmentEndingAt(f, end)
 		if !ok {
 			return nil, false
 		}
-		var b [EndSize]byte
-		if _, err := f.ReadAt(b[:], end-EndSize); err != nil {
-			return nil, false
+		segs = append(segs, s)
+		end = s.Offset
+	}
+	slices.Reverse(segs)
+	return segs, size > 0
+}
+
+// segmentEndingAt reads the end record that ends at offset end and the
+// header its segment length leads to; both must decode and agree.
+func segmentEndingAt(f io.ReaderAt, end int64) (Segment, bool) {
+	if end < HeaderSize+EndSize {
+		return Segment{}, false
+	}
+	var b [EndSize]byte
+	if _, err := f.ReadAt(b[:], end-EndSize); err != nil {
+		return Segment{}, false
+	}
+	e, err := DecodeEnd(b[:])
+	if err != nil || e.Length > uint64(end-EndSize) || !fitsFrames(e) {
+		return Segment{}, false
+	}
+	start := end - EndSize - int64(e.Length)
+	var hb [HeaderSize]byte
+	if _, err := f.ReadAt(hb[:], start); err != nil {
+		return Segment{}, false
+	}
+	h, err := DecodeHeader(hb[:])
+	if err != nil || h.Base+1 != e.First || e.Frames == 0 && h.BaseHash != e.LastHash {
+		return Segment{}, false
+	}
+	return Segment{Offset: start, Header: h, End: e}, true
+}
+
+// fitsFrames reports whether an end record's frame count can fill its
+// segment length: every frame takes minFrameLen to MaxFrameLen bytes.
+func fitsFrames(e End) bool {
+	body := e.Length - HeaderSize
+	most := body / minFrameLen
+	fewest := (body + txframe.MaxFrameLen - 1) / txframe.MaxFrameLen
+	return e.Frames <= most && e.Frames >= fewest
+}
+
+// joined reports whether segments found by the walk read as one history in
+// the way hot-backup --append writes them: one origin, and each segment
+// based exactly where the one before it ends, with the same hash. Anything
+// else (overlaps, for one) is left to the forward scan, which checks it.
+func joined(segs []Segment) bool {
+	if segs[0].Header.Base == 0 && segs[0].Header.BaseHash != (txframe.Hash{}) {
+		return false
+	}
+	for i := 1; i < len(segs); i++ {
+		prev, h := segs[i-1], segs[i].Header
+		if h.Origin != prev.Header.Origin || h.Base != prev.End.Last || h.BaseHash != prev.End.LastHash {
+			return false
 		}
-		e, _ := DecodeEnd(b[:])
-		segs = append(segs, Segment{Offset: t.SegStart, Header: t.Header, End: e})
-		end = t.SegStart
 	}
-	for i, j := 0, len(segs)-1; i < j; i, j = i+1, j-1 {
-		segs[i], segs[j] = segs[j], segs[i]
+	return true
+}
+
+// scanTail reads the whole file forward with a Reader, raw (never
+// decompressed: the offsets are the file's), to where it stops.
+func scanTail(f io.ReaderAt, size int64, name string) (Tail, error) {
+	src := &ioErrs{r: io.NewSectionReader(f, 0, size)}
+	r := NewReader([]Input{{Name: name, R: src}}, Options{raw: true, ParallelHash: true})
+	for {
+		_, err := r.Next()
+		switch {
+		case err == nil:
+			continue
+		case src.err != nil:
+			return Tail{}, &Error{Source: name, Offset: src.off, Err: src.err}
+		case err == io.EOF:
+			return r.tailAt(size), nil
+		}
+		return r.tornOrDamaged(f, size, name, err)
 	}
-	return segs, true
+}
+
+// ioErrs remembers a read error other than the end of the input: that is
+// not a torn tail, whatever the Reader makes of it.
+type ioErrs struct {
+	r   io.Reader
+	off int64
+	err error
+}
+
+func (s *ioErrs) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	s.off += int64(n)
+	if err != nil && err != io.EOF {
+		s.err = err
+	}
+	return n, err
+}
+
+// tailAt is the tail of a file whose bytes before off the Reader accepted:
+// through the last end record, or the last whole frame of an open segment.
+func (r *Reader) tailAt(off int64) Tail {
+	if !r.started {
+		return Tail{}
+	}
+	if r.inSeg {
+		return Tail{Header: r.hdr, SegStart: r.segStart, Last: r.next - 1, LastHash: r.prev, Keep: off}
+	}
+	return Tail{Header: r.hdr, SegStart: r.segStart, Complete: true, Last: r.last, LastHash: r.lastHash, Keep: off}
+}
+
+// tornOrDamaged decides what the bytes from the record the Reader could
+// not read (at err's offset) to the end of the file are: a torn tail, or
+// damage (err itself).
+func (r *Reader) tornOrDamaged(f io.ReaderAt, size int64, name string, err error) (Tail, error) {
+	se, ok := errors.AsType[*Error](err)
+	if !ok {
+		return Tail{}, err
+	}
+	off := se.Offset
+	var head [HeaderSize]byte
+	n, rerr := f.ReadAt(head[:min(size-off, HeaderSize)], off)
+	if rerr != nil && rerr != io.EOF {
+		return Tail{}, &Error{Source: name, Offset: off, Err: rerr}
+	}
+	if !zerosTo(f, off, size) && !(errors.Is(err, ErrTruncated) && r.tornRecord(head[:n], off, size-off)) {
+		if !r.started {
+			return Tail{}, notABackup(se, size)
+		}
+		return Tail{}, err
+	}
+	t := r.tailAt(off)
+	t.Torn = size - off
+	return t, nil
+}
+
+// notABackup refuses a file whose start is neither a header nor the start
+// of one that an interrupted backup left, keeping the Reader's cause.
+func notABackup(cause *Error, size int64) error {
+	const what = "the file is not a hotpipe backup, nor the start of one that an interrupted backup left"
+	var err error
+	switch {
+	case errors.Is(cause, ErrTruncated):
+		err = fmt.Errorf("%w: %s: its %d bytes are fewer than a segment header's and do not start as one does; nothing was changed", ErrFormat, what, size)
+	case errors.Is(cause, ErrFormat):
+		err = fmt.Errorf("%s: %w; nothing was changed", what, cause.Err)
+	default:
+		err = fmt.Errorf("%w: %s: its first segment header is damaged: %w; nothing was changed", ErrFormat, what, cause.Err)
+	}
+	return &Error{Source: cause.Source, Err: err}
+}
+
+// tornRecord reports whether the n bytes at off, the last of the file,
+// head their start, are the start of the record the Reader expected there
+// and nothing more: a header between segments; a frame or the end record
+// inside one. Every field they hold must be what the record would hold.
+func (r *Reader) tornRecord(head []byte, off, n int64) bool {
+	if !r.inSeg {
+		return r.tornHeader(head, n)
+	}
+	if n < 4 {
+		return bytes.HasPrefix(frameMagic[:], head) || bytes.HasPrefix(endMagic[:], head)
+	}
+	switch [4]byte(head) {
+	case frameMagic:
+		return r.tornFrame(head, n)
+	case endMagic:
+		want := AppendEnd(nil, &End{Frames: r.next - 1 - r.hdr.Base, First: r.hdr.Base + 1, Last: r.next - 1, LastHash: r.prev, Length: uint64(off - r.segStart)})
+		return n < EndSize && bytes.HasPrefix(want, head)
+	}
+	return false
+}
+
+// tornFrame reports whether the n bytes of head are the start of the frame
+// the Reader expected: shorter than the length they claim (a length over
+// the bound is damage), and, as far as they go, of the next LSN.
+func (r *Reader) tornFrame(head []byte, n int64) bool {
+	if n < txframe.HeaderSize {
+		return true
+	}
+	length, err := txframe.FrameLen(head)
+	if err != nil || n >= int64(length) {
+		return false
+	}
+	return len(head) < 16 || binary.LittleEndian.Uint64(head[8:16]) == r.next
+}
+
+// tornHeader reports whether the n bytes of head are the start of a
+// segment header: its fixed fields (at the start of the file, all of them:
+// fewer bytes prove nothing), the stream's origin, and a name length and
+// zero padding that a header could have.
+func (r *Reader) tornHeader(head []byte, n int64) bool {
+	fixed := [fixedHeaderLen]byte{'H', 'P', 'S', 'H', Version, 0, HeaderSize, 0} // magic, version, length
+	switch {
+	case n >= HeaderSize, !r.started && n < fixedHeaderLen:
+		return false
+	case !bytes.HasPrefix(fixed[:], head[:min(len(head), fixedHeaderLen)]):
+		return false
+	case r.started && len(head) >= 24 && [16]byte(head[8:24]) != r.origin:
+		return false
+	}
+	if len(head) <= 72 {
+		return true
+	}
+	nameLen := int(head[72])
+	return nameLen >= 1 && nameLen <= maxNameLen && zero(head[min(73+nameLen, len(head)):min(len(head), headerCRCAt)])
+}
+
+// zerosTo reports whether f holds only zeros from off to size, at most
+// maxTornZeros of them, as space a crash extended but never wrote leaves.
+func zerosTo(f io.ReaderAt, off, size int64) bool {
+	if size-off > maxTornZeros {
+		return false
+	}
+	b := make([]byte, size-off)
+	if _, err := f.ReadAt(b, off); err != nil && err != io.EOF {
+		return false
+	}
+	return zero(b)
 }
