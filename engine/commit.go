@@ -448,5 +448,12 @@ func (w *writer) close() error {
 	if w.err != nil && !failedBefore {
 		lost = fmt.Errorf("%s: nothing after LSN %d was committed: %w", w.db.name, w.durable.lsn, w.err)
 	}
-	return errors.Join(lost, w.seg.Close(), w.mark.f.Close())
+	// DURABLE is fsynced only once a second while committing; a writer
+	// that closes makes it durable, so that readers after a power loss see
+	// every commit it acknowledged without waiting for a writer's recovery.
+	var marked error
+	if w.err == nil && w.mark.dirty {
+		marked = w.mark.sync()
+	}
+	return errors.Join(lost, marked, w.seg.Close(), w.mark.f.Close())
 }

@@ -95,6 +95,7 @@ type watermarkFile struct {
 	last   watermark
 	buf    [slotSize]byte
 	synced time.Time // when DURABLE was last fsynced
+	dirty  bool      // a slot was stored since
 }
 
 // markSyncEvery bounds how far the watermark on disk may lag behind the
@@ -136,7 +137,7 @@ func (wf *watermarkFile) store(w watermark) error {
 	if _, err := wf.f.WriteAt(wf.buf[:], int64(w.seq%2)*slotSize); err != nil {
 		return err
 	}
-	wf.last = w
+	wf.last, wf.dirty = w, true
 	return nil
 }
 
@@ -163,7 +164,7 @@ func (wf *watermarkFile) sync() error {
 	if err := syncData(wf.f); err != nil {
 		return err
 	}
-	wf.synced = time.Now()
+	wf.synced, wf.dirty = time.Now(), false
 	return nil
 }
 
