@@ -89,6 +89,10 @@ type restoreJob struct {
 }
 
 func (e *env) hotRestore(c *cli.Context) error {
+	tgt, err := parseTarget(c) // a bad target is refused before any input is opened
+	if err != nil {
+		return err
+	}
 	inputs, closeInputs, err := e.openInputs(c.Context, c.StringSlice("input"))
 	if err != nil {
 		return err
@@ -104,10 +108,6 @@ func (e *env) hotRestore(c *cli.Context) error {
 		return err
 	}
 	if err := engine.ValidateName(c.Args().First()); err != nil {
-		return err
-	}
-	tgt, err := parseTarget(c)
-	if err != nil {
 		return err
 	}
 	j := &restoreJob{env: e, name: c.Args().First(), r: stream.NewReader(inputs, stream.Options{}), target: tgt,
