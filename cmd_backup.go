@@ -31,7 +31,7 @@ end record must match DB's history (same LSN and hash, else exit 4); a torn
 tail left by an interrupted backup is truncated back to its last whole frame;
 then only newer frames are appended. --append with a missing FILE starts it.
 FILE is fsynced before success is reported. A binary stream is never written
-to a terminal.
+to a terminal, neither on stdout nor with -o.
 
 FILE is locked (flock) from before it is read until it is fsynced and
 closed: another hot-backup writing it gets exit 5, naming the holder
@@ -100,6 +100,8 @@ func (e *env) hotBackup(c *cli.Context) error {
 		return usagef("hot-backup: --append starts where FILE ends; it cannot take --start-lsn")
 	case file == "" && isTerminal(e.stdout):
 		return usagef("hot-backup: refusing to write a binary stream to a terminal; use -o FILE or a pipe")
+	case file != "" && isTerminalPath(file):
+		return usagef("hot-backup: -o %s is a terminal: refusing to write a binary stream to it; use a file or a pipe", file)
 	case c.Bool("follow") && c.IsSet("end-lsn"):
 		return usagef("hot-backup: --follow streams until interrupted; it cannot take --end-lsn")
 	}
