@@ -31,6 +31,9 @@ var (
 var bin string
 
 func TestMain(m *testing.M) {
+	if role := os.Getenv(helperEnv); role != "" { // a helper process the tests started
+		os.Exit(runHelper(role))
+	}
 	flag.Parse()
 	dir, err := os.MkdirTemp("", "hotpipe-torture-")
 	if err != nil {

@@ -75,8 +75,8 @@ func TestPowerCut(t *testing.T) {
 const imagesPerCopy = 3
 
 type powerCutStats struct {
-	copies, acked, images              int
-	dropped, holes, older, torn, fresh int
+	copies, acked, images                          int
+	dropped, holes, tornFrames, older, torn, fresh int
 }
 
 // powerCutCopy is a database copied while its writer was frozen.
@@ -198,6 +198,9 @@ func (h *harness) checkImage(c powerCutCopy, name string, st *powerCutStats) {
 		if d.holeThenWhole {
 			st.holes++
 		}
+		if d.tornFrame {
+			st.tornFrames++
+		}
 	}
 	if c.durable == 0 && c.last > 1 {
 		st.fresh++
@@ -208,6 +211,7 @@ func (h *harness) checkImage(c powerCutCopy, name string, st *powerCutStats) {
 type damaged struct {
 	desc          []string
 	holeThenWhole bool // a whole frame is left after damaged or dropped bytes
+	tornFrame     bool // the first damaged or dropped byte is inside a frame
 }
 
 // damage returns a segment's bytes as a power cut may leave them when
@@ -302,7 +306,13 @@ func (h *harness) damage(data []byte, durable int) ([]byte, damaged) {
 		return true
 	}
 	d := damaged{desc: []string{fmt.Sprintf("%s: pages (of 4 KiB) zeroed %v, scrambled %v; file cut at %d of %d", mode, zeroed, scrambled, cut, size)}}
-	for _, f := range frameSpansFrom(data, durable) {
+	spans := frameSpansFrom(data, durable)
+	for _, f := range spans {
+		if f.off < firstBad && firstBad < f.end {
+			d.tornFrame = true
+		}
+	}
+	for _, f := range spans {
 		if f.off >= firstBad && whole(f) {
 			d.holeThenWhole = true
 			d.desc = append(d.desc, fmt.Sprintf("whole frames after the first damaged byte (%d), from LSN %d at %d", firstBad, f.lsn, f.off))
