@@ -139,7 +139,11 @@ func TestPayloadFrames(t *testing.T) {
 	for round := 0; round < *rounds; round++ {
 		w := h.payloadWriter("app", 0, 300, payloads...)
 		w.waitAcks(1)
-		time.Sleep(h.jitter(60 * time.Millisecond))
+		time.Sleep(h.jitter(40 * time.Millisecond))
+		w.freeze()
+		older := readFile(t, filepath.Join(h.data, "app", "DURABLE"))
+		w.thaw()
+		time.Sleep(h.jitter(40 * time.Millisecond))
 		w.freeze()
 		frozen := filepath.Join(h.path("frozen"), "app")
 		os.RemoveAll(h.path("frozen"))
@@ -151,7 +155,7 @@ func TestPayloadFrames(t *testing.T) {
 		if w.killedBy(syscall.SIGKILL) {
 			kills++
 		}
-		c := h.powerCutCopy(frozen, "app", top, nil)
+		c := h.powerCutCopy(frozen, "app", top, [][]byte{older})
 		for i := 0; i < imagesPerCopy; i++ {
 			h.checkImage(c, fmt.Sprintf("payload round %d image %d", round, i), &st)
 		}
