@@ -31,7 +31,13 @@ end record must match DB's history (same LSN and hash, else exit 4); a torn
 tail left by an interrupted backup is truncated back to its last whole frame;
 then only newer frames are appended. --append with a missing FILE starts it.
 FILE is fsynced before success is reported. A binary stream is never written
-to a terminal.
+to a terminal, neither on stdout nor with -o.
+
+FILE is locked (flock) from before it is read until it is fsynced and
+closed: another hot-backup writing it gets exit 5, naming the holder
+(described in FILE.lock meanwhile). If a write or fsync of FILE fails, FILE
+never looks complete: a FILE this run created is removed, any other is cut
+back to what was durable (--append resumes it).
 
 --max-rate RATE paces the output to at most RATE bytes per second (50M,
 1.5G, 800k: powers of 1024), so that a backup of a busy server leaves disk
@@ -74,9 +80,8 @@ type backupJob struct {
 	start, end uint64
 	follow     bool
 	pos        engine.Position // where the last copy stopped
-	out        io.Writer
-	file       *os.File        // the -o FILE out is, or nil for stdout
-	path       string          // its name
+	out        io.Writer       // stdout, or file
+	file       *outFile        // -o FILE, or nil for stdout
 	rate       float64         // --max-rate in bytes per second; 0 is unlimited
 	ctx        context.Context // cancelled by SIGINT or SIGTERM
 	w          *stream.Writer
@@ -95,6 +100,8 @@ func (e *env) hotBackup(c *cli.Context) error {
 		return usagef("hot-backup: --append starts where FILE ends; it cannot take --start-lsn")
 	case file == "" && isTerminal(e.stdout):
 		return usagef("hot-backup: refusing to write a binary stream to a terminal; use -o FILE or a pipe")
+	case file != "" && isTerminalPath(file):
+		return usagef("hot-backup: -o %s is a terminal: refusing to write a binary stream to it; use a file or a pipe", file)
 	case c.Bool("follow") && c.IsSet("end-lsn"):
 		return usagef("hot-backup: --follow streams until interrupted; it cannot take --end-lsn")
 	}
@@ -169,21 +176,20 @@ func (j *backupJob) sink() io.Writer {
 	return &throttled{w: j.out, ctx: j.ctx, rate: j.rate}
 }
 
-func (e *env) backupToFile(j *backupJob, file string) error {
-	f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, os.ErrExist) {
-		return fmt.Errorf("%s already exists: hot-backup -o creates a new file (use --append to add to it)", file)
-	}
+// backupToFile creates FILE, locked before anything is written to it, and
+// backs up into it.
+func (e *env) backupToFile(j *backupJob, file string) (err error) {
+	o, err := createOut(file)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
+	defer func() { err = errors.Join(err, o.close()) }()
+	j.out, j.file = o, o
 	if err := syncParent(file); err != nil { // the new name survives a crash too
 		return err
 	}
-	j.out, j.file, j.path = f, f, file
 	if err := j.begin(); err != nil {
-		return err
+		return j.settle(err)
 	}
 	return e.backupRun(j)
 }
@@ -199,9 +205,9 @@ func syncParent(path string) error {
 	return errors.Join(err, d.Close())
 }
 
-// backupRun copies the frames, writes the end record and reports. When the
-// output is a file, it is fsynced before success, and also when the backup
-// stops early, so that --append finds whole frames.
+// backupRun copies the frames, writes the end record and reports. A file
+// is settled (fsynced, or taken back after a fault) before success is
+// reported.
 func (e *env) backupRun(j *backupJob) error {
 	if j.follow { // no end to reach; report the lag behind the source
 		j.prog = e.newProgress("hot-backup "+j.db.Name()+" (following)", j.start, 0)
@@ -220,16 +226,10 @@ func (e *env) backupRun(j *backupJob) error {
 		err = writeErr(j.w.Close())
 	}
 	if j.file != nil {
-		err = errors.Join(err, j.file.Sync())
+		err = j.settle(err)
 	}
 	j.prog.finish()
 	if err != nil {
-		if j.file != nil {
-			err = fmt.Errorf("%w\n%s is incomplete (no end record after LSN %d)", err, j.path, j.w.End().Last)
-			if errors.Is(err, errInterrupted) {
-				err = fmt.Errorf("%w; resume it with: hotpipe hot-backup %s -o %s --append", err, j.db.Name(), j.path)
-			}
-		}
 		return err
 	}
 	if j.prog.frames == 0 {
@@ -240,8 +240,38 @@ func (e *env) backupRun(j *backupJob) error {
 	return nil
 }
 
+// settle ends a backup into FILE, successful or not. FILE is fsynced, also
+// when the backup stopped early, so that --append finds whole frames. After
+// a failed write or fsync it is taken back instead, so that it never looks
+// more complete than it durably is.
+func (j *backupJob) settle(err error) error {
+	last := j.start - 1
+	if j.w != nil {
+		last = j.w.End().Last
+	}
+	if j.file.fault == nil {
+		err = errors.Join(err, j.file.sync(last))
+	}
+	if j.file.fault != nil {
+		return fmt.Errorf("%w\n%s", err, j.file.takeBack(j.db.Name()))
+	}
+	if err == nil {
+		return nil
+	}
+	err = fmt.Errorf("%w\n%s is incomplete (no end record after LSN %d)", err, j.file.path, last)
+	if errors.Is(err, errInterrupted) {
+		err = fmt.Errorf("%w; resume it with: hotpipe hot-backup %s -o %s --append", err, j.db.Name(), j.file.path)
+	}
+	return err
+}
+
+// followSyncEvery is how often --follow -o fsyncs FILE (a variable so that
+// tests need not wait seconds for a periodic fsync to fail).
+var followSyncEvery = time.Second
+
 // followOn streams each new durable commit after the initial range until
-// interrupted. A file is fsynced at least once a second.
+// interrupted. A file is fsynced every followSyncEvery; a failed fsync
+// stops the backup.
 func (j *backupJob) followOn() error {
 	synced := time.Now()
 	for {
@@ -260,8 +290,8 @@ func (j *backupJob) followOn() error {
 		} else if j.file == nil && readerGone(j.out) {
 			return errBrokenPipe
 		}
-		if j.file != nil && time.Since(synced) >= time.Second {
-			if err := j.file.Sync(); err != nil {
+		if j.file != nil && time.Since(synced) >= followSyncEvery {
+			if err := j.file.sync(j.end); err != nil {
 				return err
 			}
 			synced = time.Now()

@@ -1,9 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	"github.com/hotpipe/hotpipe/engine"
@@ -13,58 +13,67 @@ import (
 // now is the creation time stamped on stream headers.
 func now() time.Time { return time.Now().UTC() }
 
-// backupAppend adds to FILE the frames it lacks. FILE's tail is found in
-// O(1) from its last end record, checked against the database's history, and
-// repaired first if an interrupted backup left it torn.
-func (e *env) backupAppend(j *backupJob, file string) error {
-	f, err := os.OpenFile(file, os.O_RDWR|os.O_CREATE, 0o600)
+// backupAppend adds to FILE the frames it lacks. FILE is locked before
+// anything is read from it. Its tail is found in O(1) from its last end
+// record, checked against the database's history, and repaired first if an
+// interrupted backup left it torn.
+func (e *env) backupAppend(j *backupJob, file string) (err error) {
+	o, err := openOut(file)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	j.out, j.file, j.path = f, f, file
+	defer func() { err = errors.Join(err, o.close()) }()
+	j.out, j.file = o, o
 	if err := syncParent(file); err != nil {
 		return err
 	}
-	var tail stream.Tail // of an empty file: nothing to keep
-	if fi.Size() > 0 {
-		if tail, err = stream.ReadTail(f, fi.Size(), file); err != nil {
-			return fmt.Errorf("cannot append to %s: %w", file, err)
+	tail, err := readTail(o)
+	if err != nil {
+		return err
+	}
+	if tail.Keep > 0 {
+		if err := j.checkTail(file, tail); err != nil {
+			return err
 		}
 	}
-	if tail.Keep == 0 { // empty, or the start of a first header
-		if err := e.repairTail(f, file, tail); err != nil {
-			return err
-		}
-		if err := j.begin(); err != nil {
-			return err
-		}
+	if err := e.repairTail(o, tail, j.db.Name()); err != nil {
+		return err
+	}
+	if _, err := o.f.Seek(tail.Keep, io.SeekStart); err != nil {
+		return err
+	}
+	return e.appendFrom(j, tail)
+}
+
+// readTail finds how FILE ends; an empty file has nothing to keep.
+func readTail(o *outFile) (stream.Tail, error) {
+	fi, err := o.f.Stat()
+	if err != nil || fi.Size() == 0 {
+		return stream.Tail{}, err
+	}
+	tail, err := stream.ReadTail(o.f, fi.Size(), o.path)
+	if err != nil {
+		return tail, fmt.Errorf("cannot append to %s: %w", o.path, err)
+	}
+	return tail, nil
+}
+
+// appendFrom writes what FILE lacks after its (repaired) tail: a first
+// segment, a new segment after a complete one, or the rest of an
+// interrupted one.
+func (e *env) appendFrom(j *backupJob, tail stream.Tail) error {
+	j.start = tail.Last + 1
+	switch {
+	case tail.Keep == 0: // empty, or the start of a first header
+	case tail.Complete && j.start > j.end:
+		e.notef("hot-backup %s: %s is up to date at LSN %d; nothing to append", j.db.Name(), j.file.path, tail.Last)
+		return nil
+	case !tail.Complete:
+		j.w = stream.ResumeWriter(j.sink(), tail.Header, tail.Last, tail.LastHash, tail.Keep-tail.SegStart)
 		return e.backupRun(j)
 	}
-	if err := j.checkTail(file, tail); err != nil {
-		return err
-	}
-	if err := e.repairTail(f, file, tail); err != nil {
-		return err
-	}
-	if _, err := f.Seek(tail.Keep, io.SeekStart); err != nil {
-		return err
-	}
-	j.start = tail.Last + 1
-	if tail.Complete {
-		if j.start > j.end {
-			e.notef("hot-backup %s: %s is up to date at LSN %d; nothing to append", j.db.Name(), file, tail.Last)
-			return nil
-		}
-		if err := j.begin(); err != nil {
-			return err
-		}
-	} else {
-		j.w = stream.ResumeWriter(j.sink(), tail.Header, tail.Last, tail.LastHash, tail.Keep-tail.SegStart)
+	if err := j.begin(); err != nil {
+		return j.settle(err)
 	}
 	return e.backupRun(j)
 }
@@ -94,22 +103,24 @@ func (j *backupJob) checkTail(file string, t stream.Tail) error {
 }
 
 // repairTail truncates what an interrupted backup left after the last whole
-// frame, and makes the cut durable.
-func (e *env) repairTail(f *os.File, file string, t stream.Tail) error {
+// frame, and makes the cut durable. Either way the file then stands at
+// tail.Keep bytes, as durable as an earlier run made them.
+func (e *env) repairTail(o *outFile, t stream.Tail, db string) error {
+	o.kept(t.Keep, t.Last)
 	if t.Torn == 0 {
 		return nil
 	}
-	if err := f.Truncate(t.Keep); err != nil {
+	if err := o.f.Truncate(t.Keep); err != nil {
 		return err
 	}
-	if err := f.Sync(); err != nil {
-		return err
+	if err := o.sync(t.Last); err != nil {
+		return fmt.Errorf("%w\n%s", err, o.takeBack(db))
 	}
 	if t.Keep == 0 {
-		fmt.Fprintf(e.stderr, "hotpipe: repaired %s: removed the %d bytes of a header left by an interrupted backup\n", file, t.Torn)
+		fmt.Fprintf(e.stderr, "hotpipe: repaired %s: removed the %d bytes of a header left by an interrupted backup\n", o.path, t.Torn)
 		return nil
 	}
 	fmt.Fprintf(e.stderr, "hotpipe: repaired %s: truncated %d bytes left by an interrupted backup at offset %d (after LSN %d)\n",
-		file, t.Torn, t.Keep, t.Last)
+		o.path, t.Torn, t.Keep, t.Last)
 	return nil
 }

@@ -77,6 +77,7 @@ type restoreJob struct {
 	flags    replica.Flags
 	target   target
 	r        *stream.Reader
+	header   stream.Header // the stream's first
 	db       *engine.DB
 	origin   engine.Origin
 	plan     replica.Plan
@@ -89,6 +90,10 @@ type restoreJob struct {
 }
 
 func (e *env) hotRestore(c *cli.Context) error {
+	tgt, err := parseTarget(c) // a bad target is refused before any input is opened
+	if err != nil {
+		return err
+	}
 	inputs, closeInputs, err := e.openInputs(c.Context, c.StringSlice("input"))
 	if err != nil {
 		return err
@@ -104,10 +109,6 @@ func (e *env) hotRestore(c *cli.Context) error {
 		return err
 	}
 	if err := engine.ValidateName(c.Args().First()); err != nil {
-		return err
-	}
-	tgt, err := parseTarget(c)
-	if err != nil {
 		return err
 	}
 	j := &restoreJob{env: e, name: c.Args().First(), r: stream.NewReader(inputs, stream.Options{}), target: tgt,
@@ -189,6 +190,7 @@ func (j *restoreJob) stream(c *cli.Context) error {
 
 // prepare decides, from the first header, how the stream joins the target.
 func (j *restoreJob) prepare(h stream.Header) error {
+	j.header = h
 	t, err := j.describeTarget()
 	if err != nil {
 		return err
@@ -249,16 +251,54 @@ func (j *restoreJob) open() error {
 		j.switched = true
 	}
 	if j.db == nil {
-		if _, err := engine.Create(j.env.dataDir, j.name, engine.CreateOptions{Origin: j.origin, Restoring: true}); err != nil {
+		if err := j.create(); err != nil {
 			return err
 		}
-		db, err := j.env.open(j.name, false)
-		if err != nil {
-			return err
-		}
-		j.db = db
 	}
 	j.apply = startApplier(j.db)
+	return nil
+}
+
+// errReplanned means the target turned out to exist with data when a full
+// restore went to create it: the frames at hand are to be taken again,
+// under the new plan.
+var errReplanned = errors.New("restore planned again")
+
+// beforeCreate, when set, runs just before a full restore creates its
+// database: tests play there the restore that wins the race to create it.
+var beforeCreate func()
+
+// create makes the database of a full restore. Another restore may have
+// created it since describeTarget found it absent; then the target is
+// described and planned again, so this restore meets what it would have met
+// arriving later: the winner's lock (exit 5), its data (refused without
+// --append, joined with it: errReplanned), or an empty database to fill.
+func (j *restoreJob) create() error {
+	if beforeCreate != nil {
+		beforeCreate()
+	}
+	_, err := engine.Create(j.env.dataDir, j.name, engine.CreateOptions{Origin: j.origin, Restoring: true})
+	if errors.Is(err, engine.ErrExists) {
+		return j.replan(err)
+	}
+	if err != nil {
+		return err
+	}
+	j.db, err = j.env.open(j.name, false)
+	return err
+}
+
+// replan prepares the restore again for a target created under it.
+func (j *restoreJob) replan(exists error) error {
+	if err := j.prepare(j.header); err != nil {
+		return err
+	}
+	if j.db == nil { // there, yet not a database that opens: say so
+		return exists
+	}
+	if !j.plan.Full {
+		return errReplanned
+	}
 	return nil
 }
 
@@ -295,6 +335,9 @@ func (j *restoreJob) frames(ev *stream.Event) error {
 		return nil
 	}
 	if err := j.open(); err != nil {
+		if errors.Is(err, errReplanned) {
+			return j.frames(ev) // once: the database is open now
+		}
 		return err
 	}
 	last, lastTime := ev.Last, ev.LastTime
@@ -316,10 +359,13 @@ func (j *restoreJob) checkEnd() error {
 		return err
 	}
 	if j.db == nil { // a stream of no frames: an empty copy
-		if err := j.open(); err != nil {
+		switch err := j.open(); {
+		case errors.Is(err, errReplanned): // a database with data: as below
+		case err != nil:
 			return err
+		default:
+			return j.apply.close()
 		}
-		return j.apply.close()
 	}
 	if j.plan.Full || last > j.plan.Skip || j.stopped != nil {
 		return nil

@@ -40,7 +40,7 @@ EXIT CODES:
    2    usage error (bad flag, argument or database name)
    3    integrity error (checksum, hash chain, truncated or corrupt data)
    4    history error (LSN gap, different history, origin mismatch)
-   5    database locked by another writer
+   5    database locked by another writer (or a backup file by another hot-backup)
    130  interrupted (SIGINT or SIGTERM)
    141  broken pipe: the reader of stdout went away
 `
@@ -71,7 +71,7 @@ func exitCode(err error) int {
 		return exitBrokenPipe
 	case errors.Is(err, errUsage), errors.Is(err, engine.ErrInvalidName):
 		return exitUsage
-	case errors.Is(err, engine.ErrLocked):
+	case errors.Is(err, engine.ErrLocked), errors.Is(err, errFileLocked):
 		return exitLocked
 	case errors.Is(err, engine.ErrCorrupt): // damage, whatever it looks like (a gap in a segment, say)
 		return exitIntegrity

@@ -36,15 +36,17 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"fails":      cmdFails,
-			"truncate":   cmdTruncate,
-			"flipbyte":   cmdFlipByte,
-			"appendhex":  cmdAppendHex,
-			"waitlocked": cmdWaitLocked,
-			"samestate":  cmdSameState,
-			"waitlsn":    cmdWaitLSN,
-			"perm":       cmdPerm,
-			"craft":      cmdCraft,
+			"fails":       cmdFails,
+			"truncate":    cmdTruncate,
+			"flipbyte":    cmdFlipByte,
+			"appendhex":   cmdAppendHex,
+			"waitlocked":  cmdWaitLocked,
+			"samestate":   cmdSameState,
+			"waitlsn":     cmdWaitLSN,
+			"perm":        cmdPerm,
+			"waitframes":  cmdWaitFrames,
+			"waitadvance": cmdWaitAdvance,
+			"craft":       cmdCraft,
 		},
 	})
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -38,13 +39,35 @@ func parseTarget(c *cli.Context) (target, error) {
 	case c.String("target-time") == "latest":
 		t.latest = true
 	case c.IsSet("target-time"):
-		at, err := time.Parse(time.RFC3339Nano, c.String("target-time"))
+		at, err := parseTargetTime(c.String("target-time"))
 		if err != nil {
-			return t, usagef("hot-restore: --target-time %q is not an RFC 3339 time (like 2026-11-20T14:30:00Z) or \"latest\"", c.String("target-time"))
+			return t, err
 		}
-		t.time, t.byTime = at.UnixNano(), true
+		t.time, t.byTime = at, true
 	}
 	return t, nil
+}
+
+// Commit times are int64 nanoseconds since the Unix epoch: this is the range
+// a target time can be compared with them in. Outside it, UnixNano wraps
+// around (1600 would become 2184, and every frame would be applied).
+var (
+	minTargetTime = time.Unix(0, math.MinInt64).UTC()
+	maxTargetTime = time.Unix(0, math.MaxInt64).UTC()
+)
+
+// parseTargetTime reads an RFC 3339 --target-time as unix nanoseconds; a
+// time outside what they can hold is a usage error.
+func parseTargetTime(s string) (int64, error) {
+	at, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return 0, usagef("hot-restore: --target-time %q is not an RFC 3339 time (like 2026-11-20T14:30:00Z) or \"latest\"", s)
+	}
+	if at.Before(minTargetTime) || at.After(maxTargetTime) {
+		return 0, usagef("hot-restore: --target-time %s is outside the times commits can carry, %s to %s",
+			s, minTargetTime.Format(time.RFC3339Nano), maxTargetTime.Format(time.RFC3339Nano))
+	}
+	return at.UnixNano(), nil
 }
 
 func (t *target) active() bool { return t.lsn > 0 || t.byTime }

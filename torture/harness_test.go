@@ -17,18 +17,23 @@ import (
 )
 
 var (
-	kills  = flag.Int("kills", 8, "SIGKILLs per crash scenario (make torture: 100)")
-	flips  = flag.Int("flips", 60, "byte positions flipped in the corruption campaign; 0 flips every one")
-	cuts   = flag.Int("cuts", 40, "truncations checked through the CLI")
-	reads  = flag.Int("reads", 2000, "truncations read in-process; 0 reads every offset")
-	seed   = flag.Uint64("seed", 0, "random seed; 0 picks one and logs it")
-	report = flag.String("report", "", "write the results table to this file (RELIABILITY.md)")
+	kills     = flag.Int("kills", 8, "SIGKILLs per crash scenario (make torture: 100)")
+	flips     = flag.Int("flips", 60, "byte positions flipped in the corruption campaign; 0 flips every one")
+	cuts      = flag.Int("cuts", 40, "truncations checked through the CLI")
+	reads     = flag.Int("reads", 2000, "truncations read in-process; 0 reads every offset")
+	powercuts = flag.Int("powercuts", 4, "frozen copies of a writer's database in the power-cut simulator, 3 images each (make torture: 150)")
+	rounds    = flag.Int("rounds", 3, "rounds of the lock-loss, concurrent-append, payload and fsync-failure scenarios (make torture: 30)")
+	seed      = flag.Uint64("seed", 0, "random seed; 0 picks one and logs it")
+	report    = flag.String("report", "", "write the results table to this file (RELIABILITY.md)")
 )
 
 // bin is the hotpipe binary TestMain builds for the run.
 var bin string
 
 func TestMain(m *testing.M) {
+	if role := os.Getenv(helperEnv); role != "" { // a helper process the tests started
+		os.Exit(runHelper(role))
+	}
 	flag.Parse()
 	dir, err := os.MkdirTemp("", "hotpipe-torture-")
 	if err != nil {

@@ -40,7 +40,7 @@ func (t *table) write(path string) error {
 		time.Now().UTC().Format("2006-01-02"), runtime.GOOS+"/"+runtime.GOARCH, runtime.NumCPU(), runtime.Version())
 	fmt.Fprintf(&s, "input the suite in `torture/` inflicted, how many times, and what held every time; a run\n")
 	fmt.Fprintf(&s, "in which anything else happened fails and writes no table. `make test` runs a short version.\n")
-	fmt.Fprintf(&s, "Fault seams (ENOSPC, EIO, short writes) are Go tests in `engine` and `stream`, listed at the end.\n\n")
+	fmt.Fprintf(&s, "Fault seams (ENOSPC, EIO, short writes) are Go tests in `engine`, `stream` and the command, listed at the end.\n\n")
 	fmt.Fprintf(&s, "| fault or bad input | times | result |\n|---|---|---|\n")
 	for _, r := range t.rows {
 		fmt.Fprintf(&s, "| %s | %d | %s |\n", r.fault, r.times, r.outcome)
@@ -59,7 +59,17 @@ const seams = `
 | fdatasync fails with EIO | engine commit | engine.TestCommitFaults |
 | write stores only part of the buffer, then fails | engine commit | engine.TestCommitFaults |
 | write fails with ENOSPC, fdatasync with EIO, half a batch written | engine apply, and stage then sync (restore) | engine.TestApplyFaults |
+| fdatasync fails (also while sealing a segment), or a write stores half a batch: none of the failed batch's commits (each "not committed") is there after reopen, whether or not cutting them back reached the disk (the fence in DURABLE) | engine commit and recovery | engine.TestFailedBatchNeverReappears |
+| fdatasync fails with ENOSPC during a ` + "`--force-replica`" + ` restore: replica mode is still switched off | engine apply | engine.TestFailedWriterCanLeaveReplicaMode |
+| a segment cut to half, the first or a middle segment missing, a segment renamed, two swapped, a seal damaged: refused on open from the seals alone, naming the file, nothing changed | engine open | engine.TestStructuralDamageIsRefusedOnOpen |
+| an unacknowledged frame torn inside a value that holds whole frames, DURABLE intact or smashed: a torn tail, cut | engine recovery | engine.TestTornFrameHoldingFramesIsATornTail |
+| damage past a stale watermark (a power cut's hole, whole frames after it), replica or not: dropped, said so, the restore resumes | engine recovery | engine.TestDamagePastTheWatermarkIsDropped |
+| a stale DURABLE: whole frames past it kept up to a hole; damage to the frame it names refused | engine recovery | engine.TestStaleWatermarkKeepsTheFramesBeforeAHole |
+| damaged frames deep in the history (4 of 1000): opening does not read them; ` + "`db check`" + ` reports each with file, offset and LSN, and writes nothing | engine.CheckAll (` + "`db check`" + `) | engine.TestCheckReportsEveryDamagedFrame |
+| LOCK removed, or replaced by an unlocked file, under a writer: a second writer is refused | engine lock | engine.TestLockSurvivesItsFile |
 | write fails with ENOSPC or EIO, or is short | stream writer (backup) | stream.TestWriterFaults |
+| a write or fsync of ` + "`-o FILE`" + ` fails (new file, ` + "`--append`" + `, resuming a torn file, ` + "`--follow`" + `): FILE removed, or cut back to what was durable; never looks complete | hot-backup | TestBackupFileFaultsNeverLookComplete |
+| two hot-backup runs writing one FILE | hot-backup | TestBackupFileLock, testdata/scripts/backup_file_lock.txtar |
 | stdout is /dev/full | hot-backup | testdata/scripts/faults.txtar |
 
 ## Signals, pipes and hostile input (every ` + "`make test`" + `)

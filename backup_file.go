@@ -1,0 +1,238 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"syscall"
+	"time"
+
+	"github.com/hotpipe/hotpipe/engine"
+)
+
+// errFileLocked means another hot-backup is writing the backup file.
+var errFileLocked = errors.New("backup file is locked by another hot-backup")
+
+// errReplaced means the name of a backup file led, once locked, to another
+// file: the holder before us removed the one we opened.
+var errReplaced = errors.New("backup file was replaced while it was being opened")
+
+// fileLockedError names the backup file and what is known of its holder.
+type fileLockedError struct {
+	Path   string
+	Holder engine.Holder
+}
+
+// Error names the file and its holder, and says the file was not touched.
+func (e *fileLockedError) Error() string {
+	return fmt.Sprintf("%s: %v (%s); the file is untouched", e.Path, errFileLocked, e.Holder)
+}
+
+// Unwrap returns errFileLocked.
+func (e *fileLockedError) Unwrap() error { return errFileLocked }
+
+// backupFile is what a backup writes FILE through: the *os.File itself, or
+// in tests a wrapper whose writes or fsyncs fail as a failing disk's do.
+type backupFile interface {
+	io.Writer
+	Sync() error
+}
+
+// faultSeam turns the opened FILE into what the backup writes through.
+// Tests replace it to inject failed writes and fsyncs.
+var faultSeam = func(f *os.File) backupFile { return f }
+
+// outFile is the -o FILE of a hot-backup. It holds an exclusive flock on
+// FILE itself (a lock file beside it could be removed from under its
+// holder) from before anything is read or written until it is closed.
+// It counts what is durable, because after a failed write or fsync the
+// kernel may have dropped pages it still reports as written (and a later
+// fsync may succeed without them): from then on nothing is synced again,
+// and takeBack undoes what may be lost.
+type outFile struct {
+	f          *os.File
+	w          backupFile
+	path       string
+	created    bool   // by this run: a failure removes it
+	size       int64  // the file's length as written
+	durable    int64  // its length at the last successful fsync
+	durableLSN uint64 // the last LSN in those bytes
+	fault      error  // the first failed write or fsync
+}
+
+// createOut creates FILE for hot-backup -o; an existing FILE is refused.
+func createOut(path string) (*outFile, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		return nil, fmt.Errorf("%s already exists: hot-backup -o creates a new file (use --append to add to it)", path)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return lockOut(f, path, true)
+}
+
+// openOut opens FILE for hot-backup --append, creating it when it is
+// missing. It tries again when the file it opened was removed before it
+// got the lock (by a backup that created it and failed).
+func openOut(path string) (*outFile, error) {
+	for attempt := 1; ; attempt++ {
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+		created := err == nil
+		if errors.Is(err, os.ErrExist) {
+			f, err = os.OpenFile(path, os.O_RDWR, 0)
+		}
+		if err != nil {
+			if errors.Is(err, os.ErrNotExist) && attempt < 3 {
+				continue // removed between the two opens
+			}
+			return nil, err
+		}
+		o, err := lockOut(f, path, created)
+		if errors.Is(err, errReplaced) && attempt < 3 {
+			continue
+		}
+		return o, err
+	}
+}
+
+// lockOut takes FILE's lock without waiting, checks that path still names
+// the file locked, and records the holder beside it.
+func lockOut(f *os.File, path string, created bool) (*outFile, error) {
+	err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+	if errors.Is(err, syscall.EWOULDBLOCK) {
+		f.Close()
+		return nil, &fileLockedError{Path: path, Holder: readFileHolder(path)}
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	if err := sameFile(f, path); err != nil {
+		f.Close()
+		return nil, err
+	}
+	writeFileHolder(path)
+	return &outFile{f: f, w: faultSeam(f), path: path, created: created}, nil
+}
+
+// sameFile returns errReplaced unless path names the open file f.
+func sameFile(f *os.File, path string) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	pi, err := os.Stat(path)
+	if errors.Is(err, os.ErrNotExist) || err == nil && !os.SameFile(fi, pi) {
+		return fmt.Errorf("%s: %w", path, errReplaced)
+	}
+	return err
+}
+
+// isTerminalPath reports whether path names a terminal. Only a character
+// device is opened to ask, with O_NOCTTY so that opening it cannot make it
+// this process's controlling terminal.
+func isTerminalPath(path string) bool {
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode()&os.ModeCharDevice == 0 {
+		return false
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|syscall.O_NOCTTY, 0)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	return isatty(f)
+}
+
+// holderFile is where the holder of FILE's lock describes itself: beside
+// FILE, since FILE's bytes are the backup. It only describes; the lock is
+// FILE's flock, so a stale or removed description changes nothing.
+func holderFile(path string) string { return path + ".lock" }
+
+// writeFileHolder records this process as the lock's holder, best effort.
+func writeFileHolder(path string) {
+	host, _ := os.Hostname()
+	b, _ := json.Marshal(engine.Holder{PID: os.Getpid(), Host: host, Started: time.Now().UTC()})
+	_ = os.WriteFile(holderFile(path), append(b, '\n'), 0o600)
+}
+
+// readFileHolder returns the recorded holder, or "holder unknown".
+func readFileHolder(path string) engine.Holder {
+	var h engine.Holder
+	b, _ := os.ReadFile(holderFile(path))
+	_ = json.Unmarshal(b, &h)
+	return h
+}
+
+// Write writes through the seam and counts the bytes; after a fault it
+// writes nothing more.
+func (o *outFile) Write(p []byte) (int, error) {
+	if o.fault != nil {
+		return 0, o.fault
+	}
+	n, err := o.w.Write(p)
+	o.size += int64(n)
+	if err != nil {
+		o.fault = err
+	}
+	return n, err
+}
+
+// sync makes the file durable through LSN last. After a fault it fails
+// again without asking the kernel, whose next fsync could report success
+// for pages it has lost (PostgreSQL's "fsyncgate").
+func (o *outFile) sync(last uint64) error {
+	if o.fault != nil {
+		return o.fault
+	}
+	if err := o.w.Sync(); err != nil {
+		o.fault = err
+		return err
+	}
+	o.durable, o.durableLSN = o.size, last
+	return nil
+}
+
+// kept sets where the file stands when a run starts from what an earlier
+// one made durable: size bytes, through LSN last.
+func (o *outFile) kept(size int64, last uint64) {
+	o.size, o.durable, o.durableLSN = size, size, last
+}
+
+// takeBack, after a fault, makes sure the file does not look more complete
+// than it durably is: a file this run created is removed; any other is cut
+// back to its length at the last successful fsync (what the run found,
+// or what a --follow run last synced), which --append resumes. It returns
+// what it did, for the error message.
+func (o *outFile) takeBack(db string) string {
+	if o.created {
+		err := os.Remove(o.path)
+		if err == nil {
+			err = syncParent(o.path)
+		}
+		if err != nil {
+			return fmt.Sprintf("%s is not durable and could not be removed (%v): remove it", o.path, err)
+		}
+		return fmt.Sprintf("%s is removed: this backup created it, and what it wrote is not durable", o.path)
+	}
+	err := o.f.Truncate(o.durable)
+	if err == nil {
+		err = o.f.Sync() // the new length: a metadata change of its own
+	}
+	if err != nil {
+		return fmt.Sprintf("%s is durable only up to byte %d (LSN %d) and could not be cut back to it (%v): cut it there or remove it",
+			o.path, o.durable, o.durableLSN, err)
+	}
+	return fmt.Sprintf("%s is cut back to what was durable, %d bytes through LSN %d; resume with: hotpipe hot-backup %s -o %s --append",
+		o.path, o.durable, o.durableLSN, db, o.path)
+}
+
+// close removes the holder's description, then closes FILE, which releases
+// the lock (in that order, so the next holder's description stays).
+func (o *outFile) close() error {
+	_ = os.Remove(holderFile(o.path))
+	return o.f.Close()
+}
