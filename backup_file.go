@@ -75,19 +75,17 @@ func createOut(path string) (*outFile, error) {
 }
 
 // openOut opens FILE for hot-backup --append, creating it when it is
-// missing. It tries again when the file it opened was removed before it
-// got the lock (by a backup that created it and failed).
+// missing (and then noting that this run created it). It tries again when
+// the file it opened was removed before it got the lock (by a backup that
+// created it and failed).
 func openOut(path string) (*outFile, error) {
 	for attempt := 1; ; attempt++ {
 		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 		created := err == nil
-		if errors.Is(err, os.ErrExist) {
-			f, err = os.OpenFile(path, os.O_RDWR, 0)
+		if errors.Is(err, os.ErrExist) { // or a dangling symlink, which this creates
+			f, err = os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 		}
 		if err != nil {
-			if errors.Is(err, os.ErrNotExist) && attempt < 3 {
-				continue // removed between the two opens
-			}
 			return nil, err
 		}
 		o, err := lockOut(f, path, created)

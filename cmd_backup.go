@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -50,10 +51,13 @@ SIGINT or SIGTERM stops the backup at a frame boundary without an end record
 
 --follow keeps streaming commits as they become durable, within milliseconds,
 until SIGINT or SIGTERM; then it writes the end record and exits 0. With
--o FILE it fsyncs FILE at least once a second. A live standby:
-   hotpipe hot-backup foo --follow | hotpipe hot-restore foo2 --append --force-replica
-restarted after either side dies, from the standby's last LSN:
-   hotpipe hot-backup foo --follow --start-lsn "$(hotpipe db hash foo2 | cut -d' ' -f1)" | ...
+-o FILE it fsyncs FILE at least once a second. A live standby, started
+(foo2 absent or empty) and restarted after either side dies (from the
+standby's last LSN, one frame of overlap) by the same command:
+   hotpipe hot-backup foo --follow --start-lsn "$(hotpipe db hash foo2 2>/dev/null | cut -d' ' -f1)" \
+     | hotpipe hot-restore foo2 --append --force-replica
+--start-lsn takes 0 (what db hash says of an empty database) and the empty
+string (what that says of an absent one) as the first LSN there is.
 
 Examples:
    hotpipe hot-backup foo | bzip2 > foo.bz2
@@ -64,7 +68,8 @@ Examples:
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write to `FILE` instead of stdout"},
 			&cli.BoolFlag{Name: "append", Usage: "append what FILE lacks to FILE (needs -o)"},
-			&cli.Uint64Flag{Name: "start-lsn", Aliases: []string{"start-tx"}, Usage: "first LSN to back up (inclusive)", Value: 1},
+			&cli.GenericFlag{Name: "start-lsn", Aliases: []string{"start-tx"}, Value: &startLSN{n: 1},
+				Usage: "first LSN to back up (inclusive); 0 or empty: the first there is"},
 			&cli.Uint64Flag{Name: "end-lsn", Usage: "last LSN to back up (default: the last durable LSN at start)"},
 			&cli.BoolFlag{Name: "follow", Usage: "keep streaming new commits as they become durable, until SIGINT or SIGTERM"},
 			&cli.StringFlag{Name: "max-rate", Usage: "write at most `RATE` bytes per second (50M, 1.5G, 800k; default: unlimited)"},
@@ -116,7 +121,7 @@ func (e *env) hotBackup(c *cli.Context) error {
 			return usagef("hot-backup: --max-rate: %v", err)
 		}
 	}
-	if err := job.bounds(c.Uint64("start-lsn"), c.Uint64("end-lsn")); err != nil {
+	if err := job.bounds(c.Generic("start-lsn").(*startLSN).n, c.Uint64("end-lsn")); err != nil {
 		return err
 	}
 	switch {
@@ -133,6 +138,28 @@ func (e *env) hotBackup(c *cli.Context) error {
 	return e.backupRun(job)
 }
 
+// startLSN is --start-lsn's value: an LSN, where 0 and the empty string
+// mean the first. They are what `db hash` gives a standby's restart recipe
+// for an empty database and (with its error discarded) an absent one, so
+// that one command starts a standby and restarts it.
+type startLSN struct{ n uint64 }
+
+// Set parses an LSN; "" and "0" are LSN 1.
+func (s *startLSN) Set(v string) error {
+	if v == "" {
+		s.n = 1
+		return nil
+	}
+	n, err := strconv.ParseUint(v, 10, 64)
+	if err != nil {
+		return fmt.Errorf("%q is not an LSN", v)
+	}
+	s.n = max(n, 1)
+	return nil
+}
+
+func (s *startLSN) String() string { return strconv.FormatUint(s.n, 10) }
+
 // bounds fixes the LSN range: the end is the last durable LSN now.
 func (j *backupJob) bounds(start, end uint64) error {
 	last, _, err := j.db.State()
@@ -148,8 +175,6 @@ func (j *backupJob) bounds(start, end uint64) error {
 	switch {
 	case end > last:
 		return fmt.Errorf("%s: --end-lsn %d is past the last durable LSN %d", j.db.Name(), end, last)
-	case start == 0:
-		return usagef("hot-backup: --start-lsn counts from 1")
 	case start > end+1:
 		return fmt.Errorf("%s: --start-lsn %d is past the end of the backup (LSN %d)", j.db.Name(), start, end)
 	}
