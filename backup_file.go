@@ -1,13 +1,11 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"syscall"
-	"time"
 
 	"github.com/hotpipe/hotpipe/engine"
 )
@@ -151,19 +149,10 @@ func isTerminalPath(path string) bool {
 func holderFile(path string) string { return path + ".lock" }
 
 // writeFileHolder records this process as the lock's holder, best effort.
-func writeFileHolder(path string) {
-	host, _ := os.Hostname()
-	b, _ := json.Marshal(engine.Holder{PID: os.Getpid(), Host: host, Started: time.Now().UTC()})
-	_ = os.WriteFile(holderFile(path), append(b, '\n'), 0o600)
-}
+func writeFileHolder(path string) { _ = engine.RecordHolder(holderFile(path)) }
 
 // readFileHolder returns the recorded holder, or "holder unknown".
-func readFileHolder(path string) engine.Holder {
-	var h engine.Holder
-	b, _ := os.ReadFile(holderFile(path))
-	_ = json.Unmarshal(b, &h)
-	return h
-}
+func readFileHolder(path string) engine.Holder { return engine.ReadHolder(holderFile(path)) }
 
 // Write writes through the seam and counts the bytes; after a fault it
 // writes nothing more.

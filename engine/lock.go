@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -69,30 +70,62 @@ func acquireLock(dir, name string) (*os.File, error) {
 	return d, nil
 }
 
-// recordHolder replaces LOCK with this process's description. The lock is
-// already held, so no other writer races it.
-func recordHolder(dir string) error {
+// recordHolder describes this process in LOCK. The lock is already held,
+// so no other writer races it.
+func recordHolder(dir string) error { return RecordHolder(filepath.Join(dir, lockFile)) }
+
+func readHolder(dir string) Holder { return ReadHolder(filepath.Join(dir, lockFile)) }
+
+// holderRecord is the fixed size of a holder description: written in one
+// write at offset 0 over the old one, never truncated first, so that a
+// reader sees the old description or the new, never an empty file.
+const holderRecord = 256
+
+// RecordHolder describes this process (pid, host, start time) in the file
+// at path, as the holder of a lock kept elsewhere: the file only describes.
+func RecordHolder(path string) error {
 	host, _ := os.Hostname()
 	b, _ := json.Marshal(Holder{PID: os.Getpid(), Host: host, Started: time.Now().UTC()})
-	return os.WriteFile(filepath.Join(dir, lockFile), append(b, '\n'), fileMode)
+	if len(b) >= holderRecord {
+		b = b[:0] // a host name too long to describe: "holder unknown"
+	}
+	rec := append(b, bytes.Repeat([]byte{' '}, holderRecord-1-len(b))...)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE, fileMode)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteAt(append(rec, '\n'), 0)
+	return errors.Join(err, f.Close())
 }
 
-func readHolder(dir string) Holder {
+// holderReads bridge the instant between a holder taking its lock and
+// describing itself.
+const (
+	holderReads     = 20
+	holderReadDelay = time.Millisecond
+)
+
+// ReadHolder returns the holder described in the file at path, or the zero
+// Holder ("holder unknown") when there is none.
+func ReadHolder(path string) Holder {
 	var h Holder
-	f, err := os.Open(filepath.Join(dir, lockFile))
-	if err != nil {
-		return h
+	for i := 0; i < holderReads; i++ {
+		b := make([]byte, holderRecord)
+		if f, err := os.Open(path); err == nil {
+			n, _ := f.ReadAt(b, 0)
+			f.Close()
+			if json.Unmarshal(bytes.TrimRight(b[:n], " \n\x00"), &h) == nil && h.PID != 0 {
+				return h
+			}
+		}
+		time.Sleep(holderReadDelay)
 	}
-	defer f.Close()
-	b := make([]byte, 4096)
-	n, _ := f.ReadAt(b, 0)
-	_ = json.Unmarshal(b[:n], &h) // a holder that has not written yet is "unknown"
-	return h
+	return Holder{}
 }
 
 // releaseLock clears the holder record and drops the lock.
 func releaseLock(d *os.File) error {
-	_ = os.Truncate(filepath.Join(d.Name(), lockFile), 0)
+	_ = os.WriteFile(filepath.Join(d.Name(), lockFile), nil, fileMode)
 	return d.Close()
 }
 
