@@ -177,6 +177,8 @@ Examples:
 		OnUsageError:           onUsageError,
 		CommandNotFound:        func(_ *cli.Context, name string) { e.notFound = name },
 		UseShortOptionHandling: false,
+		// -i a,b.backup names one file: a comma is part of a file name.
+		DisableSliceFlagSeparator: true,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "data-dir", Value: "./data", EnvVars: []string{"HOTPIPE_DATA_DIR"},
 				Usage: "directory holding the databases", Destination: &e.dataDir},
