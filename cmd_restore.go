@@ -132,7 +132,9 @@ func (j *restoreJob) run(c *cli.Context) error {
 	j.prog = j.env.newProgress("hot-restore "+j.name, 0, j.expectedEnd(c))
 	err = j.stream(c)
 	if j.apply != nil {
-		err = errors.Join(err, j.apply.close())
+		if cerr := j.apply.close(); !errors.Is(err, cerr) { // the applier's error, once
+			err = errors.Join(err, cerr)
+		}
 	}
 	if err != nil {
 		return err

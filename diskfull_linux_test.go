@@ -48,6 +48,9 @@ func TestForcedReplicaIsSwitchedBackOffOnAFullDisk(t *testing.T) {
 	if code := exitCodeOf(err); code != exitFailure || !strings.Contains(string(out), "no space left on device") {
 		t.Fatalf("restore onto a full disk: exit %d, want %d naming ENOSPC:\n%s", code, exitFailure, out)
 	}
+	if n := strings.Count(string(out), "no space left on device"); n != 1 {
+		t.Fatalf("the cause is told %d times, want once:\n%s", n, out)
+	}
 	if !strings.Contains(string(out), "switched back off replica mode") {
 		t.Fatalf("the restore does not say replica mode is off again:\n%s", out)
 	}
