@@ -64,8 +64,9 @@ func (db *DB) CheckAll(ctx context.Context, found func(*CorruptionError)) (Check
 			return c.rep, err
 		}
 	}
-	if c.prev.lsn != mark.lsn {
-		c.report(db.dir, 0, c.prev.lsn+1, fmt.Errorf("the log ends at LSN %d, the watermark says %d", c.prev.lsn, mark.lsn))
+	if p := c.prev; p.lsn != mark.lsn || p.hash != mark.hash || p.time != mark.time || mark.lsn > 0 && p.frameOff != mark.frameOff {
+		c.report(filepath.Join(db.dir, durableFile), 0, mark.lsn, fmt.Errorf("the watermark says LSN %d at offset %d, h %s; the log ends with LSN %d at %d, h %s",
+			mark.lsn, mark.frameOff, mark.hash, p.lsn, p.frameOff, p.hash))
 	}
 	c.rep.Hash = c.prev.hash
 	return c.rep, nil
@@ -107,7 +108,7 @@ func (c *checker) segment(s uint64, mark watermark) error {
 			if err != nil {
 				return err
 			}
-			limit = fi.Size()
+			limit = max(fi.Size()-sealSize, 0) // where frames end if only the seal is damaged
 		} else {
 			limit = seal.end
 		}

@@ -144,9 +144,14 @@ func (w *writer) flush(sync bool) {
 	w.pending, w.cuts = w.spare[:0], nil
 	w.syncing = true
 	w.mu.Unlock()
-	err := w.writeOut(buf, cuts, target, sync)
+	synced, err := w.writeOut(buf, cuts, target, sync)
 	var cleanup error
 	if err != nil {
+		if synced { // only publishing failed: the frames are durable, and readers may have seen them
+			w.mu.Lock()
+			w.written, w.durable = target, target
+			w.mu.Unlock()
+		}
 		cleanup = w.abandon()
 	}
 	w.mu.Lock()
@@ -196,16 +201,15 @@ func (w *writer) abandon() error {
 	d := w.durable
 	fenced := d
 	fenced.fence = true
-	errs := []error{w.mark.storeDurable(fenced)}
-	segs, err := listSegments(w.db.dir)
-	errs = append(errs, err)
-	for _, s := range segs {
-		if s > d.seg {
-			errs = append(errs, os.Remove(filepath.Join(w.db.dir, segName(s))))
-		}
+	if err := errors.Join(w.mark.storeDurable(fenced), w.db.sameDir()); err != nil {
+		return err
 	}
-	errs = append(errs, truncateSync(filepath.Join(w.db.dir, segName(d.seg)), d.end), syncDir(w.db.dir))
-	return errors.Join(errs...)
+	segs, err := listSegments(w.db.dir)
+	if err != nil {
+		return err
+	}
+	later := segs[segmentFor(segs, d.seg)+1:]
+	return errors.Join(removeSegments(w.db.dir, later), truncateSync(filepath.Join(w.db.dir, segName(d.seg)), d.end))
 }
 
 // writeOut appends buf to the segments (starting new ones at cuts, each
@@ -213,38 +217,42 @@ func (w *writer) abandon() error {
 // one and publishes target as the durable watermark; without, it asks the
 // kernel to start writing buf back, so that the fsync to come finds little
 // to do.
-func (w *writer) writeOut(buf []byte, cuts []cut, target watermark, sync bool) error {
+//
+// synced reports that everything up to target reached the device, so that
+// an error after it (publishing the watermark) takes nothing back: those
+// frames are committed, and readers may already have read them.
+func (w *writer) writeOut(buf []byte, cuts []cut, target watermark, sync bool) (synced bool, err error) {
 	start := 0
 	off := w.written.end
 	for _, c := range cuts {
 		if err := w.write(buf[start:c.off], off); err != nil {
-			return err
+			return false, err
 		}
 		if !c.sealed {
 			if err := w.write(encodeSeal(c.at.seg, c.at), c.at.end); err != nil {
-				return err
+				return false, err
 			}
 		}
 		if err := w.seg.Datasync(); err != nil {
-			return err
+			return false, err
 		}
 		if err := w.startSegment(c.first); err != nil {
-			return err
+			return false, err
 		}
 		start, off = c.off, 0
 	}
 	if err := w.write(buf[start:], off); err != nil {
-		return err
+		return false, err
 	}
 	if !sync {
-		return w.seg.StartWriteback(off, int64(len(buf)-start))
+		return false, w.seg.StartWriteback(off, int64(len(buf)-start))
 	}
 	if len(buf) > 0 || w.written.lsn > w.durable.lsn {
 		if err := w.seg.Datasync(); err != nil {
-			return err
+			return false, err
 		}
 	}
-	return w.mark.publish(target)
+	return true, w.mark.publish(target)
 }
 
 func (w *writer) write(b []byte, off int64) error {
@@ -258,6 +266,9 @@ func (w *writer) write(b []byte, off int64) error {
 // startSegment closes the current segment and creates the next, making its
 // directory entry durable before any frame in it is acknowledged.
 func (w *writer) startSegment(first uint64) error {
+	if err := w.db.sameDir(); err != nil {
+		return err
+	}
 	path := filepath.Join(w.db.dir, segName(first))
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, fileMode)
 	if err != nil {

@@ -29,6 +29,8 @@ type Options struct {
 	// wrapSegment, set by tests, wraps each segment the writer appends to
 	// (to inject faults).
 	wrapSegment func(segmentFile) segmentFile
+	// syncMark, set by tests, replaces the fsync of DURABLE.
+	syncMark func(*os.File) error
 }
 
 // CreateOptions choose a new database's identity.

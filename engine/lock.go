@@ -123,6 +123,27 @@ func ReadHolder(path string) Holder {
 	return Holder{}
 }
 
+// errMoved means the database directory was renamed or replaced under its
+// writer: the lock holds the old one, and names now lead elsewhere.
+var errMoved = errors.New("the database directory was moved or replaced under its writer")
+
+// sameDir checks that the database's path still names the directory the
+// writer locked, before the writer creates or removes files by name.
+func (db *DB) sameDir() error {
+	if db.lock == nil {
+		return nil
+	}
+	held, err := db.lock.Stat()
+	if err != nil {
+		return err
+	}
+	now, err := os.Stat(db.dir)
+	if err != nil || !os.SameFile(held, now) {
+		return fmt.Errorf("%s: %w", db.dir, errors.Join(errMoved, err))
+	}
+	return nil
+}
+
 // releaseLock clears the holder record and drops the lock.
 func releaseLock(d *os.File) error {
 	_ = os.WriteFile(filepath.Join(d.Name(), lockFile), nil, fileMode)

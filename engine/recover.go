@@ -23,7 +23,7 @@ func openWriter(db *DB) (*writer, error) {
 	}
 	w := &writer{db: db, meta: meta}
 	w.cond.L = &w.mu
-	if w.mark, err = openWatermark(db.dir); err != nil {
+	if w.mark, err = openWatermark(db.dir, db.opts.syncMark); err != nil {
 		return nil, err
 	}
 	// Holding the lock, nobody else writes DURABLE: one read says what it
@@ -35,6 +35,7 @@ func openWriter(db *DB) (*writer, error) {
 		return nil, err
 	}
 	pos := r.pos
+	pos.fence = false // the cut is done: slots from now on say where the log is, nothing more
 	seg, err := os.OpenFile(filepath.Join(db.dir, segName(pos.seg)), os.O_WRONLY, 0)
 	if err == nil {
 		err = syncData(seg) // frames found past an old watermark become durable now
@@ -48,6 +49,7 @@ func openWriter(db *DB) (*writer, error) {
 	// Durable at once: a fence, or a watermark a power loss left behind,
 	// must never be read again as the newest slot.
 	if err := w.mark.storeDurable(pos); err != nil {
+		w.err = err // close must not fsync DURABLE again: a failed fsync is never retried
 		w.close()
 		return nil, err
 	}
@@ -72,12 +74,12 @@ func openWriter(db *DB) (*writer, error) {
 // on is dropped, and said so. Nothing is inferred from what the bytes after
 // it look like: they may be payload.
 type recovery struct {
-	db      *DB
-	segs    []uint64
-	pos     watermark // the last good frame found so far
-	trusted bool      // a watermark was read: bytes past pos were never known durable
-	sealed  bool      // the segment at pos is sealed: the next frame starts a new one
-	buf     []byte
+	db       *DB
+	segs     []uint64
+	pos      watermark // the last good frame found so far
+	haveMark bool      // a watermark was read: bytes past it were never known to be acknowledged
+	sealed   bool      // the segment at pos is sealed: the next frame starts a new one
+	buf      []byte
 }
 
 func recoverLog(db *DB, mark watermark, haveMark bool) (*recovery, error) {
@@ -88,8 +90,8 @@ func recoverLog(db *DB, mark watermark, haveMark bool) (*recovery, error) {
 	if len(segs) == 0 {
 		return nil, &CorruptionError{Path: db.dir, Err: errors.New("no segment files")}
 	}
-	r := &recovery{db: db, segs: segs, trusted: haveMark}
-	if err := r.dropEmptyTail(); err != nil {
+	r := &recovery{db: db, segs: segs, haveMark: haveMark}
+	if err := r.dropEmptyTail(mark, haveMark); err != nil {
 		return nil, err
 	}
 	if haveMark && mark.fence {
@@ -148,9 +150,10 @@ func sealOf(path string, seg uint64) (watermark, error) {
 	return readSeal(f, seg)
 }
 
-// startAt checks the watermark against the seals and starts from it, or
-// from the last seal when the watermark lags behind it (DURABLE is not
-// fsynced on every commit, so a power loss can leave it behind).
+// startAt checks the watermark against the seals: the frame it names must
+// be intact. When it lies in the last segment the scan starts after it;
+// when it lags behind the last seal (DURABLE is not fsynced on every
+// commit, so a power loss can leave it behind) the scan starts at the seal.
 func (r *recovery) startAt(mark, sealed watermark) error {
 	i := segmentFor(r.segs, mark.seg)
 	if i < 0 || r.segs[i] != mark.seg {
@@ -203,12 +206,13 @@ func (r *recovery) cutAtFence(mark watermark) error {
 }
 
 // dropEmptyTail removes empty segment files at the end of the log (but the
-// first): a writer creates a segment before it writes into it, so a crash
+// first, and the watermark's, which holds acknowledged frames unless it is
+// damaged): a writer creates a segment before it writes into it, so a crash
 // can leave one empty, and whatever its name it holds nothing. The next
 // commit starts it again.
-func (r *recovery) dropEmptyTail() error {
+func (r *recovery) dropEmptyTail(mark watermark, haveMark bool) error {
 	n := len(r.segs)
-	for ; n > 1; n-- {
+	for ; n > 1 && !(haveMark && r.segs[n-1] == mark.seg); n-- {
 		fi, err := os.Stat(r.path(r.segs[n-1]))
 		if err != nil {
 			return err
@@ -239,7 +243,7 @@ func (r *recovery) scanLast() error {
 			return err
 		}
 	}
-	if r.pos.seg != seg && seg != 1 { // it holds no frame: the next commit starts it again
+	if r.pos.seg != seg { // it holds no frame: the next commit starts it again
 		r.sealed = true
 		return r.remove([]uint64{seg})
 	}
@@ -265,7 +269,10 @@ func (r *recovery) settle(t *tear) error {
 		r.sealed = true
 		return nil
 	}
-	if !r.trusted && !errors.Is(t.cause, txframe.ErrIncomplete) && !zeroFrom(t.path, t.off, t.size) {
+	if _, err := sealOf(t.path, t.seg); err == nil { // fsynced whole before it was sealed
+		return r.corrupt(t.path, t.off, r.pos.lsn+1, fmt.Errorf("%w, before the segment's seal: this segment was durable", t.cause))
+	}
+	if !r.haveMark && !errors.Is(t.cause, txframe.ErrIncomplete) && !zeroFrom(t.path, t.off, t.size) {
 		return r.corrupt(t.path, t.off, r.pos.lsn+1, fmt.Errorf("%w (no watermark says whether it was acknowledged)", t.cause))
 	}
 	if r.pos.seg == t.seg {
@@ -289,17 +296,20 @@ func (r *recovery) isSeal(t *tear) bool {
 		seal.frameOff == r.pos.frameOff && seal.time == r.pos.time
 }
 
-// remove deletes segment files, last first, and makes that durable.
-func (r *recovery) remove(segs []uint64) error {
+func (r *recovery) remove(segs []uint64) error { return removeSegments(r.db.dir, segs) }
+
+// removeSegments deletes segment files of dir, last first (a crash part-way
+// leaves a shorter log, never a gap), and makes that durable.
+func removeSegments(dir string, segs []uint64) error {
 	if len(segs) == 0 {
 		return nil
 	}
 	for j := len(segs) - 1; j >= 0; j-- {
-		if err := os.Remove(r.path(segs[j])); err != nil {
+		if err := os.Remove(filepath.Join(dir, segName(segs[j]))); err != nil {
 			return err
 		}
 	}
-	return syncDir(r.db.dir)
+	return syncDir(dir)
 }
 
 func truncateSync(path string, size int64) error {

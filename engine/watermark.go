@@ -83,7 +83,9 @@ func decodeSlot(b []byte) (watermark, bool) {
 		hash:     txframe.Hash(b[48:80]),
 		fence:    binary.LittleEndian.Uint32(b[80:])&fenceFlag != 0,
 	}
-	ok := w.seq > 0 && binary.LittleEndian.Uint32(b[80:])&^fenceFlag == 0 && w.seg >= 1 && w.frameOff >= 0 && w.end >= w.frameOff
+	ok := w.seq > 0 && binary.LittleEndian.Uint32(b[80:])&^fenceFlag == 0 && w.seg >= 1 && w.frameOff >= 0 &&
+		(w.lsn == 0 && w.seg == 1 && w.end == 0 || // an empty log
+			w.lsn >= w.seg && w.end > w.frameOff) // the last frame lies in its segment
 	return w, ok
 }
 
@@ -96,6 +98,7 @@ type watermarkFile struct {
 	buf    [slotSize]byte
 	synced time.Time // when DURABLE was last fsynced
 	dirty  bool      // a slot was stored since
+	fsync  func(*os.File) error
 }
 
 // markSyncEvery bounds how far the watermark on disk may lag behind the
@@ -122,12 +125,15 @@ func createWatermark(dir string, w watermark) error {
 
 // openWatermark opens DURABLE for the writer, making it if a crash or an
 // operator removed it (recovery then scans the whole log).
-func openWatermark(dir string) (*watermarkFile, error) {
+func openWatermark(dir string, fsync func(*os.File) error) (*watermarkFile, error) {
 	f, err := os.OpenFile(filepath.Join(dir, durableFile), os.O_RDWR|os.O_CREATE, fileMode)
 	if err != nil {
 		return nil, err
 	}
-	return &watermarkFile{f: f}, nil
+	if fsync == nil {
+		fsync = syncData
+	}
+	return &watermarkFile{f: f, fsync: fsync}, nil
 }
 
 // store writes w into the slot not holding the current watermark.
@@ -161,7 +167,7 @@ func (wf *watermarkFile) storeDurable(w watermark) error {
 }
 
 func (wf *watermarkFile) sync() error {
-	if err := syncData(wf.f); err != nil {
+	if err := wf.fsync(wf.f); err != nil {
 		return err
 	}
 	wf.synced, wf.dirty = time.Now(), false
