@@ -67,6 +67,14 @@ const seams = `
 | a stale DURABLE: whole frames past it kept up to a hole; damage to the frame it names refused | engine recovery | engine.TestStaleWatermarkKeepsTheFramesBeforeAHole |
 | damaged frames deep in the history (4 of 1000): opening does not read them; ` + "`db check`" + ` reports each with file, offset and LSN, and writes nothing | engine.CheckAll (` + "`db check`" + `) | engine.TestCheckReportsEveryDamagedFrame |
 | LOCK removed, or replaced by an unlocked file, under a writer: a second writer is refused | engine lock | engine.TestLockSurvivesItsFile |
+| a staged or applied write fails: that call reports it, with the LSN reached | engine apply | engine.TestStagingReportsItsOwnFailure |
+| a writer reopened after a fence commits on; DURABLE lags at a power loss: no acknowledged commit cut | engine recovery | engine.TestFenceIsClearedOnceCut |
+| the segment fsync succeeds, DURABLE's fails: those commits succeed, later ones fail, no LSN changes contents | engine commit | engine.TestFailedWatermarkFsyncTakesNothingBack |
+| damage in a last segment that ends in its seal (DURABLE stale); the watermark's segment emptied: refused, nothing changed | engine recovery | engine.TestDamageBeforeASealIsRefused, engine.TestRefusedOpenDeletesNothing |
+| a CRC-valid DURABLE slot naming an impossible position; a watermark whose hash is not the last frame's | engine recovery, ` + "`db check`" + ` | engine.TestImpossibleWatermarksAreIgnored, engine.TestCheckComparesTheWatermark |
+| the database directory renamed and replaced under its writer: it creates and removes nothing by name | engine commit | engine.TestMovedDirectoryStopsTheWriter |
+| arbitrary bytes in the segment after sealed ones | engine recovery | engine.FuzzRecoverAfterSeals |
+| a ` + "`--force-replica`" + ` restore onto a full disk (a 4 MiB tmpfs; skipped unless root): replica mode switched back off, the cause told once | hot-restore | TestForcedReplicaIsSwitchedBackOffOnAFullDisk |
 | write fails with ENOSPC or EIO, or is short | stream writer (backup) | stream.TestWriterFaults |
 | a write or fsync of ` + "`-o FILE`" + ` fails (new file, ` + "`--append`" + `, resuming a torn file, ` + "`--follow`" + `): FILE removed, or cut back to what was durable; never looks complete | hot-backup | TestBackupFileFaultsNeverLookComplete |
 | two hot-backup runs writing one FILE | hot-backup | TestBackupFileLock, testdata/scripts/backup_file_lock.txtar |
@@ -81,7 +89,7 @@ const seams = `
 | SIGINT to a restore whose input stalls; rerun completes it | TestRestoreOfAStalledInputCanBeInterrupted |
 | SIGTERM after ` + "`--force-replica`" + ` switched replica mode on: switched off again | TestForcedReplicaIsSwitchedBackOffWhenTheRestoreFails |
 | arbitrary bytes as frames, streams, backup tails, compressed input | fuzz targets FuzzDecode, FuzzRoundTrip, FuzzReader, FuzzReadTail, FuzzDecompress, FuzzRecover, FuzzWatermarkSlots (corpora in testdata/fuzz) |
-| xz input declaring a dictionary over 64 MiB | stream.TestReaderXZDictionaryBound |
+| xz input declaring a dictionary over 64 MiB, in its first block, a later block or a later concatenated stream | stream.TestReaderXZDictionaryBound, stream.TestXZEveryBlockIsBounded, testdata/scripts/xz_bomb.txtar |
 | database names with ` + "`..`, `/`" + `, NUL, upper case, 64+ characters, hidden | engine.TestValidateName, testdata/scripts/db_create.txtar |
 | backup files 0600, database directories 0700 | testdata/scripts/faults.txtar |
 `
