@@ -263,14 +263,14 @@ type tear struct {
 // after sealing it, before the next segment was made), a tail never
 // acknowledged (cut), or damage (refused, nothing changed). Without a
 // watermark only a frame cut short by the end of the file, or zeros, is
-// cut: nothing says where the acknowledged log ended.
+// cut: nothing says where the acknowledged log ended. A seal at the end of
+// the last segment proves nothing about the bytes before it: the writer
+// writes it before the fsync that makes the segment durable, and a power
+// loss can keep its page and lose earlier ones.
 func (r *recovery) settle(t *tear) error {
 	if r.isSeal(t) {
 		r.sealed = true
 		return nil
-	}
-	if _, err := sealOf(t.path, t.seg); err == nil { // fsynced whole before it was sealed
-		return r.corrupt(t.path, t.off, r.pos.lsn+1, fmt.Errorf("%w, before the segment's seal: this segment was durable", t.cause))
 	}
 	if !r.haveMark && !errors.Is(t.cause, txframe.ErrIncomplete) && !zeroFrom(t.path, t.off, t.size) {
 		return r.corrupt(t.path, t.off, r.pos.lsn+1, fmt.Errorf("%w (no watermark says whether it was acknowledged)", t.cause))

@@ -70,7 +70,7 @@ const seams = `
 | a staged or applied write fails: that call reports it, with the LSN reached | engine apply | engine.TestStagingReportsItsOwnFailure |
 | a writer reopened after a fence commits on; DURABLE lags at a power loss: no acknowledged commit cut | engine recovery | engine.TestFenceIsClearedOnceCut |
 | the segment fsync succeeds, DURABLE's fails: those commits succeed, later ones fail, no LSN changes contents | engine commit | engine.TestFailedWatermarkFsyncTakesNothingBack |
-| damage in a last segment that ends in its seal (DURABLE stale); the watermark's segment emptied: refused, nothing changed | engine recovery | engine.TestDamageBeforeASealIsRefused, engine.TestRefusedOpenDeletesNothing |
+| a hole before a seal at the end of the last segment (the seal written, its fsync lost): a torn tail, cut; the watermark's segment emptied: refused, nothing changed | engine recovery | engine.TestHoleBeforeAnUnsyncedSealIsATornTail, engine.TestRefusedOpenDeletesNothing |
 | a CRC-valid DURABLE slot naming an impossible position; a watermark whose hash is not the last frame's | engine recovery, ` + "`db check`" + ` | engine.TestImpossibleWatermarksAreIgnored, engine.TestCheckComparesTheWatermark |
 | the database directory renamed and replaced under its writer: it creates and removes nothing by name | engine commit | engine.TestMovedDirectoryStopsTheWriter |
 | arbitrary bytes in the segment after sealed ones | engine recovery | engine.FuzzRecoverAfterSeals |
