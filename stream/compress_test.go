@@ -144,3 +144,4 @@ func TestReaderXZDictionaryBound(t *testing.T) {
 		})
 	}
 }
+

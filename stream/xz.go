@@ -80,7 +80,7 @@ type xzBlock struct {
 	hdr    xzBlockHeader
 	at     int64 // offset of its header
 	start  int64 // offset of its data
-	dec    io.Reader
+	dec    *lzma.Reader2
 	sum    hash.Hash
 	out    int64 // uncompressed bytes so far
 	number int64
@@ -110,6 +110,8 @@ func (x *xzReader) Read(p []byte) (int, error) {
 		}
 		n, err := x.blk.read(p)
 		switch {
+		case err == io.EOF && !x.blk.dec.EOS(): // the decoder's input ran out inside a chunk
+			err = x.cut(io.ErrUnexpectedEOF, "a block's data")
 		case err == io.EOF:
 			err = x.finishBlock()
 		case err != nil:
@@ -169,7 +171,11 @@ func (x *xzReader) startBlock(at int64, n int) error {
 			ErrFormat, at, x.streams, x.blocks+1, h.dict, (h.dict+1<<20-1)>>20, x.max>>20)
 	}
 	start := x.src.n
-	dec, err := lzma.Reader2Config{DictCap: int(max(h.dict, lzma.MinDictCap))}.NewReader2(x.src)
+	dict := h.dict
+	if h.unpacked >= 0 { // a dictionary larger than the block's output is never used
+		dict = min(dict, uint64(h.unpacked))
+	}
+	dec, err := lzma.Reader2Config{DictCap: int(max(dict, lzma.MinDictCap))}.NewReader2(x.src)
 	if err != nil {
 		return x.decodeErr(err, at)
 	}
