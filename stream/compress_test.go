@@ -144,4 +144,3 @@ func TestReaderXZDictionaryBound(t *testing.T) {
 		})
 	}
 }
-
