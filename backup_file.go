@@ -53,11 +53,12 @@ type outFile struct {
 	f          *os.File
 	w          backupFile
 	path       string
-	created    bool   // by this run: a failure removes it
-	size       int64  // the file's length as written
-	durable    int64  // its length at the last successful fsync
-	durableLSN uint64 // the last LSN in those bytes
-	fault      error  // the first failed write or fsync
+	created    bool        // by this run: a failure removes it
+	size       int64       // the file's length as written
+	durable    int64       // its length at the last successful fsync
+	durableLSN uint64      // the last LSN in those bytes
+	fault      error       // the first failed write or fsync
+	holder     os.FileInfo // the description of this holder beside FILE, if it made one
 }
 
 // createOut creates FILE for hot-backup -o; an existing FILE is refused.
@@ -110,8 +111,7 @@ func lockOut(f *os.File, path string, created bool) (*outFile, error) {
 		f.Close()
 		return nil, err
 	}
-	writeFileHolder(path)
-	return &outFile{f: f, w: faultSeam(f), path: path, created: created}, nil
+	return &outFile{f: f, w: faultSeam(f), path: path, created: created, holder: writeFileHolder(path)}, nil
 }
 
 // sameFile returns errReplaced unless path names the open file f.
@@ -148,8 +148,37 @@ func isTerminalPath(path string) bool {
 // FILE's flock, so a stale or removed description changes nothing.
 func holderFile(path string) string { return path + ".lock" }
 
-// writeFileHolder records this process as the lock's holder, best effort.
-func writeFileHolder(path string) { _ = engine.RecordHolder(holderFile(path)) }
+// writeFileHolder describes this process as the lock's holder, best
+// effort, in a file it creates beside FILE: never through a symlink, never
+// over a file that is not a stale description (one a killed hot-backup
+// left). It returns that file, so that close removes it and nothing else.
+func writeFileHolder(path string) os.FileInfo {
+	hp := holderFile(path)
+	for try := 0; try < 2; try++ {
+		f, err := os.OpenFile(hp, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
+		if errors.Is(err, os.ErrExist) && try == 0 && staleHolder(hp) {
+			_ = os.Remove(hp)
+			continue
+		}
+		if err != nil {
+			return nil
+		}
+		_, werr := f.Write(engine.EncodeHolder())
+		fi, serr := f.Stat()
+		if errors.Join(werr, serr, f.Close()) != nil {
+			return nil
+		}
+		return fi
+	}
+	return nil
+}
+
+// staleHolder reports whether hp is a regular file holding a holder's
+// description: its holder is gone, since this process holds FILE's lock.
+func staleHolder(hp string) bool {
+	fi, err := os.Lstat(hp)
+	return err == nil && fi.Mode().IsRegular() && fi.Size() <= engine.HolderSize && engine.ReadHolder(hp).PID != 0
+}
 
 // readFileHolder returns the recorded holder, or "holder unknown".
 func readFileHolder(path string) engine.Holder { return engine.ReadHolder(holderFile(path)) }
@@ -220,6 +249,8 @@ func (o *outFile) takeBack(db string) string {
 // close removes the holder's description, then closes FILE, which releases
 // the lock (in that order, so the next holder's description stays).
 func (o *outFile) close() error {
-	_ = os.Remove(holderFile(o.path))
+	if fi, err := os.Lstat(holderFile(o.path)); err == nil && o.holder != nil && os.SameFile(fi, o.holder) {
+		_ = os.Remove(holderFile(o.path))
+	}
 	return o.f.Close()
 }

@@ -84,18 +84,27 @@ const holderRecord = 256
 // RecordHolder describes this process (pid, host, start time) in the file
 // at path, as the holder of a lock kept elsewhere: the file only describes.
 func RecordHolder(path string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE, fileMode)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteAt(EncodeHolder(), 0)
+	return errors.Join(err, f.Close())
+}
+
+// HolderSize is the size of the description EncodeHolder makes.
+const HolderSize = holderRecord
+
+// EncodeHolder describes this process (pid, host, start time) in
+// HolderSize bytes, as RecordHolder writes it and ReadHolder reads it.
+func EncodeHolder() []byte {
 	host, _ := os.Hostname()
 	b, _ := json.Marshal(Holder{PID: os.Getpid(), Host: host, Started: time.Now().UTC()})
 	if len(b) >= holderRecord {
 		b = b[:0] // a host name too long to describe: "holder unknown"
 	}
-	rec := append(b, bytes.Repeat([]byte{' '}, holderRecord-1-len(b))...)
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE, fileMode)
-	if err != nil {
-		return err
-	}
-	_, err = f.WriteAt(append(rec, '\n'), 0)
-	return errors.Join(err, f.Close())
+	b = append(b, bytes.Repeat([]byte{' '}, holderRecord-1-len(b))...)
+	return append(b, '\n')
 }
 
 // holderReads bridge the instant between a holder taking its lock and
