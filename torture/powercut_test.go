@@ -250,20 +250,13 @@ func (h *harness) damage(data []byte, durable int) ([]byte, damaged) {
 	switch h.rng.IntN(5) {
 	case 0:
 		mode, cut = "suffix dropped at a page boundary", boundary()
-	case 1:
-		mode = "pages zeroed"
+	case 1, 2:
+		mark := byte("zg"[h.rng.IntN(2)])
+		mode = map[byte]string{'z': "pages zeroed", 'g': "pages scrambled"}[mark]
 		q := h.rng.Float64()
 		for i := range state {
 			if h.rng.Float64() < q {
-				state[i] = 'z'
-			}
-		}
-	case 2:
-		mode = "pages scrambled"
-		q := h.rng.Float64()
-		for i := range state {
-			if h.rng.Float64() < q {
-				state[i] = 'g'
+				state[i] = mark
 			}
 		}
 	case 3:
