@@ -244,7 +244,7 @@ func (e *env) backupRun(j *backupJob) error {
 	if j.follow && err == nil {
 		err = j.followOn()
 	}
-	if j.follow && errors.Is(err, errInterrupted) {
+	if j.follow && errors.Is(err, context.Canceled) {
 		err = nil // following ends with the end record
 	}
 	if err == nil {
@@ -284,7 +284,7 @@ func (j *backupJob) settle(err error) error {
 		return nil
 	}
 	err = fmt.Errorf("%w\n%s is incomplete (no end record after LSN %d)", err, j.file.path, last)
-	if errors.Is(err, errInterrupted) {
+	if errors.Is(err, context.Canceled) {
 		err = fmt.Errorf("%w; resume it with: hotpipe hot-backup %s -o %s --append", err, j.db.Name(), j.file.path)
 	}
 	return err

@@ -118,7 +118,7 @@ func (e *env) load(c *cli.Context) error {
 	defer db.Close()
 	start := time.Now()
 	last, err := runLoad(c.Context, db, o)
-	if errors.Is(err, errInterrupted) {
+	if errors.Is(err, context.Canceled) {
 		fmt.Fprintln(e.stdout, last)
 		e.notef("load %s: interrupted; last acknowledged LSN %d", db.Name(), last)
 	}

@@ -402,7 +402,7 @@ func (j *restoreJob) finish(runErr error) error {
 	}
 	if runErr != nil {
 		how := "stopped"
-		if errors.Is(runErr, errInterrupted) {
+		if errors.Is(runErr, context.Canceled) {
 			how = "interrupted"
 		}
 		if last, _, err := j.db.State(); err == nil && (how == "interrupted" || j.first > 0) {
@@ -463,7 +463,7 @@ func skipFrames(block []byte, n uint64) (int, txframe.Hash) {
 // stalls.
 func (e *env) openInputs(ctx context.Context, files []string) ([]stream.Input, func(), error) {
 	if len(files) == 0 {
-		return []stream.Input{{Name: "stdin", R: interruptibleReader(ctx, e.stdin)}}, func() {}, nil
+		return []stream.Input{{Name: "stdin", R: stream.Cancelable(ctx, e.stdin)}}, func() {}, nil
 	}
 	var inputs []stream.Input
 	var opened []*os.File
@@ -474,7 +474,7 @@ func (e *env) openInputs(ctx context.Context, files []string) ([]stream.Input, f
 	}
 	for _, name := range files {
 		if name == "-" {
-			inputs = append(inputs, stream.Input{Name: "stdin", R: interruptibleReader(ctx, e.stdin)})
+			inputs = append(inputs, stream.Input{Name: "stdin", R: stream.Cancelable(ctx, e.stdin)})
 			continue
 		}
 		f, err := os.Open(name)
@@ -483,7 +483,7 @@ func (e *env) openInputs(ctx context.Context, files []string) ([]stream.Input, f
 			return nil, nil, err
 		}
 		opened = append(opened, f)
-		inputs = append(inputs, stream.Input{Name: name, R: interruptibleReader(ctx, f)})
+		inputs = append(inputs, stream.Input{Name: name, R: stream.Cancelable(ctx, f)})
 	}
 	return inputs, closeAll, nil
 }

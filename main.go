@@ -7,6 +7,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -48,9 +49,6 @@ EXIT CODES:
 // errUsage marks errors in how the command was called.
 var errUsage = errors.New("usage")
 
-// errInterrupted means SIGINT or SIGTERM stopped the command.
-var errInterrupted = errors.New("interrupted")
-
 type usageError struct{ msg string }
 
 func (e *usageError) Error() string { return e.msg }
@@ -65,7 +63,7 @@ func exitCode(err error) int {
 	switch {
 	case err == nil:
 		return exitOK
-	case errors.Is(err, errInterrupted):
+	case errors.Is(err, context.Canceled):
 		return exitInterrupted
 	case errors.Is(err, errBrokenPipe):
 		return exitBrokenPipe

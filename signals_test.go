@@ -4,7 +4,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -238,30 +237,4 @@ func ioctl(f *os.File, req uintptr, arg unsafe.Pointer) error {
 		return errno
 	}
 	return nil
-}
-
-// TestOnlyInputsThatCanStallAreReadInAGoroutine: a regular file is read
-// directly (no copy, no hand-off); a pipe, which can stall, is wrapped.
-func TestOnlyInputsThatCanStallAreReadInAGoroutine(t *testing.T) {
-	f, err := os.CreateTemp(t.TempDir(), "input")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if r := interruptibleReader(context.Background(), f); r != io.Reader(f) {
-		t.Fatalf("a regular file came back as %T", r)
-	}
-	pr, pw, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pr.Close()
-	pw.Close()
-	r := interruptibleReader(context.Background(), pr)
-	if _, ok := r.(*ctxReader); !ok {
-		t.Fatalf("a pipe came back as %T", r)
-	}
-	if _, err := r.Read(make([]byte, 8)); err != io.EOF {
-		t.Fatalf("reading a closed pipe: %v", err)
-	}
 }

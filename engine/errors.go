@@ -3,6 +3,8 @@ package engine
 import (
 	"errors"
 	"fmt"
+
+	"github.com/hotpipe/hotpipe/txframe"
 )
 
 // Sentinel errors. Callers test them with errors.Is; the wrapped messages
@@ -30,10 +32,10 @@ var (
 	// *CorruptionError naming the place.
 	ErrCorrupt = errors.New("database is corrupt")
 	// ErrGap means a frame to apply does not carry the next LSN.
-	ErrGap = errors.New("LSN gap")
+	ErrGap = txframe.ErrGap
 	// ErrHistory means a frame to apply does not continue this database's
 	// hash chain: it comes from a different history.
-	ErrHistory = errors.New("different history")
+	ErrHistory = txframe.ErrHistory
 	// ErrLSNRange means an LSN outside 0..last was asked for.
 	ErrLSNRange = errors.New("LSN out of range")
 	// ErrKeyNotFound means Get found no live value for the key.

@@ -1,27 +1,19 @@
 package engine
 
 import (
-	"fmt"
+	"crypto/sha256"
 
 	"github.com/hotpipe/hotpipe/txframe"
 )
 
 // follows checks that whole frame f, whose header is h, can come after the
-// frame at prev: the next LSN, a commit time not earlier, well-formed
-// entries and, with rehash, h(n) = SHA-256(prev.hash || SHA-256(body)).
-// Recovery, Check and Apply hold frames to this one rule.
+// frame at prev by txframe.Follows, the one rule recovery, Check, Apply and
+// the stream reader hold frames to; rehash recomputes h(n) from the body.
 func follows(prev watermark, f []byte, h txframe.Header, rehash bool) error {
-	switch {
-	case h.LSN != prev.lsn+1:
-		return fmt.Errorf("%w: expected LSN %d, found %d", ErrGap, prev.lsn+1, h.LSN)
-	case h.Time < prev.time:
-		return fmt.Errorf("%w: commit time %d precedes %d", txframe.ErrMalformed, h.Time, prev.time)
-	}
-	if err := txframe.CheckEntries(f); err != nil {
-		return err
-	}
+	var sum *txframe.Hash
 	if rehash {
-		return txframe.VerifyChain(prev.hash, f)
+		s := txframe.Hash(sha256.Sum256(txframe.Body(f)))
+		sum = &s
 	}
-	return nil
+	return txframe.Follows(txframe.Tip{LSN: prev.lsn, Time: prev.time, Hash: prev.hash}, f, h, sum)
 }

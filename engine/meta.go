@@ -1,8 +1,6 @@
 package engine
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/hotpipe/hotpipe/txframe"
 )
 
 const (
@@ -18,45 +18,15 @@ const (
 	maxMetaSize = 64 << 10 // bounds what a damaged META makes Open read
 )
 
-// Origin names a database's history: 128 random bits made when the history
-// begins. A restored copy keeps the origin of the history it copies.
-type Origin [16]byte
+// Origin names a database's history (see txframe.Origin). A restored copy
+// keeps the origin of the history it copies.
+type Origin = txframe.Origin
 
 // NewOrigin returns a fresh random origin id.
-func NewOrigin() Origin {
-	var o Origin
-	if _, err := rand.Read(o[:]); err != nil {
-		panic("engine: crypto/rand failed: " + err.Error()) // never fails on supported platforms
-	}
-	return o
-}
-
-// String returns the origin in lowercase hex.
-func (o Origin) String() string { return hex.EncodeToString(o[:]) }
-
-// IsZero reports whether o is unset.
-func (o Origin) IsZero() bool { return o == Origin{} }
+func NewOrigin() Origin { return txframe.NewOrigin() }
 
 // ParseOrigin parses the form produced by Origin.String.
-func ParseOrigin(s string) (Origin, error) {
-	var o Origin
-	b, err := hex.DecodeString(s)
-	if err != nil || len(b) != len(o) {
-		return o, fmt.Errorf("origin %q is not 32 hex digits", s)
-	}
-	copy(o[:], b)
-	return o, nil
-}
-
-// MarshalText implements encoding.TextMarshaler.
-func (o Origin) MarshalText() ([]byte, error) { return []byte(o.String()), nil }
-
-// UnmarshalText implements encoding.TextUnmarshaler.
-func (o *Origin) UnmarshalText(b []byte) error {
-	p, err := ParseOrigin(string(b))
-	*o = p
-	return err
-}
+func ParseOrigin(s string) (Origin, error) { return txframe.ParseOrigin(s) }
 
 // Meta is a database's metadata, kept in META and replaced atomically.
 type Meta struct {

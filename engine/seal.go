@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"os"
 
 	"github.com/hotpipe/hotpipe/txframe"
@@ -42,7 +41,7 @@ func encodeSeal(seg uint64, w watermark) []byte {
 	binary.LittleEndian.PutUint64(b[40:], uint64(w.frameOff))
 	binary.LittleEndian.PutUint64(b[48:], uint64(w.end))
 	copy(b[56:88], w.hash[:])
-	binary.LittleEndian.PutUint32(b[88:], crc32.Checksum(b[:88], castagnoli))
+	binary.LittleEndian.PutUint32(b[88:], txframe.Checksum(b[:88]))
 	return b
 }
 
@@ -52,7 +51,7 @@ func decodeSeal(b []byte, seg uint64, at int64) (watermark, error) {
 	if len(b) < sealSize || [4]byte(b[:4]) != sealMagic {
 		return watermark{}, fmt.Errorf("%w: no seal at offset %d", errUnsealed, at)
 	}
-	if binary.LittleEndian.Uint32(b[88:]) != crc32.Checksum(b[:88], castagnoli) {
+	if binary.LittleEndian.Uint32(b[88:]) != txframe.Checksum(b[:88]) {
 		return watermark{}, fmt.Errorf("%w: seal at offset %d fails its CRC", errUnsealed, at)
 	}
 	w := watermark{

@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"os"
 	"path/filepath"
 	"time"
@@ -65,12 +64,12 @@ func (w *watermark) encode(b []byte) {
 		flags |= fenceFlag
 	}
 	binary.LittleEndian.PutUint32(b[80:], flags)
-	binary.LittleEndian.PutUint32(b[slotPayload:], crc32.Checksum(b[:slotPayload], castagnoli))
+	binary.LittleEndian.PutUint32(b[slotPayload:], txframe.Checksum(b[:slotPayload]))
 	clear(b[slotPayload+4 : slotSize])
 }
 
 func decodeSlot(b []byte) (watermark, bool) {
-	if binary.LittleEndian.Uint32(b[slotPayload:]) != crc32.Checksum(b[:slotPayload], castagnoli) {
+	if binary.LittleEndian.Uint32(b[slotPayload:]) != txframe.Checksum(b[:slotPayload]) {
 		return watermark{}, false
 	}
 	w := watermark{
@@ -88,8 +87,6 @@ func decodeSlot(b []byte) (watermark, bool) {
 			w.lsn >= w.seg && w.end > w.frameOff) // the last frame lies in its segment
 	return w, ok
 }
-
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // watermarkFile is the writer's handle on DURABLE.
 type watermarkFile struct {

@@ -77,7 +77,7 @@ type Reader struct {
 
 	// the stream so far
 	started   bool
-	origin    [16]byte
+	origin    txframe.Origin
 	last      uint64 // highest LSN yielded
 	lastHash  txframe.Hash
 	lastTime  int64                   // its commit time
@@ -221,16 +221,16 @@ func (r *Reader) join(h Header) error {
 	case !r.started:
 		return nil
 	case h.Origin != r.origin:
-		return fmt.Errorf("%w: origin mismatch: this segment comes from origin %x, the stream so far from %x", ErrHistory, h.Origin, r.origin)
+		return txframe.SameOrigin(h.Origin, r.origin, "this segment", "the stream so far")
 	case h.Base > r.last:
 		return fmt.Errorf("%w: segment starts after LSN %d, but the stream so far ends at LSN %d: LSNs %d..%d are missing",
 			ErrGap, h.Base, r.last, r.last+1, h.Base)
 	case h.Base == r.last && h.BaseHash != r.lastHash:
-		return fmt.Errorf("%w: segment's base hash at LSN %d is %s, the stream so far has %s", ErrHistory, h.Base, h.BaseHash, r.lastHash)
+		return txframe.SameHash(h.Base, h.BaseHash, r.lastHash, "the segment's base", "the stream so far")
 	}
 	known, ok := r.bounds[h.Base]
 	if ok && known != h.BaseHash {
-		return fmt.Errorf("%w: segment's base hash at LSN %d is %s, the stream so far has %s", ErrHistory, h.Base, h.BaseHash, known)
+		return txframe.SameHash(h.Base, h.BaseHash, known, "the segment's base", "the stream so far")
 	}
 	if h.Base < r.last {
 		r.skipTo, r.untied = r.last, !ok
@@ -376,22 +376,14 @@ func (r *Reader) frames(off int64) (*Event, error) {
 // is the SHA-256 of its body, computed ahead.
 func (r *Reader) check(f []byte, bodySum txframe.Hash, known bool) (txframe.Header, error) {
 	h, err := txframe.Peek(f)
-	switch {
-	case err != nil:
-		return h, err
-	case h.LSN != r.next:
-		return h, fmt.Errorf("%w: expected LSN %d, found LSN %d", ErrGap, r.next, h.LSN)
-	case h.Time < r.prevTime:
-		return h, fmt.Errorf("%w: commit time %d is before the previous frame's %d", txframe.ErrMalformed, h.Time, r.prevTime)
-	}
-	if err := txframe.CheckEntries(f); err != nil {
+	if err != nil {
 		return h, err
 	}
 	if !known {
 		bodySum = sha256.Sum256(txframe.Body(f))
 	}
-	if got := txframe.Link(r.prev, bodySum); got != h.Hash {
-		return h, fmt.Errorf("%w: stored %s, computed %s", txframe.ErrChain, h.Hash, got)
+	if err := txframe.Follows(txframe.Tip{LSN: r.next - 1, Time: r.prevTime, Hash: r.prev}, f, h, &bodySum); err != nil {
+		return h, err
 	}
 	if h.LSN == r.skipTo && h.Hash != r.lastHash {
 		return h, fmt.Errorf("%w: overlapping segment has h(%d) = %s, the stream so far has %s", ErrHistory, h.LSN, h.Hash, r.lastHash)

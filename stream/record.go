@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"time"
 
 	"github.com/hotpipe/hotpipe/txframe"
@@ -24,7 +23,6 @@ var (
 	headerMagic = [4]byte{'H', 'P', 'S', 'H'}
 	endMagic    = [4]byte{'H', 'P', 'S', 'E'}
 	frameMagic  = txframe.Magic
-	castagnoli  = crc32.MakeTable(crc32.Castagnoli)
 )
 
 // Errors. Readers wrap them in *Error, which names the input, offset and LSN.
@@ -42,11 +40,12 @@ var (
 	// ErrEndMismatch means an end record disagrees with the frames before it.
 	ErrEndMismatch = errors.New("end record does not match its segment")
 	// ErrGap means LSNs are missing or out of order: inside a segment, or
-	// between one segment and the next.
-	ErrGap = errors.New("LSN gap")
+	// between one segment and the next. It is txframe.ErrGap.
+	ErrGap = txframe.ErrGap
 	// ErrHistory means a segment's base does not continue the history read
-	// so far (a different hash at the same LSN).
-	ErrHistory = errors.New("different history")
+	// so far (another origin, or a different hash at the same LSN). It is
+	// txframe.ErrHistory.
+	ErrHistory = txframe.ErrHistory
 )
 
 // Error locates a problem in a stream input.
@@ -70,7 +69,7 @@ func (e *Error) Unwrap() error { return e.Err }
 
 // Header opens a segment.
 type Header struct {
-	Origin   [16]byte
+	Origin   txframe.Origin
 	Name     string // source database
 	Created  time.Time
 	Base     uint64       // LSN before the segment's first frame
@@ -101,7 +100,7 @@ func AppendHeader(dst []byte, h *Header) ([]byte, error) {
 	copy(b[40:72], h.BaseHash[:])
 	b[72] = byte(len(h.Name))
 	copy(b[73:136], h.Name)
-	binary.LittleEndian.PutUint32(b[headerCRCAt:], crc32.Checksum(b[:headerCRCAt], castagnoli))
+	binary.LittleEndian.PutUint32(b[headerCRCAt:], txframe.Checksum(b[:headerCRCAt]))
 	return append(dst, b[:]...), nil
 }
 
@@ -135,7 +134,7 @@ func checkRecord(b []byte, size int, magic [4]byte, what string) error {
 	if [4]byte(b[:4]) != magic {
 		return fmt.Errorf("%w: no %s (bytes % x)", ErrFormat, what, b[:4])
 	}
-	want, got := binary.LittleEndian.Uint32(b[size-4:]), crc32.Checksum(b[:size-4], castagnoli)
+	want, got := binary.LittleEndian.Uint32(b[size-4:]), txframe.Checksum(b[:size-4])
 	if want != got {
 		return fmt.Errorf("%w: %s: stored %08x, computed %08x", ErrChecksum, what, want, got)
 	}
@@ -151,7 +150,7 @@ func AppendEnd(dst []byte, e *End) []byte {
 	binary.LittleEndian.PutUint64(b[24:], e.Last)
 	copy(b[32:64], e.LastHash[:])
 	binary.LittleEndian.PutUint64(b[64:], e.Length)
-	binary.LittleEndian.PutUint32(b[endCRCAt:], crc32.Checksum(b[:endCRCAt], castagnoli))
+	binary.LittleEndian.PutUint32(b[endCRCAt:], txframe.Checksum(b[:endCRCAt]))
 	return append(dst, b[:]...)
 }
 

@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash/crc32"
 
 	"crypto/sha256"
 )
@@ -115,8 +114,6 @@ var (
 	ErrChain = errors.New("chained hash mismatch")
 )
 
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
-
 // Header is what Peek learns from a frame without decoding its entries.
 type Header struct {
 	LSN  uint64
@@ -155,7 +152,7 @@ func Peek(b []byte) (Header, error) {
 	}
 	f := b[:n]
 	want := binary.LittleEndian.Uint32(f[n+crcOffset:])
-	if got := crc32.Checksum(f[:n+crcOffset], castagnoli); got != want {
+	if got := Checksum(f[:n+crcOffset]); got != want {
 		return Header{}, fmt.Errorf("%w: stored %08x, computed %08x", ErrChecksum, want, got)
 	}
 	h := Header{
@@ -321,7 +318,7 @@ func appendFrame(dst []byte, f *Frame, prev *Hash) ([]byte, Hash, error) {
 		h = Chain(*prev, dst[start+bodyOffset:])
 	}
 	dst = append(dst, h[:]...)
-	return binary.LittleEndian.AppendUint32(dst, crc32.Checksum(dst[start:], castagnoli)), h, nil
+	return binary.LittleEndian.AppendUint32(dst, Checksum(dst[start:])), h, nil
 }
 
 // appendBody writes header and body of a frame of total length n.
