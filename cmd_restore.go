@@ -103,7 +103,7 @@ func (e *env) hotRestore(c *cli.Context) error {
 		if err := args(c, 0, 1); err != nil {
 			return err
 		}
-		return e.verifyInputs(c, inputs, false)
+		return e.verifyInputs(c.Context, inputs, false)
 	}
 	if err := args(c, 1, 1); err != nil {
 		return err
@@ -456,34 +456,4 @@ func skipFrames(block []byte, n uint64) (int, txframe.Hash) {
 		p += l
 	}
 	return p, h
-}
-
-// openInputs opens the -i files, or stdin when there are none. Reads
-// return errInterrupted as soon as ctx is cancelled, even when an input
-// stalls.
-func (e *env) openInputs(ctx context.Context, files []string) ([]stream.Input, func(), error) {
-	if len(files) == 0 {
-		return []stream.Input{{Name: "stdin", R: stream.Cancelable(ctx, e.stdin)}}, func() {}, nil
-	}
-	var inputs []stream.Input
-	var opened []*os.File
-	closeAll := func() {
-		for _, f := range opened {
-			f.Close()
-		}
-	}
-	for _, name := range files {
-		if name == "-" {
-			inputs = append(inputs, stream.Input{Name: "stdin", R: stream.Cancelable(ctx, e.stdin)})
-			continue
-		}
-		f, err := os.Open(name)
-		if err != nil {
-			closeAll()
-			return nil, nil, err
-		}
-		opened = append(opened, f)
-		inputs = append(inputs, stream.Input{Name: name, R: stream.Cancelable(ctx, f)})
-	}
-	return inputs, closeAll, nil
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -42,7 +43,7 @@ Examples:
 				return err
 			}
 			defer closeInputs()
-			return e.verifyInputs(c, inputs, c.Bool("json"))
+			return e.verifyInputs(c.Context, inputs, c.Bool("json"))
 		},
 	}
 }
@@ -80,9 +81,9 @@ type problem struct {
 	Message string `json:"message"`
 }
 
-func (e *env) verifyInputs(c *cli.Context, inputs []stream.Input, asJSON bool) error {
+func (e *env) verifyInputs(ctx context.Context, inputs []stream.Input, asJSON bool) error {
 	rep := &verifyReport{Problems: []problem{}}
-	if err := rep.read(c, inputs); err != nil {
+	if err := rep.read(ctx, inputs); err != nil {
 		return err
 	}
 	rep.OK = len(rep.Problems) == 0
@@ -104,17 +105,17 @@ func (e *env) verifyInputs(c *cli.Context, inputs []stream.Input, asJSON bool) e
 // read checks inputs as one stream. After a problem, which it records, it
 // skips to the next segment header and goes on, so every problem is
 // reported and the joins after a damaged region are still checked.
-func (rep *verifyReport) read(c *cli.Context, inputs []stream.Input) error {
+func (rep *verifyReport) read(ctx context.Context, inputs []stream.Input) error {
 	r := stream.NewReader(inputs, stream.Options{KeepGoing: true, ParallelHash: true})
 	for {
-		if err := interrupted(c.Context); err != nil {
+		if err := interrupted(ctx); err != nil {
 			return err
 		}
 		ev, err := r.Next()
 		if err == io.EOF {
 			return nil
 		}
-		if ierr := interrupted(c.Context); err != nil && ierr != nil {
+		if ierr := interrupted(ctx); err != nil && ierr != nil {
 			return ierr
 		}
 		if err != nil {
