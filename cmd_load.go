@@ -4,17 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"math/rand/v2"
-	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/hotpipe/hotpipe/engine"
-	"github.com/hotpipe/hotpipe/txframe"
+	"github.com/hotpipe/hotpipe/loadgen"
 )
 
 func loadCommand(e *env) *cli.Command {
@@ -55,61 +51,21 @@ Examples:
 	}
 }
 
-// workload generates transaction i of a seeded load.
-type workload struct {
-	seed      uint64
-	entries   int
-	valueSize int
-}
-
-func (w workload) tx(i int) []txframe.Entry {
-	rng := rand.New(rand.NewPCG(w.seed, uint64(i)))
-	es := make([]txframe.Entry, w.entries)
-	for j := range es {
-		key := strconv.AppendInt([]byte("key"), int64(i*w.entries+j), 10)
-		key = zeroPad(key, 3, 8)
-		v := make([]byte, w.valueSize)
-		for k := range v {
-			v[k] = 'a' + byte(rng.IntN(26))
-		}
-		es[j] = txframe.Entry{Op: txframe.OpPut, Key: key, Value: v}
-	}
-	return es
-}
-
-// zeroPad left-pads the digits after prefix bytes of b to width.
-func zeroPad(b []byte, prefix, width int) []byte {
-	digits := len(b) - prefix
-	if digits >= width {
-		return b
-	}
-	out := make([]byte, prefix+width)
-	copy(out, b[:prefix])
-	for i := prefix; i < prefix+width-digits; i++ {
-		out[i] = '0'
-	}
-	copy(out[prefix+width-digits:], b[prefix:])
-	return out
-}
-
-type loadOpts struct {
-	txs, workers int
-	rate         float64
-	work         workload
-	acks         io.Writer // each acknowledged LSN, a line each; nil for none
-}
+// loadFlags names the flag behind each of loadgen's options, for usage errors.
+var loadFlags = map[string]string{"Txs": "--txs", "Workers": "--workers", "Rate": "--rate",
+	"Entries": "--entries", "ValueSize": "--value-size"}
 
 func (e *env) load(c *cli.Context) error {
 	if err := args(c, 1, 1); err != nil {
 		return err
 	}
-	o := loadOpts{txs: c.Int("txs"), workers: c.Int("workers"), rate: c.Float64("rate"),
-		work: workload{seed: c.Uint64("seed"), entries: c.Int("entries"), valueSize: c.Int("value-size")}}
+	w := loadgen.Workload{Seed: c.Uint64("seed"), Entries: c.Int("entries"), ValueSize: c.Int("value-size")}
+	o := loadgen.Options{Txs: c.Int("txs"), Workers: c.Int("workers"), Rate: c.Float64("rate")}
 	if c.Bool("acks") {
-		o.acks = e.stdout
+		o.Ack = func(lsn uint64) { fmt.Fprintln(e.stdout, lsn) }
 	}
-	if err := o.check(); err != nil {
-		return err
+	if err := w.Check(o); err != nil {
+		return loadUsage(err)
 	}
 	db, err := engine.Open(e.dataDir, c.Args().First(), engine.Options{Now: fakeClock(c), Notify: e.notify})
 	if err != nil {
@@ -117,7 +73,7 @@ func (e *env) load(c *cli.Context) error {
 	}
 	defer db.Close()
 	start := time.Now()
-	last, err := runLoad(c.Context, db, o)
+	last, err := loadgen.Run(c.Context, db, w, o)
 	if errors.Is(err, context.Canceled) {
 		fmt.Fprintln(e.stdout, last)
 		e.notef("load %s: interrupted; last acknowledged LSN %d", db.Name(), last)
@@ -128,8 +84,20 @@ func (e *env) load(c *cli.Context) error {
 	elapsed := time.Since(start)
 	fmt.Fprintln(e.stdout, last)
 	e.notef("load %s: %d transactions of %d x %d-byte puts in %.2fs (%.0f tx/s, %d workers); last LSN %d",
-		db.Name(), o.txs, o.work.entries, o.work.valueSize, elapsed.Seconds(), float64(o.txs)/elapsed.Seconds(), o.workers, last)
+		db.Name(), o.Txs, w.Entries, w.ValueSize, elapsed.Seconds(), float64(o.Txs)/elapsed.Seconds(), o.Workers, last)
 	return db.Close()
+}
+
+// loadUsage says what loadgen refused in terms of the command's flags.
+func loadUsage(err error) error {
+	var oe *loadgen.OptionError
+	switch {
+	case !errors.As(err, &oe):
+		return usagef("load: %v", err)
+	case oe.Err != nil:
+		return usagef("load: --entries x --value-size: %v", oe.Err)
+	}
+	return usagef("load: %s %s", loadFlags[oe.Option], oe.Rule)
 }
 
 // fakeClock returns the clock --clock asks for, or nil for the real one.
@@ -141,82 +109,4 @@ func fakeClock(c *cli.Context) func() time.Time {
 	step := c.Duration("clock-step")
 	var k atomic.Int64
 	return func() time.Time { return start.Add(time.Duration(k.Add(1)-1) * step) }
-}
-
-func (o loadOpts) check() error {
-	switch {
-	case o.txs < 0:
-		return usagef("load: --txs must be >= 0")
-	case o.workers < 1 || o.workers > 4096:
-		return usagef("load: --workers must be 1..4096")
-	case o.rate < 0:
-		return usagef("load: --rate must be >= 0")
-	case o.work.entries < 1:
-		return usagef("load: --entries must be >= 1")
-	case o.work.valueSize < 0 || o.work.valueSize > txframe.MaxValueLen:
-		return usagef("load: --value-size must be 0..%d", txframe.MaxValueLen)
-	}
-	return o.work.checkSize(o.txs)
-}
-
-// checkSize refuses a workload whose largest transaction the format cannot
-// hold, without generating its values.
-func (w workload) checkSize(txs int) error {
-	value := make([]byte, w.valueSize)
-	entries := make([]txframe.Entry, w.entries)
-	last := max(txs-1, 0) * w.entries
-	for j := range entries {
-		key := zeroPad(strconv.AppendInt([]byte("key"), int64(last+j), 10), 3, 8)
-		entries[j] = txframe.Entry{Op: txframe.OpPut, Key: key, Value: value}
-	}
-	if _, err := txframe.EncodedLen(entries); err != nil {
-		return usagef("load: --entries x --value-size: %v", err)
-	}
-	return nil
-}
-
-// runLoad commits o.txs transactions from o.workers goroutines and returns
-// the highest acknowledged LSN.
-func runLoad(ctx context.Context, db *engine.DB, o loadOpts) (uint64, error) {
-	var next atomic.Int64
-	var last atomic.Uint64
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	var ackMu sync.Mutex
-	var once sync.Once
-	var firstErr error
-	start := time.Now()
-	for range o.workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for ctx.Err() == nil {
-				i := int(next.Add(1) - 1)
-				if i >= o.txs {
-					return
-				}
-				if o.rate > 0 {
-					pace(ctx, start.Add(time.Duration(float64(i)/o.rate*float64(time.Second))))
-				}
-				lsn, err := db.Commit(o.work.tx(i))
-				if err != nil {
-					once.Do(func() { firstErr = err; cancel() })
-					return
-				}
-				if o.acks != nil {
-					ackMu.Lock()
-					fmt.Fprintln(o.acks, lsn)
-					ackMu.Unlock()
-				}
-				for cur := last.Load(); lsn > cur && !last.CompareAndSwap(cur, lsn); cur = last.Load() {
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	if firstErr == nil && ctx.Err() != nil {
-		firstErr = errInterrupted
-	}
-	return last.Load(), firstErr
 }
