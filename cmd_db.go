@@ -188,33 +188,17 @@ func (e *env) readStatus(name string) (status, error) {
 		return status{}, err
 	}
 	defer db.Close()
-	m, err := db.Meta()
+	s, err := db.Status()
 	if err != nil {
 		return status{}, err
 	}
-	lsn, hash, err := db.State()
-	if err != nil {
-		return status{}, err
+	st := status{Name: s.Meta.Name, Origin: s.Meta.Origin.String(), LastLSN: s.LastLSN, StateHash: s.StateHash.String(),
+		Frames: s.LastLSN, Bytes: s.Bytes, Replica: s.Meta.Replica, Created: s.Meta.Created}
+	if s.LastLSN > 0 {
+		st.LastCommit = &s.LastCommit
 	}
-	size, err := db.Size()
-	if err != nil {
-		return status{}, err
-	}
-	st := status{Name: m.Name, Origin: m.Origin.String(), LastLSN: lsn, StateHash: hash.String(),
-		Frames: lsn, Bytes: size, Replica: m.Replica, Created: m.Created}
-	if lsn > 0 {
-		t, err := db.LastTime()
-		if err != nil {
-			return status{}, err
-		}
-		st.LastCommit = &t
-	}
-	holder, held, err := engine.LockHolder(e.dataDir, name)
-	if err != nil {
-		return status{}, err
-	}
-	if held {
-		st.Lock = &holder
+	if s.Locked {
+		st.Lock = &s.Holder
 	}
 	return st, nil
 }
