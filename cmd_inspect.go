@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -64,6 +66,9 @@ func (e *env) inspect(c *cli.Context) error {
 		list, scanned, listErr = stream.List(c.Context, f, fi.Size(), name)
 	} else { // a pipe or a device: read it once, forward
 		list, listErr = stream.ListReader(c.Context, stream.Cancelable(c.Context, f), name)
+	}
+	if errors.Is(listErr, context.Canceled) {
+		return listErr // interrupted: no listing, as verify prints no report
 	}
 	var segs []segmentInfo // null in JSON when there is none, as before
 	for _, s := range list {
