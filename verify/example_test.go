@@ -63,15 +63,17 @@ func Example() {
 
 	cut := []stream.Input{{Name: "cut.backup", R: bytes.NewReader(full[:len(full)-10])}}
 	rep, _ = verify.Stream(context.Background(), cut, verify.Options{
-		OnFinding: func(f verify.Finding) { fmt.Println("finding:", f) },
+		OnFinding: func(f verify.Finding) {
+			fmt.Printf("finding: %s offset %d (LSN %d), truncated: %v\n", f.Source, f.Offset, f.LSN, errors.Is(f, stream.ErrTruncated))
+		},
 	})
-	fmt.Println("truncated:", errors.Is(rep.Err(), stream.ErrTruncated))
+	fmt.Println("ok:", rep.OK(), "error is the finding's:", errors.Is(rep.Err(), stream.ErrTruncated))
 	// Output:
 	// full.backup: LSN 1..3, 3 frames
 	// inc.backup: LSN 4..5, 2 frames
 	// ok true: LSN 1..5, 5 frames, 2 segments, 850 bytes
 	// commit times: 2027-01-15T08:00:01Z .. 2027-01-15T08:00:05Z
 	// final hash: 555dec5998468ac93041b0237bad5df48f5b7dc39a5ab1388e312b3e28fd0488
-	// finding: cut.backup: offset 386 (LSN 4): stream is truncated: input ends inside an end record
-	// truncated: true
+	// finding: cut.backup offset 386 (LSN 4), truncated: true
+	// ok: false error is the finding's: true
 }
