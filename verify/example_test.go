@@ -62,11 +62,14 @@ func Example() {
 	fmt.Println("final hash:", rep.FinalHash)
 
 	cut := []stream.Input{{Name: "cut.backup", R: bytes.NewReader(full[:len(full)-10])}}
-	rep, _ = verify.Stream(context.Background(), cut, verify.Options{
+	rep, err = verify.Stream(context.Background(), cut, verify.Options{
 		OnFinding: func(f verify.Finding) {
 			fmt.Printf("finding: %s offset %d (LSN %d), truncated: %v\n", f.Source, f.Offset, f.LSN, errors.Is(f, stream.ErrTruncated))
 		},
 	})
+	if err != nil {
+		log.Fatal(err)
+	}
 	fmt.Println("ok:", rep.OK(), "error is the finding's:", errors.Is(rep.Err(), stream.ErrTruncated))
 	// Output:
 	// full.backup: LSN 1..3, 3 frames
