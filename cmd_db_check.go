@@ -7,7 +7,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/hotpipe/hotpipe/engine"
+	"github.com/hotpipe/hotpipe/verify"
 )
 
 func dbCheckCommand(e *env) *cli.Command {
@@ -53,44 +53,43 @@ func (e *env) dbCheck(c *cli.Context) error {
 	if err := args(c, 1, 1); err != nil {
 		return err
 	}
-	name := c.Args().First()
+	name, asJSON := c.Args().First(), c.Bool("json")
 	db, err := e.open(name, true)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	out := checkReport{DB: name, Problems: []checkProblem{}}
-	rep, err := db.CheckAll(c.Context, func(p *engine.CorruptionError) {
-		cp := checkProblem{File: filepath.Base(p.Path), Offset: p.Offset, LSN: p.LSN, Message: p.Err.Error()}
-		out.Problems = append(out.Problems, cp)
-		if !c.Bool("json") {
-			fmt.Fprintf(e.stdout, "%s: %s offset %d (LSN %d): %s\n", name, cp.File, cp.Offset, cp.LSN, cp.Message)
+	var opts verify.Options
+	if !asJSON { // each problem as it is found: a check of a large database takes a while
+		opts.OnFinding = func(f verify.Finding) {
+			fmt.Fprintf(e.stdout, "%s: %s offset %d (LSN %d): %s\n", name, filepath.Base(f.Source), f.Offset, f.LSN, f.Err)
 		}
-	})
-	if ierr := interrupted(c.Context); ierr != nil {
-		return ierr
 	}
+	rep, err := verify.Database(c.Context, db, opts)
 	if err != nil {
 		return err
 	}
-	out.OK, out.LastLSN, out.Frames, out.Segments, out.Bytes = rep.Problems == 0, rep.Last, rep.Frames, rep.Segments, rep.Bytes
-	if c.Bool("json") {
+	if asJSON {
 		enc := json.NewEncoder(e.stdout)
 		enc.SetIndent("", "  ")
-		if err := enc.Encode(out); err != nil {
+		if err := enc.Encode(checkJSONOf(rep)); err != nil {
 			return err
 		}
-	} else {
-		fmt.Fprintf(e.stdout, "%s: LSN 1..%d, %d frames ok, %d segment(s), %d bytes\n", name, rep.Last, rep.Frames, rep.Segments, rep.Bytes)
+		return rep.Err()
 	}
-	if rep.Problems > 0 {
-		if !c.Bool("json") {
-			fmt.Fprintf(e.stdout, "db check: %d problem(s)\n", rep.Problems)
-		}
-		return fmt.Errorf("%s: %w: db check found %d problem(s)", name, engine.ErrCorrupt, rep.Problems)
+	fmt.Fprintf(e.stdout, "%s: LSN 1..%d, %d frames ok, %d segment(s), %d bytes\n", name, rep.Last, rep.Frames, rep.Segments, rep.Bytes)
+	if !rep.OK() {
+		fmt.Fprintf(e.stdout, "db check: %d problem(s)\n", len(rep.Findings))
+		return rep.Err()
 	}
-	if !c.Bool("json") {
-		fmt.Fprintln(e.stdout, "db check: ok")
-	}
+	fmt.Fprintln(e.stdout, "db check: ok")
 	return nil
+}
+
+func checkJSONOf(rep *verify.DBReport) checkReport {
+	out := checkReport{DB: rep.DB, OK: rep.OK(), LastLSN: rep.Last, Frames: rep.Frames, Segments: rep.Segments, Bytes: rep.Bytes, Problems: []checkProblem{}}
+	for _, f := range rep.Findings {
+		out.Problems = append(out.Problems, checkProblem{File: filepath.Base(f.Source), Offset: f.Offset, LSN: f.LSN, Message: f.Err.Error()})
+	}
+	return out
 }

@@ -1,15 +1,15 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
 	"os"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/hotpipe/hotpipe/engine"
 	"github.com/hotpipe/hotpipe/stream"
 )
 
@@ -60,7 +60,20 @@ func (e *env) inspect(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	segs, scanned, scanErr := inspectFile(f, fi, name)
+	var list []stream.SegmentInfo
+	scanned, listErr := true, error(nil)
+	if fi.Mode().IsRegular() {
+		list, scanned, listErr = stream.List(c.Context, f, fi.Size(), name)
+	} else { // a pipe or a device: read it once, forward
+		list, listErr = stream.ListReader(c.Context, stream.Cancelable(c.Context, f), name)
+	}
+	if errors.Is(listErr, context.Canceled) {
+		return listErr // interrupted: no listing, as verify prints no report
+	}
+	var segs []segmentInfo // null in JSON when there is none, as before
+	for _, s := range list {
+		segs = append(segs, info(s))
+	}
 	if c.Bool("json") {
 		enc := json.NewEncoder(e.stdout)
 		enc.SetIndent("", "  ")
@@ -70,50 +83,13 @@ func (e *env) inspect(c *cli.Context) error {
 	} else {
 		printSegments(e, name, segs, scanned)
 	}
-	return scanErr
+	return listErr
 }
 
-// inspectFile lists the segments from the end records when it can, else by
-// scanning the file (decompressing it if needed).
-func inspectFile(f *os.File, fi os.FileInfo, name string) ([]segmentInfo, bool, error) {
-	if segs, ok := stream.Segments(f, fi.Size()); ok && fi.Mode().IsRegular() && fi.Size() > 0 {
-		var out []segmentInfo
-		for _, s := range segs {
-			out = append(out, info(s.Offset, s.Header, s.End, true))
-		}
-		return out, false, nil
-	}
-	if fi.Mode().IsRegular() {
-		if _, err := f.Seek(0, io.SeekStart); err != nil {
-			return nil, true, err
-		}
-	}
-	var out []segmentInfo
-	r := stream.NewReader([]stream.Input{{Name: name, R: f}}, stream.Options{})
-	for {
-		ev, err := r.Next()
-		if err == io.EOF {
-			return out, true, nil
-		}
-		if err != nil {
-			return out, true, err
-		}
-		switch ev.Kind {
-		case stream.KindHeader:
-			out = append(out, info(ev.Offset, ev.Header, stream.End{First: ev.Header.Base + 1, Last: ev.Header.Base, LastHash: ev.Header.BaseHash, Length: stream.HeaderSize}, false))
-		case stream.KindFrames:
-			s := &out[len(out)-1]
-			s.Last, s.Frames, s.LastHash = ev.Last, s.Frames+ev.Last-ev.First+1, ev.LastHash.String()
-			s.Bytes += uint64(len(ev.Frames))
-		case stream.KindEnd:
-			out[len(out)-1].Complete = true
-		}
-	}
-}
-
-func info(off int64, h stream.Header, end stream.End, complete bool) segmentInfo {
-	return segmentInfo{Offset: off, Source: h.Name, Origin: engine.Origin(h.Origin).String(), Created: h.Created,
-		Base: h.Base, First: end.First, Last: end.Last, Frames: end.Frames, Bytes: end.Length, LastHash: end.LastHash.String(), Complete: complete}
+func info(s stream.SegmentInfo) segmentInfo {
+	h, end := s.Header, s.End
+	return segmentInfo{Offset: s.Offset, Source: h.Name, Origin: h.Origin.String(), Created: h.Created,
+		Base: h.Base, First: end.First, Last: end.Last, Frames: end.Frames, Bytes: end.Length, LastHash: end.LastHash.String(), Complete: s.Complete}
 }
 
 // printSegments prints one line per segment. Names are shown escaped: a

@@ -3,15 +3,13 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/hotpipe/hotpipe/stream"
-	"github.com/hotpipe/hotpipe/txframe"
+	"github.com/hotpipe/hotpipe/verify"
 )
 
 func verifyCommand(e *env) *cli.Command {
@@ -48,24 +46,22 @@ Examples:
 	}
 }
 
-// verifyReport is what verify prints.
-type verifyReport struct {
-	OK        bool          `json:"ok"`
-	Inputs    []*inputStats `json:"inputs"`
-	Problems  []problem     `json:"problems"`
-	First     uint64        `json:"first_lsn"`
-	Last      uint64        `json:"last_lsn"`
-	Frames    uint64        `json:"frames"`
-	Segments  int           `json:"segments"`
-	Bytes     int64         `json:"bytes"`
-	FirstTime *time.Time    `json:"first_commit,omitempty"`
-	LastTime  *time.Time    `json:"last_commit,omitempty"`
-	FinalHash string        `json:"final_hash,omitempty"`
-	firstErr  error
-	bySource  map[string]*inputStats
+// verifyJSON is what verify --json prints.
+type verifyJSON struct {
+	OK        bool        `json:"ok"`
+	Inputs    []inputJSON `json:"inputs"`
+	Problems  []problem   `json:"problems"`
+	First     uint64      `json:"first_lsn"`
+	Last      uint64      `json:"last_lsn"`
+	Frames    uint64      `json:"frames"`
+	Segments  int         `json:"segments"`
+	Bytes     int64       `json:"bytes"`
+	FirstTime *time.Time  `json:"first_commit,omitempty"`
+	LastTime  *time.Time  `json:"last_commit,omitempty"`
+	FinalHash string      `json:"final_hash,omitempty"`
 }
 
-type inputStats struct {
+type inputJSON struct {
 	Source   string `json:"source"`
 	First    uint64 `json:"first_lsn"`
 	Last     uint64 `json:"last_lsn"`
@@ -81,141 +77,79 @@ type problem struct {
 	Message string `json:"message"`
 }
 
+// verifyInputs verifies inputs as one stream (package verify), prints the
+// report on stdout, and returns the report's error: nil when the stream
+// verified, else the first finding, wrapped.
 func (e *env) verifyInputs(ctx context.Context, inputs []stream.Input, asJSON bool) error {
-	rep := &verifyReport{Problems: []problem{}}
-	if err := rep.read(ctx, inputs); err != nil {
-		return err
+	rep, err := verify.Stream(ctx, inputs, verify.Options{})
+	if err != nil {
+		return err // interrupted: no report
 	}
-	rep.OK = len(rep.Problems) == 0
 	if asJSON {
 		enc := json.NewEncoder(e.stdout)
 		enc.SetIndent("", "  ")
-		if err := enc.Encode(rep); err != nil {
+		if err := enc.Encode(verifyJSONOf(rep)); err != nil {
 			return err
 		}
 	} else {
-		rep.print(e)
+		printVerify(e, rep)
 	}
-	if rep.firstErr != nil {
-		return fmt.Errorf("verify found %d problem(s); the first: %w", len(rep.Problems), rep.firstErr)
-	}
-	return nil
+	return rep.Err()
 }
 
-// read checks inputs as one stream. After a problem, which it records, it
-// skips to the next segment header and goes on, so every problem is
-// reported and the joins after a damaged region are still checked.
-func (rep *verifyReport) read(ctx context.Context, inputs []stream.Input) error {
-	r := stream.NewReader(inputs, stream.Options{KeepGoing: true, ParallelHash: true})
-	for {
-		if err := interrupted(ctx); err != nil {
-			return err
-		}
-		ev, err := r.Next()
-		if err == io.EOF {
-			return nil
-		}
-		if ierr := interrupted(ctx); err != nil && ierr != nil {
-			return ierr
-		}
-		if err != nil {
-			rep.problem(err)
-			r.Resync()
-			continue
-		}
-		rep.add(ev, rep.input(ev.Source))
+func verifyJSONOf(rep *verify.Report) verifyJSON {
+	out := verifyJSON{OK: rep.OK(), Problems: []problem{}, First: rep.First, Last: rep.Last,
+		Frames: rep.Frames, Segments: rep.Segments, Bytes: rep.Bytes}
+	for _, in := range rep.Inputs {
+		out.Inputs = append(out.Inputs, inputJSON{Source: in.Source, First: in.First, Last: in.Last,
+			Frames: in.Frames, Segments: in.Segments, Status: inputStatus(in)})
 	}
+	for _, f := range rep.Findings {
+		out.Problems = append(out.Problems, problem{Source: f.Source, Offset: f.Offset, LSN: f.LSN, Message: f.Err.Error()})
+	}
+	if rep.Frames > 0 {
+		out.FirstTime, out.LastTime, out.FinalHash = &rep.FirstTime, &rep.LastTime, rep.FinalHash.String()
+	}
+	return out
 }
 
-// input returns the line of the report for source, starting it ("ok") the
-// first time source is seen, by a problem or an event.
-func (rep *verifyReport) input(source string) *inputStats {
-	if st := rep.bySource[source]; st != nil {
-		return st
+func inputStatus(in verify.InputReport) string {
+	if in.Findings > 0 {
+		return "problem"
 	}
-	if rep.bySource == nil {
-		rep.bySource = make(map[string]*inputStats)
-	}
-	st := &inputStats{Source: source, Status: "ok"}
-	rep.bySource[source] = st
-	rep.Inputs = append(rep.Inputs, st)
-	return st
+	return "ok"
 }
 
-func (rep *verifyReport) add(ev *stream.Event, st *inputStats) {
-	switch ev.Kind {
-	case stream.KindHeader:
-		st.Segments++
-		rep.Segments++
-		rep.Bytes += stream.HeaderSize
-	case stream.KindEnd:
-		rep.Bytes += stream.EndSize
-	case stream.KindFrames:
-		n := ev.Last - ev.First + 1
-		if st.Frames == 0 {
-			st.First = ev.First
-		}
-		if rep.Frames == 0 {
-			rep.First = ev.First
-			_, first := txframe.Fields(ev.Frames)
-			t := time.Unix(0, first).UTC()
-			rep.FirstTime = &t
-		}
-		st.Last, st.Frames = ev.Last, st.Frames+n
-		rep.Last, rep.Frames = ev.Last, rep.Frames+n
-		rep.Bytes += int64(len(ev.Frames))
-		t := time.Unix(0, ev.LastTime).UTC()
-		rep.LastTime, rep.FinalHash = &t, ev.LastHash.String()
-	}
-}
-
-func (rep *verifyReport) problem(err error) {
-	p := problem{Message: err.Error()}
-	var se *stream.Error
-	if errors.As(err, &se) {
-		p = problem{Source: se.Source, Offset: se.Offset, LSN: se.LSN, Message: se.Err.Error()}
-	}
-	rep.Problems = append(rep.Problems, p)
-	if rep.firstErr == nil {
-		rep.firstErr = err
-	}
-	rep.input(p.Source).Status = "problem"
-}
-
-// print writes the report for a person: input names shown escaped and
+// printVerify writes the report for a person: input names shown escaped and
 // messages with control characters escaped, one line each, whatever bytes
 // a file's name or an error carries.
-func (rep *verifyReport) print(e *env) {
+func printVerify(e *env, rep *verify.Report) {
 	w := e.stdout
-	for _, st := range rep.Inputs {
-		if st.Frames == 0 {
-			fmt.Fprintf(w, "%s: no frames, %d segment(s), %s\n", shown(st.Source), st.Segments, st.Status)
+	for _, in := range rep.Inputs {
+		if in.Frames == 0 {
+			fmt.Fprintf(w, "%s: no frames, %d segment(s), %s\n", shown(in.Source), in.Segments, inputStatus(in))
 			continue
 		}
-		fmt.Fprintf(w, "%s: LSN %d..%d, %d frames, %d segment(s), %s\n", shown(st.Source), st.First, st.Last, st.Frames, st.Segments, st.Status)
+		fmt.Fprintf(w, "%s: LSN %d..%d, %d frames, %d segment(s), %s\n", shown(in.Source), in.First, in.Last, in.Frames, in.Segments, inputStatus(in))
 	}
-	for _, p := range rep.Problems {
-		if p.LSN != 0 {
-			fmt.Fprintf(w, "problem: %s: offset %d (LSN %d): %s\n", shown(p.Source), p.Offset, p.LSN, shownText(p.Message))
+	for _, f := range rep.Findings {
+		if f.LSN != 0 {
+			fmt.Fprintf(w, "problem: %s: offset %d (LSN %d): %s\n", shown(f.Source), f.Offset, f.LSN, shownText(f.Err.Error()))
 		} else {
-			fmt.Fprintf(w, "problem: %s: offset %d: %s\n", shown(p.Source), p.Offset, shownText(p.Message))
+			fmt.Fprintf(w, "problem: %s: offset %d: %s\n", shown(f.Source), f.Offset, shownText(f.Err.Error()))
 		}
 	}
 	if rep.Frames > 0 {
 		fmt.Fprintf(w, "total: LSN %d..%d, %d frames, %d segment(s), %d bytes\n", rep.First, rep.Last, rep.Frames, rep.Segments, rep.Bytes)
-	} else {
-		fmt.Fprintf(w, "total: no frames, %d segment(s), %d bytes\n", rep.Segments, rep.Bytes)
-	}
-	if rep.FirstTime != nil {
 		fmt.Fprintf(w, "commit times: %s .. %s\n", rep.FirstTime.Format(time.RFC3339Nano), rep.LastTime.Format(time.RFC3339Nano))
 		fmt.Fprintf(w, "final hash: %s\n", rep.FinalHash)
-	}
-	if rep.FinalHash == "" {
+	} else {
+		fmt.Fprintf(w, "total: no frames, %d segment(s), %d bytes\n", rep.Segments, rep.Bytes)
 		fmt.Fprintln(w, "no frames")
 	}
-	if rep.OK {
+	if rep.OK() {
 		fmt.Fprintln(w, "verify: ok")
 	} else {
-		fmt.Fprintf(w, "verify: %d problem(s)\n", len(rep.Problems))
+		fmt.Fprintf(w, "verify: %d problem(s)\n", len(rep.Findings))
 	}
 }

@@ -1,0 +1,32 @@
+// Package verify proves backup streams and databases without restoring or
+// changing them, and reports every problem it finds.
+//
+// Stream checks one or more inputs read in order as one stream (package
+// stream): the format, every record's and frame's CRC, the hash chain from
+// each segment's base, contiguity across segments and inputs, and the end
+// records. Database checks every byte of a database's durable history
+// (package engine). Both go on after a problem, so that one run reports
+// them all, like bbolt's Tx.Check:
+//
+//   - each problem is a Finding (source, offset, LSN and a cause wrapping a
+//     sentinel of stream, txframe or engine), handed to Options.OnFinding
+//     as it is found and kept in the report;
+//   - the report (a *Report or *DBReport) sums up what verified: LSN range,
+//     frames, segments, bytes, and for a stream the commit-time range and
+//     the final hash; its Err method turns the findings into one error;
+//   - the error returned beside the report is only for what stopped the
+//     check itself, such as the cancellation of its context
+//     (context.Canceled to errors.Is); the report then says how far the
+//     check got.
+//
+// A command-line tool renders the report; an application or a server calls
+// the same functions:
+//
+//	rep, err := verify.Stream(ctx, []stream.Input{{Name: "foo.backup", R: f}}, verify.Options{})
+//	if err != nil {
+//		return err // cancelled
+//	}
+//	if err := rep.Err(); err != nil {
+//		return err // errors.Is(err, txframe.ErrChain), errors.As(err, &verify.Finding{}), ...
+//	}
+package verify

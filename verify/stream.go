@@ -1,0 +1,174 @@
+package verify
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/hotpipe/hotpipe/stream"
+	"github.com/hotpipe/hotpipe/txframe"
+)
+
+// Options tune a verification. The zero value reports findings only in the
+// returned report.
+type Options struct {
+	// OnFinding, when set, is called with each finding as it is found, in
+	// order, on the verifying goroutine: a caller prints findings as they
+	// come (bbolt's Tx.Check streams them the same way). Report.Findings
+	// holds the same findings, in the same order.
+	OnFinding func(Finding)
+	// Progress, when set, is called on the verifying goroutine after each
+	// record or block of frames Stream checks, with how far it has got.
+	// Database, which the engine checks segment by segment, does not call
+	// it.
+	Progress func(Progress)
+	// XZDictMax bounds the dictionary an xz input may make the decoder
+	// allocate; 0 means stream.DefaultXZDictMax.
+	XZDictMax int
+}
+
+// Progress is how far Stream has got.
+type Progress struct {
+	Source string // the input being read
+	Offset int64  // the offset in it of the record or block just checked
+	LSN    uint64 // the last LSN checked so far; 0 before the first frame
+	Frames uint64 // frames checked so far, all inputs
+	Bytes  int64  // stream bytes checked so far, all inputs
+}
+
+// Report is what Stream found: every finding, and a summary of the frames
+// that verified.
+type Report struct {
+	// Inputs has one line per input name, in the order the inputs were
+	// first read. Two inputs of one name (a file given twice) share one.
+	Inputs []InputReport
+	// Findings are every problem found, in stream order.
+	Findings []Finding
+	// First and Last are the LSNs of the first and last frames that
+	// verified and were new to the stream; 0 when there were none.
+	First, Last uint64
+	Frames      uint64 // frames that verified and were new to the stream
+	Segments    int    // segment headers read
+	Bytes       int64  // bytes of headers, new frames and end records read
+	// FirstTime and LastTime are the commit times of the frames of First
+	// and Last; zero when there were none.
+	FirstTime, LastTime time.Time
+	// FinalHash is h(Last), the state hash a database restored from the
+	// stream would have; zero when there were no frames.
+	FinalHash txframe.Hash
+
+	bySource map[string]int // index into Inputs
+}
+
+// InputReport sums up one input.
+type InputReport struct {
+	Source      string // input name
+	First, Last uint64 // LSNs of its first and last new frames; 0 when none
+	Frames      uint64 // its new frames that verified
+	Segments    int    // its segment headers
+	Findings    int    // problems found in it
+}
+
+// OK reports whether the stream verified: no finding at all.
+func (r *Report) OK() bool { return len(r.Findings) == 0 }
+
+// Err returns nil when the stream verified, else an error that says how
+// many problems were found and names the first. It unwraps to the first
+// Finding, and so to its sentinel.
+func (r *Report) Err() error {
+	if r.OK() {
+		return nil
+	}
+	first := r.Findings[0]
+	return &problems{msg: fmt.Sprintf("verify found %d problem(s); the first: %v", len(r.Findings), first), first: first}
+}
+
+// Stream checks inputs, read in order, as one stream, and reports every
+// finding: the format, the CRCs of every record and frame, the hash chain
+// from each segment's base, contiguity across segments and inputs, and the
+// end records. After a problem it goes on from the next segment header, so
+// the joins after a damaged region are still checked and a hole the damage
+// leaves is reported as a gap. It never modifies its inputs. Compressed
+// inputs (xz, gzip, bzip2) are decompressed.
+//
+// The error is for what stopped the check itself: the cause of ctx's
+// cancellation (context.Canceled to errors.Is), checked between records.
+// An input that can stall (a pipe) should be wrapped in stream.Cancelable
+// so that a blocked read gives up too. The report is returned in every
+// case and says how far the check got; problems in the stream are its
+// findings, not the error (see Report.Err).
+func Stream(ctx context.Context, inputs []stream.Input, opts Options) (*Report, error) {
+	rep := &Report{}
+	rd := stream.NewReader(inputs, stream.Options{KeepGoing: true, ParallelHash: true, XZDictMax: opts.XZDictMax})
+	for {
+		if ctx.Err() != nil {
+			return rep, context.Cause(ctx)
+		}
+		ev, err := rd.Next()
+		if err == io.EOF {
+			return rep, nil
+		}
+		if err != nil && ctx.Err() != nil { // a cancelled read, not a finding
+			return rep, context.Cause(ctx)
+		}
+		if err != nil {
+			rep.found(streamFinding(err), opts.OnFinding)
+			rd.Resync()
+			continue
+		}
+		rep.add(ev)
+		if opts.Progress != nil {
+			opts.Progress(Progress{Source: ev.Source, Offset: ev.Offset, LSN: rep.Last, Frames: rep.Frames, Bytes: rep.Bytes})
+		}
+	}
+}
+
+// input returns the line of the report for source, starting it the first
+// time source is seen, by a finding or an event.
+func (r *Report) input(source string) *InputReport {
+	if i, ok := r.bySource[source]; ok {
+		return &r.Inputs[i]
+	}
+	if r.bySource == nil {
+		r.bySource = make(map[string]int)
+	}
+	r.bySource[source] = len(r.Inputs)
+	r.Inputs = append(r.Inputs, InputReport{Source: source})
+	return &r.Inputs[len(r.Inputs)-1]
+}
+
+// add counts what event ev brought.
+func (r *Report) add(ev *stream.Event) {
+	in := r.input(ev.Source)
+	switch ev.Kind {
+	case stream.KindHeader:
+		in.Segments++
+		r.Segments++
+		r.Bytes += stream.HeaderSize
+	case stream.KindEnd:
+		r.Bytes += stream.EndSize
+	case stream.KindFrames:
+		n := ev.Last - ev.First + 1
+		if in.Frames == 0 {
+			in.First = ev.First
+		}
+		if r.Frames == 0 {
+			_, t := txframe.Fields(ev.Frames)
+			r.First, r.FirstTime = ev.First, time.Unix(0, t).UTC()
+		}
+		in.Last, in.Frames = ev.Last, in.Frames+n
+		r.Last, r.Frames = ev.Last, r.Frames+n
+		r.Bytes += int64(len(ev.Frames))
+		r.LastTime, r.FinalHash = time.Unix(0, ev.LastTime).UTC(), ev.LastHash
+	}
+}
+
+// found records finding f and hands it to onFinding.
+func (r *Report) found(f Finding, onFinding func(Finding)) {
+	r.Findings = append(r.Findings, f)
+	r.input(f.Source).Findings++
+	if onFinding != nil {
+		onFinding(f)
+	}
+}
