@@ -14,7 +14,8 @@ import (
 //
 // Reads of a stallable r run in a goroutine of their own, into its own
 // buffer, so an abandoned read never writes into the caller's. When ctx is
-// done during a read, that goroutine is left blocked until r returns.
+// done during a read, that goroutine ends as soon as the read returns
+// (closing r makes it return).
 func Cancelable(ctx context.Context, r io.Reader) io.Reader {
 	if f, ok := r.(*os.File); ok {
 		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
@@ -71,6 +72,7 @@ func (cr *cancelable) Read(p []byte) (int, error) {
 		return n, res.err
 	case <-cr.ctx.Done():
 		cr.err = context.Cause(cr.ctx)
+		close(cr.req) // the goroutine ends once the read it is in returns
 		return 0, cr.err
 	}
 }

@@ -56,3 +56,27 @@ func TestCancelableGivesUpOnAStalledPipe(t *testing.T) {
 		t.Fatalf("a second Read = %v, want the cause again", err)
 	}
 }
+
+// TestCancelableLeavesNoGoroutineBehind: once the read a cancel abandoned
+// returns, the goroutine that made it ends (a server cancels many streams).
+func TestCancelableLeavesNoGoroutineBehind(t *testing.T) {
+	pr, pw := io.Pipe()
+	ctx, cancel := context.WithCancel(context.Background())
+	r := Cancelable(ctx, pr).(*cancelable)
+	done := make(chan error, 1)
+	go func() { _, err := r.Read(make([]byte, 8)); done <- err }()
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Read after cancel = %v", err)
+	}
+	select {
+	case _, open := <-r.req:
+		if open {
+			t.Fatal("the goroutine was asked to read again")
+		}
+	default:
+		t.Fatal("the goroutine is still waiting for reads after the cancel")
+	}
+	pw.Close() // the abandoned read returns, and the goroutine with it
+	<-r.resp
+}
