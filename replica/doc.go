@@ -32,9 +32,10 @@
 //
 // Frames are applied by a pipeline of their own: the caller's goroutine
 // reads and verifies the stream while another stages blocks into the
-// database and syncs them in batches. What Restore reports as applied is
-// durable when it returns, whatever the error, and a restore that is
-// killed leaves a consistent prefix that Append resumes.
+// database and syncs them in batches. When Restore returns, whatever the
+// error, the database is a durable, consistent prefix of the stream's
+// history (Result.State says where), and a restore that is killed leaves
+// one too, which Append resumes.
 //
 // Cancellation is the context: Restore checks it between blocks, and an
 // input that can stall is wrapped by stream.Cancelable so that a blocked

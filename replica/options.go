@@ -39,7 +39,8 @@ type Options struct {
 	Notify func(msg string)
 	// Progress is called after each block of frames is queued for the
 	// database, in Restore's goroutine, with the totals so far. Frames
-	// queued are durable once Restore returns, whatever its error.
+	// queued are durable once Restore returns without an error; after an
+	// error, Result.State says what is.
 	Progress func(Progress)
 
 	// beforeCreate, when set, runs just before a full restore creates its
@@ -109,12 +110,12 @@ type Result struct {
 	UpToDate bool
 	// Stop is where a point-in-time restore stopped; nil when it did not.
 	Stop *StopPoint
-	// SwitchedOff: replica mode was switched off at the end: a restore
-	// that completed a full restore, or one that switched it on
-	// (ForceReplica), whatever its outcome.
+	// SwitchedOff: replica mode was switched off at the end: by a restore
+	// that completed a full restore (its own, or one it resumed), or by
+	// one that switched it on (ForceReplica), whatever its outcome.
 	SwitchedOff bool
 	// State is the database as the restore left it; nil when the restore
-	// never opened it (it was absent and not created, locked, or refused).
+	// never opened it (it was absent and not created, or locked).
 	State *State
 }
 

@@ -17,8 +17,8 @@ import (
 // Every frame's chained hash is verified, by r as it reads and against the
 // database's own last hash, before the frame is committed; the first
 // problem stops the restore, and nothing after it is applied. Frames are
-// staged and synced in batches, and Restore returns only once what it
-// handed to the database is durable, whatever the outcome. A database
+// staged and synced in batches, and Restore returns only once every frame
+// the database took is durable, whatever the outcome. A database
 // created by a full restore stays a replica marked as restoring until a
 // restore completes it; replica mode switched on by ForceReplica is
 // switched off again on every path.
