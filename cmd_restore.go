@@ -68,6 +68,8 @@ Examples:
 	}
 }
 
+// hotRestore is hot-restore: flags to replica.Options, one replica.Restore,
+// and the messages its Result calls for.
 func (e *env) hotRestore(c *cli.Context) error {
 	opts, err := restoreOptions(c) // a bad target is refused before any input is opened
 	if err != nil {
