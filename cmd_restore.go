@@ -4,15 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/hotpipe/hotpipe/engine"
 	"github.com/hotpipe/hotpipe/replica"
 	"github.com/hotpipe/hotpipe/stream"
-	"github.com/hotpipe/hotpipe/txframe"
 )
 
 func restoreCommand(e *env) *cli.Command {
@@ -70,27 +68,10 @@ Examples:
 	}
 }
 
-// restoreJob is one hot-restore run.
-type restoreJob struct {
-	env      *env
-	name     string
-	flags    replica.Flags
-	target   target
-	r        *stream.Reader
-	header   stream.Header // the stream's first
-	db       *engine.DB
-	origin   engine.Origin
-	plan     replica.Plan
-	switched bool // replica mode switched on by this restore (--force-replica)
-	apply    *applier
-	first    uint64 // first LSN applied
-	stopped  *stopPoint
-	wasAhead bool // the database was at or past the stream's end
-	prog     *progress
-}
-
+// hotRestore is hot-restore: flags to replica.Options, one replica.Restore,
+// and the messages its Result calls for.
 func (e *env) hotRestore(c *cli.Context) error {
-	tgt, err := parseTarget(c) // a bad target is refused before any input is opened
+	opts, err := restoreOptions(c) // a bad target is refused before any input is opened
 	if err != nil {
 		return err
 	}
@@ -108,47 +89,63 @@ func (e *env) hotRestore(c *cli.Context) error {
 	if err := args(c, 1, 1); err != nil {
 		return err
 	}
-	if err := engine.ValidateName(c.Args().First()); err != nil {
+	name := c.Args().First()
+	prog := e.newProgress("hot-restore "+name, 0, expectedEnd(c.StringSlice("input"), opts.TargetLSN))
+	var seen replica.Progress
+	opts.Notify = e.notify
+	opts.Progress = func(p replica.Progress) {
+		prog.add(p.Frames-seen.Frames, int(p.Bytes-seen.Bytes), p.Last, p.LastTime.UnixNano())
+		seen = p
+	}
+	res, err := replica.Restore(c.Context, e.dataDir, name, stream.NewReader(inputs, stream.Options{}), opts)
+	if res.Started && res.State != nil {
+		prog.finish()
+	}
+	if err != nil {
+		e.restoreFailed(name, res, err)
 		return err
 	}
-	j := &restoreJob{env: e, name: c.Args().First(), r: stream.NewReader(inputs, stream.Options{}), target: tgt,
-		flags: replica.Flags{Append: c.Bool("append"), Force: c.Bool("force"), ForceReplica: c.Bool("force-replica")}}
-	err = j.run(c)
-	if j.db != nil {
-		err = errors.Join(err, j.finish(err), j.db.Close())
-	}
-	return err
+	e.restored(name, res, prog)
+	return nil
 }
 
-// run reads the first header, prepares the target and applies the stream.
-func (j *restoreJob) run(c *cli.Context) error {
-	ev, err := j.r.Next()
-	if err != nil {
-		return err
+// restoreOptions turns hot-restore's flags into replica.Options, checked
+// by the library and refused as usage errors in the flags' terms.
+func restoreOptions(c *cli.Context) (replica.Options, error) {
+	o := replica.Options{Append: c.Bool("append"), Force: c.Bool("force"), ForceReplica: c.Bool("force-replica"),
+		TargetLSN: c.Uint64("target-lsn")}
+	if c.IsSet("target-lsn") && o.TargetLSN == 0 { // 0 would mean no target
+		return o, usagef("hot-restore: --target-lsn counts from 1")
 	}
-	if err := j.prepare(ev.Header); err != nil {
-		return err
-	}
-	j.prog = j.env.newProgress("hot-restore "+j.name, 0, j.expectedEnd(c))
-	err = j.stream(c)
-	if j.apply != nil {
-		if cerr := j.apply.close(); !errors.Is(err, cerr) { // the applier's error, once
-			err = errors.Join(err, cerr)
+	tt := c.String("target-time")
+	switch {
+	case tt == "latest":
+		o.Latest = true
+	case c.IsSet("target-time"):
+		at, err := time.Parse(time.RFC3339Nano, tt)
+		if err != nil {
+			return o, usagef("hot-restore: --target-time %q is not an RFC 3339 time (like 2026-11-20T14:30:00Z) or \"latest\"", tt)
 		}
+		o.TargetTime = at
 	}
-	if err != nil {
-		return err
+	switch err := o.Validate(); {
+	case errors.Is(err, replica.ErrTargetConflict):
+		return o, usagef("hot-restore: give --target-lsn or --target-time, not both")
+	case errors.Is(err, replica.ErrTargetTime):
+		return o, usagef("hot-restore: --target-time %s is outside the times commits can carry, %s to %s",
+			tt, replica.MinTargetTime.Format(time.RFC3339Nano), replica.MaxTargetTime.Format(time.RFC3339Nano))
+	case err != nil:
+		return o, usagef("hot-restore: %v", err)
 	}
-	return j.checkEnd()
+	return o, nil
 }
 
-// expectedEnd is the LSN the restore should reach, for progress: the target
+// expectedEnd is the LSN a restore should reach, for progress: the target
 // LSN, else the last LSN of the last -i file when it is an uncompressed
 // file ending in an end record (found in O(1)); 0 when unknown.
-func (j *restoreJob) expectedEnd(c *cli.Context) uint64 {
-	files := c.StringSlice("input")
-	if j.target.lsn > 0 || len(files) == 0 {
-		return j.target.lsn
+func expectedEnd(files []string, targetLSN uint64) uint64 {
+	if targetLSN > 0 || len(files) == 0 {
+		return targetLSN
 	}
 	f, err := os.Open(files[len(files)-1])
 	if err != nil {
@@ -163,297 +160,54 @@ func (j *restoreJob) expectedEnd(c *cli.Context) uint64 {
 	return last
 }
 
-// stream feeds the stream's new frames to the applier until the stream or
-// the target ends.
-func (j *restoreJob) stream(c *cli.Context) error {
-	for j.stopped == nil {
-		if err := interrupted(c.Context); err != nil {
-			return err
-		}
-		ev, err := j.r.Next()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			if ierr := interrupted(c.Context); ierr != nil {
-				err = ierr // reading stopped because of the signal, not the input
-			}
-			return err
-		}
-		if ev.Kind == stream.KindFrames {
-			if err := j.frames(ev); err != nil {
-				return err
-			}
-		}
+// restoreFailed says where a failed restore left the database, and how to
+// resume it. These lines print even with -q: they go with the error.
+func (e *env) restoreFailed(name string, res replica.Result, err error) {
+	st := res.State
+	if st == nil { // the database was never opened: nothing changed
+		return
 	}
-	j.stopped.findNext(j.r)
-	return nil
+	how := "stopped"
+	if errors.Is(err, context.Canceled) {
+		how = "interrupted"
+	}
+	if how == "interrupted" || res.First > 0 {
+		fmt.Fprintf(e.stderr, "hotpipe: hot-restore %s %s: the database is at LSN %d, durable\n", name, how, st.LSN)
+	}
+	switch {
+	case res.SwitchedOff && res.First > 0:
+		fmt.Fprintf(e.stderr, "hotpipe: %s is switched back off replica mode; resume with hot-restore %s --append --force-replica\n", name, name)
+	case st.Restoring:
+		fmt.Fprintf(e.stderr, "hotpipe: %s stays a replica with a partial restore; resume with hot-restore %s --append\n", name, name)
+	}
 }
 
-// prepare decides, from the first header, how the stream joins the target.
-func (j *restoreJob) prepare(h stream.Header) error {
-	j.header = h
-	t, err := j.describeTarget()
-	if err != nil {
-		return err
+// restored sums up a restore that succeeded.
+func (e *env) restored(name string, res replica.Result, prog *progress) {
+	st := res.State
+	if st == nil {
+		return
 	}
-	s := replica.Stream{Origin: engine.Origin(h.Origin), Base: h.Base, BaseHash: h.BaseHash}
-	if j.plan, err = replica.Decide(t, s, j.flags); err != nil {
-		return err
+	switch {
+	case res.UpToDate:
+		e.notef("hot-restore %s: already up to date (at LSN %d; the stream ends at LSN %d with the same hash)", name, st.LSN, res.StreamLast)
+		if st.Restoring {
+			e.notef("hot-restore %s: %s stays a replica: an interrupted restore into it has not been completed; "+
+				"if it is complete (this was its whole input), end it with: hotpipe db replica %s off", name, name, name)
+		}
+		return
+	case res.First == 0:
+		e.notef("hot-restore %s: nothing to apply; at LSN %d, h %s", name, st.LSN, st.Hash)
+	default:
+		e.notef("hot-restore %s: applied LSN %d..%d, %s; at LSN %d, h %s%s",
+			name, res.First, st.LSN, prog.summary(), st.LSN, st.Hash, prog.recoveryPoint())
 	}
-	j.origin = s.Origin
-	if err := j.target.notBehind(j, t); err != nil {
-		return err
-	}
-	// An absent database (j.db nil) is created when the first frames pass
-	// the target checks.
-	if j.plan.Full && t.Exists {
-		if err := j.db.BeginRestore(s.Origin); err != nil {
-			return err
+	if s := res.Stop; s != nil {
+		msg := fmt.Sprintf("hot-restore %s: stopped at the target after LSN %d (committed %s)", name, s.Last, commitTime(s.LastTime.UnixNano()))
+		if s.Next == 0 {
+			e.notef("%s; the stream has no frame after it", msg)
+		} else {
+			e.notef("%s; the stream's next frame is LSN %d (committed %s)", msg, s.Next, commitTime(s.NextTime.UnixNano()))
 		}
 	}
-	if !j.plan.Full && h.Base == j.plan.Skip {
-		return j.compareAt(h.Base, h.BaseHash)
-	}
-	return nil
-}
-
-// describeTarget opens the database for write, if it exists, and describes it.
-func (j *restoreJob) describeTarget() (replica.Target, error) {
-	t := replica.Target{Name: j.name}
-	db, err := j.env.open(j.name, false)
-	if errors.Is(err, engine.ErrNotFound) {
-		return t, nil
-	}
-	if err != nil {
-		return t, err
-	}
-	j.db = db
-	m, err := db.Meta()
-	if err != nil {
-		return t, err
-	}
-	last, _, err := db.State()
-	t.Exists, t.Last, t.Replica, t.Origin = true, last, m.Replica, m.Origin
-	return t, err
-}
-
-// open creates the target of a full restore, if needed, and starts applying.
-func (j *restoreJob) open() error {
-	if j.apply != nil {
-		return nil
-	}
-	if err := j.plan.CheckApply(j.name); err != nil {
-		return err
-	}
-	if j.plan.SwitchOn {
-		if err := j.db.MarkRestoring(); err != nil {
-			return err
-		}
-		j.switched = true
-	}
-	if j.db == nil {
-		if err := j.create(); err != nil {
-			return err
-		}
-	}
-	j.apply = startApplier(j.db)
-	return nil
-}
-
-// errReplanned means the target turned out to exist with data when a full
-// restore went to create it: the frames at hand are to be taken again,
-// under the new plan.
-var errReplanned = errors.New("restore planned again")
-
-// beforeCreate, when set, runs just before a full restore creates its
-// database: tests play there the restore that wins the race to create it.
-var beforeCreate func()
-
-// create makes the database of a full restore. Another restore may have
-// created it since describeTarget found it absent; then the target is
-// described and planned again, so this restore meets what it would have met
-// arriving later: the winner's lock (exit 5), its data (refused without
-// --append, joined with it: errReplanned), or an empty database to fill.
-func (j *restoreJob) create() error {
-	if beforeCreate != nil {
-		beforeCreate()
-	}
-	_, err := engine.Create(j.env.dataDir, j.name, engine.CreateOptions{Origin: j.origin, Restoring: true})
-	if errors.Is(err, engine.ErrExists) {
-		return j.replan(err)
-	}
-	if err != nil {
-		return err
-	}
-	j.db, err = j.env.open(j.name, false)
-	return err
-}
-
-// replan prepares the restore again for a target created under it.
-func (j *restoreJob) replan(exists error) error {
-	if err := j.prepare(j.header); err != nil {
-		return err
-	}
-	if j.db == nil { // there, yet not a database that opens: say so
-		return exists
-	}
-	if !j.plan.Full {
-		return errReplanned
-	}
-	return nil
-}
-
-func (j *restoreJob) compareAt(lsn uint64, h txframe.Hash) error {
-	mine, err := j.db.HashAt(lsn)
-	if err != nil {
-		return err
-	}
-	return replica.CheckJoin(j.name, lsn, h, mine)
-}
-
-// frames queues a block's new frames up to the target, after comparing the
-// frame at the database's last LSN when the block covers it.
-func (j *restoreJob) frames(ev *stream.Event) error {
-	block, first, prev := ev.Frames, ev.First, ev.Prev
-	if !j.plan.Full && first <= j.plan.Skip {
-		skipped, h := skipFrames(block, min(ev.Last, j.plan.Skip)-first+1)
-		if ev.Last >= j.plan.Skip {
-			if err := j.compareAt(j.plan.Skip, h); err != nil {
-				return err
-			}
-		}
-		block, first, prev = block[skipped:], j.plan.Skip+1, h
-	}
-	if len(block) == 0 {
-		return nil
-	}
-	block, stop, err := j.target.cut(block, ev.Last, ev.LastTime)
-	if err != nil {
-		return err
-	}
-	j.stopped = stop
-	if len(block) == 0 {
-		return nil
-	}
-	if err := j.open(); err != nil {
-		if errors.Is(err, errReplanned) {
-			return j.frames(ev) // once: the database is open now
-		}
-		return err
-	}
-	last, lastTime := ev.Last, ev.LastTime
-	if stop != nil {
-		last, lastTime = stop.last, stop.lastAt
-	}
-	if j.first == 0 {
-		j.first = first
-	}
-	j.prog.add(last-first+1, len(block), last, lastTime)
-	return j.apply.add(prev, block)
-}
-
-// checkEnd handles the end of the stream: a target not reached, or a
-// stream that brought nothing new and must agree with the database.
-func (j *restoreJob) checkEnd() error {
-	last, h := j.r.Last()
-	if err := j.target.reached(j, last); err != nil {
-		return err
-	}
-	if j.db == nil { // a stream of no frames: an empty copy
-		switch err := j.open(); {
-		case errors.Is(err, errReplanned): // a database with data: as below
-		case err != nil:
-			return err
-		default:
-			return j.apply.close()
-		}
-	}
-	if j.plan.Full || last > j.plan.Skip || j.stopped != nil {
-		return nil
-	}
-	if last < j.plan.Skip {
-		if err := j.compareAt(last, h); err != nil {
-			return err
-		}
-	}
-	j.wasAhead = true
-	return nil
-}
-
-// finish switches replica mode as the outcome requires and reports.
-func (j *restoreJob) finish(runErr error) error {
-	m, err := j.db.Meta()
-	if err != nil {
-		return err
-	}
-	// A restore that completes ends a restore in progress, unless it brought
-	// nothing (the database was already at or past the stream's end): that
-	// is no sign an interrupted full restore was completed. report() says
-	// how to end it when that is what the user knows.
-	switchOff := runErr == nil && (j.plan.Full || m.Restoring && !j.wasAhead) || j.switched
-	if switchOff {
-		if err := j.db.SetReplica(false); err != nil {
-			return err
-		}
-	}
-	if j.prog != nil {
-		j.prog.finish()
-	}
-	if runErr != nil {
-		how := "stopped"
-		if errors.Is(runErr, context.Canceled) {
-			how = "interrupted"
-		}
-		if last, _, err := j.db.State(); err == nil && (how == "interrupted" || j.first > 0) {
-			fmt.Fprintf(j.env.stderr, "hotpipe: hot-restore %s %s: the database is at LSN %d, durable\n", j.name, how, last)
-		}
-		switch {
-		case switchOff && j.first > 0:
-			fmt.Fprintf(j.env.stderr, "hotpipe: %s is switched back off replica mode; resume with hot-restore %s --append --force-replica\n", j.name, j.name)
-		case m.Restoring && !switchOff:
-			fmt.Fprintf(j.env.stderr, "hotpipe: %s stays a replica with a partial restore; resume with hot-restore %s --append\n", j.name, j.name)
-		}
-		return nil
-	}
-	return j.report()
-}
-
-func (j *restoreJob) report() error {
-	last, h, err := j.db.State()
-	if err != nil {
-		return err
-	}
-	if j.wasAhead {
-		end, _ := j.r.Last()
-		j.env.notef("hot-restore %s: already up to date (at LSN %d; the stream ends at LSN %d with the same hash)", j.name, last, end)
-		if m, err := j.db.Meta(); err == nil && m.Restoring {
-			j.env.notef("hot-restore %s: %s stays a replica: an interrupted restore into it has not been completed; "+
-				"if it is complete (this was its whole input), end it with: hotpipe db replica %s off", j.name, j.name, j.name)
-		}
-		return nil
-	}
-	if j.first == 0 {
-		j.env.notef("hot-restore %s: nothing to apply; at LSN %d, h %s", j.name, last, h)
-	} else {
-		j.env.notef("hot-restore %s: applied LSN %d..%d, %s; at LSN %d, h %s%s",
-			j.name, j.first, last, j.prog.summary(), last, h, j.prog.recoveryPoint())
-	}
-	if j.stopped != nil {
-		j.env.notef("%s", j.stopped.describe(j.name))
-	}
-	return nil
-}
-
-// skipFrames returns the byte length of the first n frames of block and the
-// hash stored in the nth.
-func skipFrames(block []byte, n uint64) (int, txframe.Hash) {
-	p := 0
-	var h txframe.Hash
-	for i := uint64(0); i < n; i++ {
-		l, _ := txframe.FrameLen(block[p:])
-		h = txframe.StoredHash(block[p : p+l])
-		p += l
-	}
-	return p, h
 }

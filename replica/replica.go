@@ -1,31 +1,42 @@
-// Package replica holds the rules of restoring into a database: which
-// restores are refused, how a stream joins the target's history, and when
-// replica mode is switched on and off. Its decisions are pure functions of
-// the target's state, the stream's first segment and the flags, so the
-// table of DESIGN.md §6 is tested row by row.
 package replica
 
 import (
 	"errors"
 	"fmt"
 
-	"github.com/hotpipe/hotpipe/engine"
 	"github.com/hotpipe/hotpipe/txframe"
 )
 
-// Errors for refused restores. Gaps and different histories wrap the
-// engine's sentinels, so callers map them to the same exit codes.
+// Errors of refused restores, grouped here. Each is wrapped with the
+// database's name and the LSNs concerned; callers test them with
+// errors.Is. Gaps and different histories are txframe.ErrGap and
+// txframe.ErrHistory (the engine's and the stream reader's too), so every
+// caller maps a history problem to one exit code.
 var (
-	// ErrHasData means a restore without --append into a database with data.
+	// ErrHasData means a restore without Append into a database with data.
 	ErrHasData = errors.New("database has data")
-	// ErrNotReplica means --append into a database that is not a replica,
-	// without --force-replica.
+	// ErrNotReplica means a restore with Append that has frames to apply to
+	// a database that is not a replica, without ForceReplica.
 	ErrNotReplica = errors.New("database is not a replica")
-	// ErrNoOverlap means a stream that starts right after the target's last
-	// LSN, without --force.
+	// ErrNoOverlap means a stream that starts right after the database's
+	// last LSN, without Force.
 	ErrNoOverlap = errors.New("no overlapping frame")
 	// ErrOrigin means the stream comes from a database of another origin.
+	// It comes with txframe.ErrHistory.
 	ErrOrigin = errors.New("origin mismatch")
+	// ErrTargetMissed means the stream ended before the point-in-time
+	// target. What was restored stays, and more can be appended.
+	ErrTargetMissed = errors.New("the stream ends before the target")
+	// ErrTargetBefore means a target before the stream's first frame, with
+	// nothing in the database to stop at.
+	ErrTargetBefore = errors.New("the target is before the stream's first frame")
+	// ErrTargetPassed means the database is already past the target.
+	ErrTargetPassed = errors.New("a restore only moves forward")
+	// ErrTargetConflict means Options name more than one target.
+	ErrTargetConflict = errors.New("more than one target: a target LSN, a target time or Latest")
+	// ErrTargetTime means a target time outside the times commits can carry
+	// (int64 nanoseconds since the Unix epoch; see MinTargetTime).
+	ErrTargetTime = errors.New("target time outside the times commits can carry")
 )
 
 // Target is the database restored into, as found before the restore.
@@ -34,19 +45,14 @@ type Target struct {
 	Exists  bool
 	Last    uint64 // last LSN (T)
 	Replica bool
-	Origin  engine.Origin
+	Origin  txframe.Origin
 }
 
 // Stream is what the stream's first segment header says.
 type Stream struct {
-	Origin   engine.Origin
+	Origin   txframe.Origin
 	Base     uint64 // LSN before the first frame
 	BaseHash txframe.Hash
-}
-
-// Flags are the restore's options.
-type Flags struct {
-	Append, Force, ForceReplica bool
 }
 
 // Plan is how a restore proceeds.
@@ -61,9 +67,9 @@ type Plan struct {
 	Skip uint64
 	// SwitchOn: replica mode is switched on before the first frame is
 	// applied, and off again when the restore ends, whether it succeeds or
-	// fails (--force-replica).
+	// fails (ForceReplica).
 	SwitchOn bool
-	// NotReplica: the target is not a replica and --force-replica was not
+	// NotReplica: the target is not a replica and ForceReplica was not
 	// given, so applying any frame is refused (see CheckApply).
 	NotReplica bool
 }
@@ -78,41 +84,51 @@ func (p Plan) CheckApply(name string) error {
 	return nil
 }
 
-// Decide applies the restore table to a target and a stream's first segment.
+// Decide applies the restore table of DESIGN.md §6 to a target and a
+// stream's first segment, with the Append, Force and ForceReplica of o.
 // Whether the stream fits the target's history is decided here; whether a
-// non-replica target may take frames is left to CheckApply, when a frame is
-// about to be applied, so a wrong file is named as such first.
-func Decide(t Target, s Stream, f Flags) (Plan, error) {
+// non-replica target may take frames is left to CheckApply, when a frame
+// is about to be applied, so a wrong file is named as such first. Decide is
+// a pure function: Restore calls it, and a caller can ask it first.
+func Decide(t Target, s Stream, o Options) (Plan, error) {
 	if !t.Exists || t.Last == 0 {
 		if s.Base != 0 {
 			return Plan{}, fmt.Errorf("%s: %w: the stream starts at LSN %d; a full restore needs LSNs 1..%d too",
-				t.Name, engine.ErrGap, s.Base+1, s.Base)
+				t.Name, txframe.ErrGap, s.Base+1, s.Base)
 		}
 		return Plan{Full: true}, nil
 	}
-	if !f.Append {
+	if !o.Append {
 		return Plan{}, fmt.Errorf("%s: %w (LSN %d): restore into it with --append", t.Name, ErrHasData, t.Last)
 	}
-	if s.Origin != t.Origin {
-		return Plan{}, fmt.Errorf("%s: %w: %w: the stream comes from origin %s, the database's origin is %s",
-			t.Name, engine.ErrHistory, ErrOrigin, s.Origin, t.Origin)
+	if err := txframe.SameOrigin(s.Origin, t.Origin, "the stream", "the database"); err != nil {
+		return Plan{}, fmt.Errorf("%s: %w", t.Name, also(err, ErrOrigin))
 	}
 	if s.Base > t.Last {
 		return Plan{}, fmt.Errorf("%s: %w: the database ends at LSN %d and the stream starts at LSN %d: LSNs %d..%d are missing",
-			t.Name, engine.ErrGap, t.Last, s.Base+1, t.Last+1, s.Base)
+			t.Name, txframe.ErrGap, t.Last, s.Base+1, t.Last+1, s.Base)
 	}
-	if s.Base == t.Last && !f.Force {
+	if s.Base == t.Last && !o.Force {
 		return Plan{}, fmt.Errorf("%s: %w: the stream starts right after the database's last LSN %d; pass --force to apply it (its base hash is still compared)",
 			t.Name, ErrNoOverlap, t.Last)
 	}
-	return Plan{Skip: t.Last, SwitchOn: !t.Replica && f.ForceReplica, NotReplica: !t.Replica && !f.ForceReplica}, nil
+	return Plan{Skip: t.Last, SwitchOn: !t.Replica && o.ForceReplica, NotReplica: !t.Replica && !o.ForceReplica}, nil
 }
 
 // CheckJoin compares the stream's h at the target's last LSN with the
-// target's own.
+// target's own: equal hashes at one LSN are one history up to it.
 func CheckJoin(name string, lsn uint64, stream, target txframe.Hash) error {
-	if stream != target {
-		return fmt.Errorf("%s: %w at LSN %d: the stream has h = %s, the database has %s", name, engine.ErrHistory, lsn, stream, target)
+	if err := txframe.SameHash(lsn, stream, target, "the stream", "the database"); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
 	}
 	return nil
 }
+
+// also returns err, with its message, matching sentinel too: for a message
+// that already says what the sentinel would.
+func also(err, sentinel error) error { return &marked{err: err, sentinel: sentinel} }
+
+type marked struct{ err, sentinel error }
+
+func (m *marked) Error() string   { return m.err.Error() }
+func (m *marked) Unwrap() []error { return []error{m.err, m.sentinel} }

@@ -4,12 +4,11 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/hotpipe/hotpipe/engine"
 	"github.com/hotpipe/hotpipe/txframe"
 )
 
 func TestDecideFollowsTheRestoreTable(t *testing.T) {
-	origin, other := engine.Origin{1}, engine.Origin{2}
+	origin, other := txframe.Origin{1}, txframe.Origin{2}
 	h := txframe.Hash{9}
 	db := func(last uint64, isReplica bool) Target {
 		return Target{Name: "bar", Exists: true, Last: last, Replica: isReplica, Origin: origin}
@@ -19,28 +18,28 @@ func TestDecideFollowsTheRestoreTable(t *testing.T) {
 		name   string
 		target Target
 		stream Stream
-		flags  Flags
+		flags  Options
 		want   Plan
 		err    error
 	}{
 		{name: "absent, starts at 1: full restore", target: Target{Name: "bar"}, stream: from(0), want: Plan{Full: true}},
 		{name: "empty, starts at 1: full restore", target: db(0, false), stream: Stream{Origin: other}, want: Plan{Full: true}},
-		{name: "append to absent is a full restore", target: Target{Name: "bar"}, stream: from(0), flags: Flags{Append: true}, want: Plan{Full: true}},
-		{name: "absent, starts after 1: gap", target: Target{Name: "bar"}, stream: from(5), err: engine.ErrGap},
-		{name: "empty, starts after 1: gap", target: db(0, true), stream: from(5), flags: Flags{Append: true}, err: engine.ErrGap},
+		{name: "append to absent is a full restore", target: Target{Name: "bar"}, stream: from(0), flags: Options{Append: true}, want: Plan{Full: true}},
+		{name: "absent, starts after 1: gap", target: Target{Name: "bar"}, stream: from(5), err: txframe.ErrGap},
+		{name: "empty, starts after 1: gap", target: db(0, true), stream: from(5), flags: Options{Append: true}, err: txframe.ErrGap},
 		{name: "has data, no append", target: db(10, true), stream: from(0), err: ErrHasData},
-		{name: "append, not replica: frames to apply will be refused", target: db(10, false), stream: from(0), flags: Flags{Append: true},
+		{name: "append, not replica: frames to apply will be refused", target: db(10, false), stream: from(0), flags: Options{Append: true},
 			want: Plan{Skip: 10, NotReplica: true}},
-		{name: "append, not replica, forced", target: db(10, false), stream: from(0), flags: Flags{Append: true, ForceReplica: true},
+		{name: "append, not replica, forced", target: db(10, false), stream: from(0), flags: Options{Append: true, ForceReplica: true},
 			want: Plan{Skip: 10, SwitchOn: true}},
-		{name: "append, replica, overlap", target: db(10, true), stream: from(4), flags: Flags{Append: true}, want: Plan{Skip: 10}},
-		{name: "append, stream ends before T is still planned as overlap", target: db(10, true), stream: from(0), flags: Flags{Append: true}, want: Plan{Skip: 10}},
-		{name: "append, gap after T", target: db(10, true), stream: from(12), flags: Flags{Append: true}, err: engine.ErrGap},
-		{name: "append, base is T, no force", target: db(10, true), stream: from(10), flags: Flags{Append: true}, err: ErrNoOverlap},
-		{name: "append, base is T, forced", target: db(10, true), stream: from(10), flags: Flags{Append: true, Force: true}, want: Plan{Skip: 10}},
-		{name: "append, other origin", target: db(10, true), stream: Stream{Origin: other}, flags: Flags{Append: true}, err: ErrOrigin},
-		{name: "other origin is named before replica mode", target: db(10, false), stream: Stream{Origin: other}, flags: Flags{Append: true}, err: engine.ErrHistory},
-		{name: "a gap is named before replica mode", target: db(10, false), stream: from(20), flags: Flags{Append: true}, err: engine.ErrGap},
+		{name: "append, replica, overlap", target: db(10, true), stream: from(4), flags: Options{Append: true}, want: Plan{Skip: 10}},
+		{name: "append, stream ends before T is still planned as overlap", target: db(10, true), stream: from(0), flags: Options{Append: true}, want: Plan{Skip: 10}},
+		{name: "append, gap after T", target: db(10, true), stream: from(12), flags: Options{Append: true}, err: txframe.ErrGap},
+		{name: "append, base is T, no force", target: db(10, true), stream: from(10), flags: Options{Append: true}, err: ErrNoOverlap},
+		{name: "append, base is T, forced", target: db(10, true), stream: from(10), flags: Options{Append: true, Force: true}, want: Plan{Skip: 10}},
+		{name: "append, other origin", target: db(10, true), stream: Stream{Origin: other}, flags: Options{Append: true}, err: ErrOrigin},
+		{name: "other origin is named before replica mode", target: db(10, false), stream: Stream{Origin: other}, flags: Options{Append: true}, err: txframe.ErrHistory},
+		{name: "a gap is named before replica mode", target: db(10, false), stream: from(20), flags: Options{Append: true}, err: txframe.ErrGap},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -62,7 +61,7 @@ func TestCheckJoin(t *testing.T) {
 	if err := CheckJoin("bar", 7, txframe.Hash{1}, txframe.Hash{1}); err != nil {
 		t.Fatalf("equal hashes: %v", err)
 	}
-	if err := CheckJoin("bar", 7, txframe.Hash{1}, txframe.Hash{2}); !errors.Is(err, engine.ErrHistory) {
+	if err := CheckJoin("bar", 7, txframe.Hash{1}, txframe.Hash{2}); !errors.Is(err, txframe.ErrHistory) {
 		t.Fatalf("different hashes: %v, want ErrHistory", err)
 	}
 }
