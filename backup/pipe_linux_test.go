@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/hotpipe/hotpipe/stream"
 )
@@ -26,9 +27,12 @@ func TestFollowNoticesItsReaderGone(t *testing.T) {
 		res Result
 		err error
 	}
+	// A backup that never noticed would end, with no error, at this deadline.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
 	done := make(chan outcome, 1)
 	go func() {
-		res, err := Backup(context.Background(), db.reader, pw, Options{Follow: true})
+		res, err := Backup(ctx, db.reader, pw, Options{Follow: true})
 		done <- outcome{res, err}
 	}()
 	r := stream.NewReader([]stream.Input{{Name: "pipe", R: pr}}, stream.Options{})
