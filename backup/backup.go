@@ -102,7 +102,10 @@ type Repair struct {
 const idleWait = 250 * time.Millisecond
 
 // Backup writes frames opts.Start..opts.End of db to w as one stream
-// segment: header, frames, end record.
+// segment: header, frames, end record. Each frame's CRC is checked as it
+// is copied. After a failed write nothing more is written, so no end
+// record follows it; a write that failed because the reader went away
+// wraps ErrConsumerGone.
 func Backup(ctx context.Context, db *engine.DB, w io.Writer, opts Options) (Result, error) {
 	j, err := newJob(ctx, db, opts)
 	if err != nil {
