@@ -4,16 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
+	"io/fs"
 	"os"
-	"path/filepath"
 	"strconv"
-	"time"
+	"syscall"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/hotpipe/hotpipe/backup"
 	"github.com/hotpipe/hotpipe/engine"
-	"github.com/hotpipe/hotpipe/stream"
 )
 
 func backupCommand(e *env) *cli.Command {
@@ -78,64 +77,71 @@ Examples:
 	}
 }
 
-// backupJob is one hot-backup run.
-type backupJob struct {
-	db         *engine.DB
-	meta       engine.Meta
-	start, end uint64
-	follow     bool
-	pos        engine.Position // where the last copy stopped
-	out        io.Writer       // stdout, or file
-	file       *outFile        // -o FILE, or nil for stdout
-	rate       float64         // --max-rate in bytes per second; 0 is unlimited
-	ctx        context.Context // cancelled by SIGINT or SIGTERM
-	w          *stream.Writer
-	prog       *progress
-}
-
 func (e *env) hotBackup(c *cli.Context) error {
-	if err := args(c, 1, 1); err != nil {
+	opts, err := e.backupOptions(c)
+	if err != nil {
 		return err
 	}
 	file, appendMode := c.String("output"), c.Bool("append")
-	switch {
-	case appendMode && file == "":
-		return usagef("hot-backup: --append needs -o FILE")
-	case appendMode && c.IsSet("start-lsn"):
-		return usagef("hot-backup: --append starts where FILE ends; it cannot take --start-lsn")
-	case file == "" && isTerminal(e.stdout):
-		return usagef("hot-backup: refusing to write a binary stream to a terminal; use -o FILE or a pipe")
-	case file != "" && isTerminalPath(file):
-		return usagef("hot-backup: -o %s is a terminal: refusing to write a binary stream to it; use a file or a pipe", file)
-	case c.Bool("follow") && c.IsSet("end-lsn"):
-		return usagef("hot-backup: --follow streams until interrupted; it cannot take --end-lsn")
-	}
 	db, err := e.open(c.Args().First(), true)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	job := &backupJob{db: db, follow: c.Bool("follow"), ctx: c.Context}
-	if r := c.String("max-rate"); r != "" {
-		if job.rate, err = parseRate(r); err != nil {
-			return usagef("hot-backup: --max-rate: %v", err)
-		}
-	}
-	if err := job.bounds(c.Generic("start-lsn").(*startLSN).n, c.Uint64("end-lsn")); err != nil {
-		return err
-	}
+	prog := e.backupProgress(db, &opts)
+	opts.Repaired = e.repaired
+	var res backup.Result
 	switch {
 	case appendMode:
-		return e.backupAppend(job, file)
+		res, err = backup.Append(c.Context, db, file, opts)
 	case file != "":
-		return e.backupToFile(job, file)
+		res, err = backup.File(c.Context, db, file, opts)
+	default:
+		widenPipe(e.stdout)
+		res, err = backup.Backup(c.Context, db, e.stdout, opts)
 	}
-	job.out = e.stdout
-	widenPipe(e.stdout)
-	if err := job.begin(); err != nil {
-		return err
+	if !res.UpToDate && (err == nil || prog.frames > 0) { // it got to copying
+		prog.first = res.First
+		if !opts.Follow {
+			prog.total = res.End
+		}
+		prog.finish()
 	}
-	return e.backupRun(job)
+	if err != nil {
+		return backupError(err, db.Name(), file)
+	}
+	e.backupDone(db.Name(), file, res, prog)
+	return nil
+}
+
+// backupOptions checks hot-backup's arguments and flags, and makes its
+// options from them.
+func (e *env) backupOptions(c *cli.Context) (backup.Options, error) {
+	var opts backup.Options
+	if err := args(c, 1, 1); err != nil {
+		return opts, err
+	}
+	file, appendMode := c.String("output"), c.Bool("append")
+	switch {
+	case appendMode && file == "":
+		return opts, usagef("hot-backup: --append needs -o FILE")
+	case appendMode && c.IsSet("start-lsn"):
+		return opts, usagef("hot-backup: --append starts where FILE ends; it cannot take --start-lsn")
+	case file == "" && isTerminal(e.stdout):
+		return opts, usagef("hot-backup: refusing to write a binary stream to a terminal; use -o FILE or a pipe")
+	case file != "" && isTerminalPath(file):
+		return opts, usagef("hot-backup: -o %s is a terminal: refusing to write a binary stream to it; use a file or a pipe", file)
+	case c.Bool("follow") && c.IsSet("end-lsn"):
+		return opts, usagef("hot-backup: --follow streams until interrupted; it cannot take --end-lsn")
+	}
+	opts = backup.Options{Start: c.Generic("start-lsn").(*startLSN).n, End: c.Uint64("end-lsn"), Follow: c.Bool("follow")}
+	if r := c.String("max-rate"); r != "" {
+		var err error
+		if opts.MaxRate, err = parseRate(r); err != nil {
+			return opts, usagef("hot-backup: --max-rate: %v", err)
+		}
+	}
+	return opts, nil
 }
 
 // startLSN is --start-lsn's value: an LSN, where 0 and the empty string
@@ -160,201 +166,105 @@ func (s *startLSN) Set(v string) error {
 
 func (s *startLSN) String() string { return strconv.FormatUint(s.n, 10) }
 
-// bounds fixes the LSN range: the end is the last durable LSN now.
-func (j *backupJob) bounds(start, end uint64) error {
-	last, _, err := j.db.State()
-	if err != nil {
-		return err
+// backupProgress makes the progress display of a backup of db and has
+// opts report to it. The range is the library's to fix (the end is the
+// last durable LSN when it starts), so each report brings it; a following
+// backup shows its lag behind db instead of an end.
+func (e *env) backupProgress(db *engine.DB, opts *backup.Options) *progress {
+	verb := "hot-backup " + db.Name()
+	if opts.Follow {
+		verb += " (following)"
 	}
-	if j.meta, err = j.db.Meta(); err != nil {
-		return err
+	prog := e.newProgress(verb, max(opts.Start, 1), 0)
+	if opts.Follow {
+		prog.source = func() uint64 { lsn, _, _ := db.State(); return lsn }
 	}
-	if end == 0 {
-		end = last
+	opts.Progress = func(p backup.Progress) {
+		prog.first = p.First
+		if !opts.Follow {
+			prog.total = p.End
+		}
+		prog.add(p.Frames-prog.frames, int(p.Bytes-prog.bytes), p.Last, p.LastTime)
 	}
+	return prog
+}
+
+// repaired tells the operator, even with -q, that --append cut a torn
+// tail off FILE.
+func (e *env) repaired(r backup.Repair) {
+	if r.Offset == 0 {
+		fmt.Fprintf(e.stderr, "hotpipe: repaired %s: removed the %d bytes of a header left by an interrupted backup\n", r.Path, r.Cut)
+		return
+	}
+	fmt.Fprintf(e.stderr, "hotpipe: repaired %s: truncated %d bytes left by an interrupted backup at offset %d (after LSN %d)\n",
+		r.Path, r.Cut, r.Offset, r.After)
+}
+
+// backupDone reports a successful backup.
+func (e *env) backupDone(db, file string, res backup.Result, prog *progress) {
 	switch {
-	case end > last:
-		return fmt.Errorf("%s: --end-lsn %d is past the last durable LSN %d", j.db.Name(), end, last)
-	case start > end+1:
-		return fmt.Errorf("%s: --start-lsn %d is past the end of the backup (LSN %d)", j.db.Name(), start, end)
+	case res.UpToDate:
+		e.notef("hot-backup %s: %s is up to date at LSN %d; nothing to append", db, file, res.Last)
+	case res.Frames == 0:
+		e.notef("hot-backup %s: no frames (a segment at LSN %d)", db, res.Last)
+	default:
+		e.notef("hot-backup %s: LSN %d..%d, %s%s", db, res.First, res.Last, prog.summary(), prog.recoveryPoint())
 	}
-	j.start, j.end = start, end
-	return nil
 }
 
-// begin writes a new segment header based at start-1.
-func (j *backupJob) begin() error {
-	base, err := j.db.HashAt(j.start - 1)
-	if err != nil {
-		return err
-	}
-	h := stream.Header{Origin: j.meta.Origin, Name: j.db.Name(), Created: now(), Base: j.start - 1, BaseHash: base}
-	j.w, err = stream.NewWriter(j.sink(), h)
-	return writeErr(err)
-}
-
-// sink is where the stream goes: the output, paced when --max-rate is set.
-func (j *backupJob) sink() io.Writer {
-	if j.rate == 0 {
-		return j.out
-	}
-	return &throttled{w: j.out, ctx: j.ctx, rate: j.rate}
-}
-
-// backupToFile creates FILE, locked before anything is written to it, and
-// backs up into it.
-func (e *env) backupToFile(j *backupJob, file string) (err error) {
-	o, err := createOut(file)
-	if err != nil {
-		return err
-	}
-	defer func() { err = errors.Join(err, o.close()) }()
-	j.out, j.file = o, o
-	if err := syncParent(file); err != nil { // the new name survives a crash too
-		return err
-	}
-	if err := j.begin(); err != nil {
-		return j.settle(err)
-	}
-	return e.backupRun(j)
-}
-
-// syncParent fsyncs the directory holding path, so that a file just created
-// there is durable by name.
-func syncParent(path string) error {
-	d, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	return errors.Join(err, d.Close())
-}
-
-// backupRun copies the frames, writes the end record and reports. A file
-// is settled (fsynced, or taken back after a fault) before success is
-// reported.
-func (e *env) backupRun(j *backupJob) error {
-	if j.follow { // no end to reach; report the lag behind the source
-		j.prog = e.newProgress("hot-backup "+j.db.Name()+" (following)", j.start, 0)
-		j.prog.source = func() uint64 { lsn, _, _ := j.db.State(); return lsn }
-	} else {
-		j.prog = e.newProgress("hot-backup "+j.db.Name(), j.start, j.end)
-	}
-	err := j.copy(j.end)
-	if j.follow && err == nil {
-		err = j.followOn()
-	}
-	if j.follow && errors.Is(err, context.Canceled) {
-		err = nil // following ends with the end record
-	}
-	if err == nil {
-		err = writeErr(j.w.Close())
-	}
-	if j.file != nil {
-		err = j.settle(err)
-	}
-	j.prog.finish()
-	if err != nil {
-		return err
-	}
-	if j.prog.frames == 0 {
-		e.notef("hot-backup %s: no frames (a segment at LSN %d)", j.db.Name(), j.w.End().Last)
-		return nil
-	}
-	e.notef("hot-backup %s: LSN %d..%d, %s%s", j.db.Name(), j.start, j.w.End().Last, j.prog.summary(), j.prog.recoveryPoint())
-	return nil
-}
-
-// settle ends a backup into FILE, successful or not. FILE is fsynced, also
-// when the backup stopped early, so that --append finds whole frames. After
-// a failed write or fsync it is taken back instead, so that it never looks
-// more complete than it durably is.
-func (j *backupJob) settle(err error) error {
-	last := j.start - 1
-	if j.w != nil {
-		last = j.w.End().Last
-	}
-	if j.file.fault == nil {
-		err = errors.Join(err, j.file.sync(last))
-	}
-	if j.file.fault != nil {
-		return fmt.Errorf("%w\n%s", err, j.file.takeBack(j.db.Name()))
-	}
-	if err == nil {
-		return nil
-	}
-	err = fmt.Errorf("%w\n%s is incomplete (no end record after LSN %d)", err, j.file.path, last)
-	if errors.Is(err, context.Canceled) {
-		err = fmt.Errorf("%w; resume it with: hotpipe hot-backup %s -o %s --append", err, j.db.Name(), j.file.path)
+// backupError words the backup library's errors as the CLI says them:
+// naming flags and the command that resumes a file. A reader of stdout
+// that went away ends the command quietly (errBrokenPipe).
+func backupError(err error, db, file string) error {
+	var locked *backup.FileLockedError
+	var rng *backup.RangeError
+	var fe *backup.FileError
+	resume := fmt.Sprintf("hotpipe hot-backup %s -o %s --append", db, file)
+	switch {
+	case errors.Is(err, backup.ErrConsumerGone):
+		return errBrokenPipe
+	case errors.As(err, &locked):
+		return reword(err, "%s: backup file is locked by another hot-backup (%s); the file is untouched", locked.Path, locked.Holder)
+	case errors.As(err, &rng) && rng.End > rng.Last:
+		return reword(err, "%s: --end-lsn %d is past the last durable LSN %d", rng.DB, rng.End, rng.Last)
+	case errors.As(err, &rng):
+		return reword(err, "%s: --start-lsn %d is past the end of the backup (LSN %d)", rng.DB, rng.Start, rng.End)
+	case file != "" && errors.Is(err, fs.ErrExist):
+		return reword(err, "%s already exists: hot-backup -o creates a new file (use --append to add to it)", file)
+	case errors.As(err, &fe) && fe.State == backup.CutBack:
+		return fmt.Errorf("%w; resume with: %s", err, resume)
+	case errors.As(err, &fe) && fe.State == backup.Incomplete && errors.Is(err, context.Canceled):
+		return fmt.Errorf("%w; resume it with: %s", err, resume)
 	}
 	return err
 }
 
-// followSyncEvery is how often --follow -o fsyncs FILE (a variable so that
-// tests need not wait seconds for a periodic fsync to fail).
-var followSyncEvery = time.Second
-
-// followOn streams each new durable commit after the initial range until
-// interrupted. A file is fsynced every followSyncEvery; a failed fsync
-// stops the backup.
-func (j *backupJob) followOn() error {
-	synced := time.Now()
-	for {
-		last, err := j.db.WaitDurable(j.ctx, j.end, 250*time.Millisecond)
-		if err != nil {
-			return err
-		}
-		if err := interrupted(j.ctx); err != nil {
-			return err
-		}
-		if last > j.end {
-			if err := j.copy(last); err != nil {
-				return err
-			}
-			j.end = last
-		} else if j.file == nil && readerGone(j.out) {
-			return errBrokenPipe
-		}
-		if j.file != nil && time.Since(synced) >= followSyncEvery {
-			if err := j.file.sync(j.end); err != nil {
-				return err
-			}
-			synced = time.Now()
-		}
-	}
+// reworded is an error as the CLI words it; it keeps the error's chain,
+// for exitCode.
+type reworded struct {
+	msg string
+	err error
 }
 
-// copy streams the frames after those written so far, through LSN end, in
-// blocks, stopping between blocks (at a frame boundary) when interrupted.
-func (j *backupJob) copy(end uint64) error {
-	next := j.w.End().Last + 1
-	var r *engine.FrameReader
-	var err error
-	if j.pos.LSN() == next {
-		r, err = j.db.FramesFrom(j.pos, end) // no segment scan: O(new frames)
-	} else {
-		r, err = j.db.Frames(next, end)
+func (r *reworded) Error() string { return r.msg }
+func (r *reworded) Unwrap() error { return r.err }
+
+func reword(err error, format string, args ...any) error {
+	return &reworded{msg: fmt.Sprintf(format, args...), err: err}
+}
+
+// isTerminalPath reports whether path names a terminal. Only a character
+// device is opened to ask, with O_NOCTTY so that opening it cannot make it
+// this process's controlling terminal.
+func isTerminalPath(path string) bool {
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode()&os.ModeCharDevice == 0 {
+		return false
 	}
+	f, err := os.OpenFile(path, os.O_WRONLY|syscall.O_NOCTTY, 0)
 	if err != nil {
-		return err
+		return false
 	}
-	defer func() { j.pos = r.Stop(); r.Close() }()
-	for {
-		if err := interrupted(j.ctx); err != nil {
-			return err
-		}
-		block, err := r.Next()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		before := j.w.End()
-		if err := j.w.WriteFrames(block); err != nil {
-			return writeErr(err)
-		}
-		after := j.w.End()
-		j.prog.add(after.Frames-before.Frames, len(block), after.Last, j.w.LastTime())
-	}
+	defer f.Close()
+	return isatty(f)
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/hotpipe/hotpipe/backup"
 	"github.com/hotpipe/hotpipe/engine"
 	"github.com/hotpipe/hotpipe/stream"
 	"github.com/hotpipe/hotpipe/txframe"
@@ -69,7 +70,7 @@ func exitCode(err error) int {
 		return exitBrokenPipe
 	case errors.Is(err, errUsage), errors.Is(err, engine.ErrInvalidName):
 		return exitUsage
-	case errors.Is(err, engine.ErrLocked), errors.Is(err, errFileLocked):
+	case errors.Is(err, engine.ErrLocked), errors.Is(err, backup.ErrFileLocked):
 		return exitLocked
 	case errors.Is(err, engine.ErrCorrupt): // damage, whatever it looks like (a gap in a segment, say)
 		return exitIntegrity

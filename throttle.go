@@ -3,32 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"strconv"
 	"strings"
 	"time"
 )
-
-// throttled paces writes to at most rate bytes per second: after each write
-// it sleeps until the bytes sent so far are due. Idle time earns no credit,
-// so a --follow stream that wakes after an hour does not burst.
-type throttled struct {
-	w    io.Writer
-	ctx  context.Context
-	rate float64 // bytes per second
-	due  time.Time
-}
-
-func (t *throttled) Write(p []byte) (int, error) {
-	n, err := t.w.Write(p)
-	now := time.Now()
-	if t.due.Before(now) {
-		t.due = now
-	}
-	t.due = t.due.Add(time.Duration(float64(n) / t.rate * float64(time.Second)))
-	pace(t.ctx, t.due)
-	return n, err
-}
 
 // parseRate reads a byte rate such as 50M, 1.5G, 800k or 1000000: decimal
 // bytes per second with an optional k, M or G suffix (powers of 1024).

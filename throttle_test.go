@@ -1,11 +1,6 @@
 package main
 
-import (
-	"bytes"
-	"context"
-	"testing"
-	"time"
-)
+import "testing"
 
 func TestParseRate(t *testing.T) {
 	for _, tt := range []struct {
@@ -30,36 +25,5 @@ func TestParseRate(t *testing.T) {
 		if tt.bad != (err != nil) || got != tt.want {
 			t.Errorf("parseRate(%q) = %v, %v; want %v (error: %v)", tt.in, got, err, tt.want, tt.bad)
 		}
-	}
-}
-
-// TestThrottleNeverRunsAhead writes 256 KiB at 1 MiB/s: it cannot take less
-// than a quarter of a second (a lower bound only: a slow machine is slower).
-func TestThrottleNeverRunsAhead(t *testing.T) {
-	var out bytes.Buffer
-	w := &throttled{w: &out, ctx: context.Background(), rate: 1 << 20}
-	start := time.Now()
-	for range 16 {
-		if _, err := w.Write(make([]byte, 16<<10)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if d := time.Since(start); d < 240*time.Millisecond || out.Len() != 256<<10 {
-		t.Fatalf("256 KiB at 1 MiB/s took %v (%d bytes)", d, out.Len())
-	}
-}
-
-// TestThrottleStopsOnSignal: a paced write returns as soon as the backup is
-// interrupted, instead of sleeping out its schedule.
-func TestThrottleStopsOnSignal(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	w := &throttled{w: &bytes.Buffer{}, ctx: ctx, rate: 1} // one byte a second
-	time.AfterFunc(50*time.Millisecond, cancel)
-	done := make(chan struct{})
-	go func() { w.Write(make([]byte, 3600)); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		t.Fatal("a write paced to an hour did not return after the context was cancelled")
 	}
 }
