@@ -47,12 +47,3 @@ func interrupted(ctx context.Context) error {
 	}
 	return nil
 }
-
-// writeErr turns a write error on stdout into errBrokenPipe when the reader
-// has gone away.
-func writeErr(err error) error {
-	if errors.Is(err, syscall.EPIPE) {
-		return errBrokenPipe
-	}
-	return err
-}

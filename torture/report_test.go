@@ -76,8 +76,8 @@ const seams = `
 | arbitrary bytes in the segment after sealed ones | engine recovery | engine.FuzzRecoverAfterSeals |
 | a ` + "`--force-replica`" + ` restore onto a full disk (a 4 MiB tmpfs; skipped unless root): replica mode switched back off, the cause told once | hot-restore | TestForcedReplicaIsSwitchedBackOffOnAFullDisk |
 | write fails with ENOSPC or EIO, or is short | stream writer (backup) | stream.TestWriterFaults |
-| a write or fsync of ` + "`-o FILE`" + ` fails (new file, ` + "`--append`" + `, resuming a torn file, ` + "`--follow`" + `): FILE removed, or cut back to what was durable; never looks complete | hot-backup | TestBackupFileFaultsNeverLookComplete |
-| two hot-backup runs writing one FILE | hot-backup | TestBackupFileLock, testdata/scripts/backup_file_lock.txtar |
+| a write or fsync of ` + "`-o FILE`" + ` fails (new file, ` + "`--append`" + `, resuming a torn file, ` + "`--follow`" + `): FILE removed, or cut back to what was durable; never looks complete | backup.File, backup.Append | backup.TestBackupFileFaultsNeverLookComplete |
+| two hot-backup runs writing one FILE | backup.File, backup.Append | backup.TestBackupFileLock, testdata/scripts/backup_file_lock.txtar |
 | stdout is /dev/full | hot-backup | testdata/scripts/faults.txtar |
 
 ## Signals, pipes and hostile input (every ` + "`make test`" + `)

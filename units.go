@@ -1,11 +1,9 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // parseRate reads a byte rate such as 50M, 1.5G, 800k or 1000000: decimal
@@ -28,19 +26,4 @@ func parseRate(s string) (float64, error) {
 		return 0, fmt.Errorf("%q is not a rate: use bytes per second, like 50M, 1.5G or 800k", s)
 	}
 	return v * mult, nil
-}
-
-// pace sleeps until at, or until ctx is cancelled: load --rate and
-// --max-rate both keep to a schedule with it.
-func pace(ctx context.Context, at time.Time) {
-	d := time.Until(at)
-	if d <= 0 {
-		return
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-ctx.Done():
-	}
 }
