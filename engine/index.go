@@ -61,13 +61,10 @@ func (db *DB) catchUp() error {
 }
 
 func (x *index) addBlock(block []byte, seg uint64, off int64) error {
-	for p := 0; p < len(block); {
-		n, err := txframe.FrameLen(block[p:])
-		if err != nil {
-			return err
-		}
+	p := 0
+	for f := range txframe.Frames(block) {
 		frameOff := off + int64(p)
-		err = txframe.ForEachEntry(block[p:p+n], func(e txframe.Entry, valueOff int) error {
+		err := txframe.ForEachEntry(f, func(e txframe.Entry, valueOff int) error {
 			if e.Op == txframe.OpDelete {
 				delete(x.keys, string(e.Key))
 				return nil
@@ -78,7 +75,11 @@ func (x *index) addBlock(block []byte, seg uint64, off int64) error {
 		if err != nil {
 			return err
 		}
-		p += n
+		p += len(f)
+	}
+	if p < len(block) {
+		_, err := txframe.FrameLen(block[p:])
+		return fmt.Errorf("%w: the block holds a partial frame at byte %d: %w", txframe.ErrIncomplete, p, err)
 	}
 	return nil
 }

@@ -64,12 +64,8 @@ func (w *Writer) LastTime() int64 { return w.lastTime }
 // record the segment would have after it, and its last commit time.
 func (w *Writer) scan(block []byte) (End, int64, error) {
 	end, lastTime := w.end, w.lastTime
-	for p := 0; p < len(block); {
-		n, err := txframe.FrameLen(block[p:])
-		if err != nil || len(block)-p < n {
-			return w.end, 0, fmt.Errorf("stream: block holds a partial frame at byte %d", p)
-		}
-		f := block[p : p+n]
+	p := 0
+	for f := range txframe.Frames(block) {
 		lsn, t := txframe.Fields(f)
 		if lsn != end.Last+1 {
 			return w.end, 0, fmt.Errorf("stream: %w: writing LSN %d after %d", ErrGap, lsn, end.Last)
@@ -78,7 +74,10 @@ func (w *Writer) scan(block []byte) (End, int64, error) {
 		end.Frames++
 		end.LastHash = txframe.StoredHash(f)
 		lastTime = t
-		p += n
+		p += len(f)
+	}
+	if p < len(block) {
+		return w.end, 0, fmt.Errorf("stream: block holds a partial frame at byte %d", p)
 	}
 	end.Length += uint64(len(block))
 	return end, lastTime, nil

@@ -56,12 +56,10 @@ func measure(in io.Reader, start time.Time) ([]time.Duration, error) {
 			continue
 		}
 		now := time.Now()
-		for p := 0; p < len(ev.Frames); {
-			n, _ := txframe.FrameLen(ev.Frames[p:])
-			if _, at := txframe.Fields(ev.Frames[p : p+n]); at >= start.UnixNano() {
+		for f := range txframe.Frames(ev.Frames) {
+			if _, at := txframe.Fields(f); at >= start.UnixNano() {
 				lags = append(lags, now.Sub(time.Unix(0, at)))
 			}
-			p += n
 		}
 	}
 }
