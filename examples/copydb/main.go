@@ -43,6 +43,7 @@ func copyDB(ctx context.Context, dataDir, src, dst string) (*replica.State, erro
 	}()
 	r := stream.NewReader([]stream.Input{{Name: src, R: pr}}, stream.Options{})
 	res, err := replica.Restore(ctx, dataDir, dst, r, replica.Options{}) // every frame verified first
-	pr.CloseWithError(err)                                               // a failed restore stops the backup too
+	// A failed restore stops the backup too.
+	pr.CloseWithError(err)
 	return res.State, err
 }
