@@ -35,3 +35,28 @@ func TestStandbyRecipeIsTheREADMEs(t *testing.T) {
 	}
 	t.Fatal("standby_recipe.txtar has no standby.sh")
 }
+
+// TestEmbeddingSnippetIsCopydbs: README's embedding snippet is the code of
+// examples/copydb, which its test runs, line for line (comments aside).
+func TestEmbeddingSnippetIsCopydbs(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	prog, err := os.ReadFile("examples/copydb/main.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(readme), "## Embedding")
+	_, rest, ok2 := strings.Cut(rest, "```go\n")
+	snippet, _, ok3 := strings.Cut(rest, "```")
+	if !ok || !ok2 || !ok3 {
+		t.Fatal("README.md has no Go snippet under ## Embedding")
+	}
+	for _, line := range strings.Split(snippet, "\n") {
+		code, _, _ := strings.Cut(line, "//")
+		if code = strings.TrimSpace(code); code != "" && !strings.Contains(string(prog), code) {
+			t.Errorf("README's embedding snippet has %q, which examples/copydb does not", code)
+		}
+	}
+}
