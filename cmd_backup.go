@@ -97,7 +97,6 @@ func (e *env) hotBackup(c *cli.Context) error {
 	case file != "":
 		res, err = backup.File(c.Context, db, file, opts)
 	default:
-		widenPipe(e.stdout)
 		res, err = backup.Backup(c.Context, db, e.stdout, opts)
 	}
 	if !res.UpToDate && (err == nil || prog.frames > 0) { // it got to copying
@@ -266,5 +265,5 @@ func isTerminalPath(path string) bool {
 		return false
 	}
 	defer f.Close()
-	return isatty(f)
+	return isTerminal(f)
 }

@@ -8,8 +8,8 @@ import (
 )
 
 // openInputs opens the -i files, or stdin when there are none. Reads
-// return errInterrupted as soon as ctx is cancelled, even when an input
-// stalls.
+// stop with stream.Stopped(ctx) as soon as ctx is cancelled, even when an
+// input stalls.
 func (e *env) openInputs(ctx context.Context, files []string) ([]stream.Input, func(), error) {
 	if len(files) == 0 {
 		return []stream.Input{{Name: "stdin", R: stream.Cancelable(ctx, e.stdin)}}, func() {}, nil

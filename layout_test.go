@@ -21,7 +21,7 @@ var allowedImports = map[string][]string{
 	"backup":  {"stream", "engine", "txframe"},
 	"replica": {"stream", "engine", "txframe"},
 	"verify":  {"stream", "engine", "txframe"},
-	"loadgen": {"engine", "txframe"},
+	"loadgen": {"stream", "engine", "txframe"},
 	"repo":    {"backup", "replica", "verify", "stream", "engine", "txframe"},
 	"server":  {"repo", "backup", "replica", "verify", "stream", "engine", "txframe"},
 }

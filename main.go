@@ -74,8 +74,7 @@ func exitCode(err error) int {
 		return exitLocked
 	case errors.Is(err, engine.ErrCorrupt): // damage, whatever it looks like (a gap in a segment, say)
 		return exitIntegrity
-	case errors.Is(err, engine.ErrGap), errors.Is(err, engine.ErrHistory),
-		errors.Is(err, stream.ErrGap), errors.Is(err, stream.ErrHistory):
+	case errors.Is(err, txframe.ErrGap), errors.Is(err, txframe.ErrHistory):
 		return exitHistory
 	case isIntegrity(err):
 		return exitIntegrity

@@ -5,10 +5,13 @@ import (
 	"io"
 	"os"
 	"time"
+
+	"golang.org/x/term"
 )
 
 // isTerminal reports whether w is a terminal. /dev/null is a character
-// device too, so the question goes to the terminal driver (isatty).
+// device too, so the question goes to the terminal driver. The descriptor
+// is used through SyscallConn: f.Fd() would switch it to blocking mode.
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	if !ok {
@@ -18,7 +21,13 @@ func isTerminal(w io.Writer) bool {
 	if err != nil || fi.Mode()&os.ModeCharDevice == 0 {
 		return false
 	}
-	return isatty(f)
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return false
+	}
+	tty := false
+	rc.Control(func(fd uintptr) { tty = term.IsTerminal(int(fd)) })
+	return tty
 }
 
 // progress reports a long command's advance on stderr: bytes, frames, LSN x

@@ -39,11 +39,3 @@ func interruptible() (context.Context, func()) {
 	}()
 	return ctx, func() { signal.Stop(ch); cancel(nil) }
 }
-
-// interrupted returns why ctx was cancelled, once it is.
-func interrupted(ctx context.Context) error {
-	if ctx.Err() != nil {
-		return context.Cause(ctx)
-	}
-	return nil
-}

@@ -31,8 +31,8 @@ type Options struct {
 	// that a backup of a busy database leaves disk and CPU to its writers;
 	// 0 is unlimited.
 	MaxRate float64
-	// SyncEvery is how often, at least, a following backup into a file
-	// fsyncs it: what a crash may lose of it. 0 means a second.
+	// SyncEvery is about how often a following backup into a file fsyncs
+	// it, between blocks: what a crash may lose of it. 0 means a second.
 	SyncEvery time.Duration
 	// Heartbeat is called about every 250 ms while a following backup has
 	// nothing to send; an error ends the backup with it. An idle backup
@@ -78,8 +78,9 @@ type Result struct {
 	// Frames and Bytes count the frames this run wrote whole.
 	Frames uint64
 	Bytes  int64
-	// Ended: the segment's end record is written (and, by File and Append,
-	// fsynced), so the output reads as complete.
+	// Ended: the segment's end record was handed to the writer (and, by
+	// File and Append, fsynced): a writer that buffers must still be
+	// flushed before its reader sees a complete stream.
 	Ended bool
 	// UpToDate: Append found its file complete through End, and wrote
 	// nothing.
@@ -103,7 +104,8 @@ const idleWait = 250 * time.Millisecond
 
 // Backup writes frames opts.Start..opts.End of db to w as one stream
 // segment: header, frames, end record. Each frame's CRC is checked as it
-// is copied. After a failed write nothing more is written, so no end
+// is copied. A pipe w gets a 1 MiB buffer where the system allows, so that
+// each block reaches its reader in one step. After a failed write nothing more is written, so no end
 // record follows it; a write that failed because the reader went away
 // wraps ErrConsumerGone.
 func Backup(ctx context.Context, db *engine.DB, w io.Writer, opts Options) (Result, error) {
@@ -114,6 +116,9 @@ func Backup(ctx context.Context, db *engine.DB, w io.Writer, opts Options) (Resu
 	j.out = w
 	if j.opts.Heartbeat == nil {
 		j.opts.Heartbeat = pipeHeartbeat(w)
+	}
+	if f, ok := w.(*os.File); ok {
+		widenPipe(f)
 	}
 	if err := j.begin(); err != nil {
 		return j.res, err
@@ -202,8 +207,7 @@ func (j *job) run() error {
 	if err == nil && j.opts.Follow {
 		err = j.followOn()
 	}
-	var stop *stopError
-	if j.opts.Follow && errors.As(err, &stop) {
+	if j.opts.Follow && j.ctx.Err() != nil && errors.Is(err, j.ctx.Err()) {
 		err = nil // following ends with the end record
 	}
 	if err != nil {
@@ -301,10 +305,10 @@ func (j *job) wrote(n int) {
 
 // stopped returns why the backup must stop, once ctx is done.
 func (j *job) stopped() error {
-	if j.ctx.Err() == nil {
-		return nil
+	if err := stream.Stopped(j.ctx); err != nil {
+		return fmt.Errorf("backup of %s stopped after LSN %d: %w", j.db.Name(), j.res.Last, err)
 	}
-	return &stopError{db: j.db.Name(), last: j.res.Last, cause: context.Cause(j.ctx), err: j.ctx.Err()}
+	return nil
 }
 
 // writeErr says where a write of the stream failed; a broken pipe is also

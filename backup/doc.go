@@ -20,7 +20,7 @@
 // The context is the only way to stop a backup. A plain backup that is
 // stopped ends at a frame boundary without an end record, so its output
 // reads as truncated, never as complete, and returns an error that is
-// context.Cause(ctx) (and ctx.Err()) to errors.Is. A following backup that
+// stream.Stopped(ctx): the context's cause and ctx.Err() to errors.Is. A following backup that
 // is stopped writes its end record and returns nil. Every call returns a
 // Result, also on error, saying how far it got; Options.Progress is called
 // as it goes. Errors wrap this package's sentinels and typed errors

@@ -117,18 +117,3 @@ func (e *FileError) Error() string {
 
 // Unwrap returns the cause.
 func (e *FileError) Unwrap() error { return e.Err }
-
-// stopError is a backup stopped because its context is done: it is both
-// context.Cause(ctx) and ctx.Err() to errors.Is, and says where it stopped.
-type stopError struct {
-	db    string
-	last  uint64
-	cause error // context.Cause(ctx)
-	err   error // ctx.Err()
-}
-
-func (e *stopError) Error() string {
-	return fmt.Sprintf("backup of %s stopped after LSN %d: %v", e.db, e.last, e.cause)
-}
-
-func (e *stopError) Unwrap() []error { return []error{e.cause, e.err} }

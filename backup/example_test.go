@@ -15,7 +15,7 @@ import (
 )
 
 // An application backs up its own database into an io.Writer (here a
-// buffer; a pipe, a socket or an HTTP response alike) while it keeps the
+// buffer; a pipe or a file alike) while it keeps the
 // database open for writing, and checks the backup with a stream reader,
 // which verifies every frame's CRC and chained hash and the end record.
 func Example() {

@@ -281,7 +281,7 @@ func TestFileCancelledIsResumed(t *testing.T) {
 		}
 	}})
 	var fe *FileError
-	if !errors.As(err, &fe) || fe.State != Incomplete || !errors.Is(err, errStop) || fe.Last != res.Last || res.Last < 40 || res.Last >= 100 {
+	if !errors.As(err, &fe) || fe.State != Incomplete || !errors.Is(err, errStop) || !errors.Is(err, context.Canceled) || fe.Last != res.Last || res.Last < 40 || res.Last >= 100 {
 		t.Fatalf("the cancelled File = %v, Result %+v; want Incomplete after LSN 40..99", err, res)
 	}
 	if tail := tailOf(t, path); tail.Complete || tail.Torn != 0 || tail.Last != res.Last {

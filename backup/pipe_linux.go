@@ -35,3 +35,22 @@ func readerGone(f *os.File) bool {
 	})
 	return gone
 }
+
+// fSetPipeSz is fcntl's F_SETPIPE_SZ (Linux).
+const fSetPipeSz = 1031
+
+// widenPipe asks for a 1 MiB pipe buffer when f is a pipe, so that a backup
+// writing 1 MiB blocks hands each to its reader in one step instead of
+// sixteen 64 KiB ones. It is best effort: a smaller limit is fine.
+func widenPipe(f *os.File) {
+	if fi, err := f.Stat(); err != nil || fi.Mode()&os.ModeNamedPipe == 0 {
+		return
+	}
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return
+	}
+	rc.Control(func(fd uintptr) {
+		syscall.Syscall(syscall.SYS_FCNTL, fd, fSetPipeSz, 1<<20)
+	})
+}

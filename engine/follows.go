@@ -1,8 +1,6 @@
 package engine
 
 import (
-	"crypto/sha256"
-
 	"github.com/hotpipe/hotpipe/txframe"
 )
 
@@ -12,7 +10,7 @@ import (
 func follows(prev watermark, f []byte, h txframe.Header, rehash bool) error {
 	var sum *txframe.Hash
 	if rehash {
-		s := txframe.Hash(sha256.Sum256(txframe.Body(f)))
+		s := txframe.BodySum(f)
 		sum = &s
 	}
 	return txframe.Follows(txframe.Tip{LSN: prev.lsn, Time: prev.time, Hash: prev.hash}, f, h, sum)

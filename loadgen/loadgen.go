@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/hotpipe/hotpipe/engine"
+	"github.com/hotpipe/hotpipe/stream"
 	"github.com/hotpipe/hotpipe/txframe"
 )
 
@@ -119,7 +120,7 @@ func (w Workload) Check(o Options) error {
 
 // Run commits o.Txs transactions of w to db from o.Workers goroutines and
 // returns the highest acknowledged LSN, also when it stops early: at the
-// first failed commit (its error) or when ctx is done (context.Cause(ctx)).
+// first failed commit (its error) or when ctx is done (stream.Stopped(ctx)).
 func Run(ctx context.Context, db *engine.DB, w Workload, o Options) (uint64, error) {
 	if err := w.Check(o); err != nil {
 		return 0, err
@@ -158,7 +159,10 @@ func Run(ctx context.Context, db *engine.DB, w Workload, o Options) (uint64, err
 	}
 	wg.Wait()
 	if run.Err() != nil {
-		return last.Load(), context.Cause(run)
+		if err := stream.Stopped(ctx); err != nil {
+			return last.Load(), err
+		}
+		return last.Load(), context.Cause(run) // the first failed commit
 	}
 	return last.Load(), nil
 }

@@ -56,7 +56,7 @@ func TestCancelAfterPrepare(t *testing.T) {
 			opts := tt.opts
 			opts.prepared = func() { cancel(errStopped) }
 			res, err := Restore(ctx, dir, "bar", readerOf(segment(t, s.foo, 1, 40)), opts)
-			if !errors.Is(err, errStopped) || !res.Started || res.First != 0 || res.SwitchedOff {
+			if !errors.Is(err, errStopped) || !errors.Is(err, context.Canceled) || !res.Started || res.First != 0 || res.SwitchedOff {
 				t.Fatalf("Restore = %+v, %v; want the cancellation's cause, nothing applied", res, err)
 			}
 			requireAfter(t, dir, "bar", res, tt.after)

@@ -39,8 +39,8 @@
 //
 // Cancellation is the context: Restore checks it between blocks, and an
 // input that can stall is wrapped by stream.Cancelable so that a blocked
-// read gives up too. The error is then context.Cause(ctx), which is
-// context.Canceled to errors.Is.
+// read gives up too. The error is then stream.Stopped(ctx): the context's
+// cause, and context.Canceled (or DeadlineExceeded) too, to errors.Is.
 //
 // Restore returns a Result even with an error: how far it got, and the
 // state it left the database in, so that a command line or a server can

@@ -23,8 +23,8 @@ import (
 // restore completes it; replica mode switched on by ForceReplica is
 // switched off again on every path.
 //
-// Cancelling ctx stops the restore between blocks with context.Cause(ctx)
-// (context.Canceled to errors.Is); an input that can stall should be
+// Cancelling ctx stops the restore between blocks with stream.Stopped(ctx)
+// (its cause, and context.Canceled, to errors.Is); an input that can stall should be
 // wrapped by stream.Cancelable with the same ctx, so that a blocked read
 // gives up too. The Result says how far the restore got, also with an
 // error.
@@ -102,8 +102,8 @@ func (j *job) next() (*stream.Event, error) {
 }
 
 func (j *job) canceled() error {
-	if j.ctx.Err() != nil {
-		return context.Cause(j.ctx)
+	if err := stream.Stopped(j.ctx); err != nil {
+		return err
 	}
 	return nil
 }

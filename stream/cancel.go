@@ -2,13 +2,37 @@ package stream
 
 import (
 	"context"
+	"errors"
 	"io"
 	"os"
 )
 
+// Stopped returns nil while ctx is not done, and then the error a call
+// stopped by ctx returns: context.Cause(ctx), which errors.Is also finds to
+// be ctx.Err() (context.Canceled or context.DeadlineExceeded) even when
+// the canceller gave a cause of its own ("job aborted"). Every package of
+// hotpipe stops with it, so callers test one thing whatever stopped them.
+func Stopped(ctx context.Context) error {
+	err := ctx.Err()
+	if err == nil {
+		return nil
+	}
+	cause := context.Cause(ctx)
+	if errors.Is(cause, err) {
+		return cause
+	}
+	return &stopped{cause: cause, err: err}
+}
+
+// stopped is a cause of its own that is ctx.Err() too.
+type stopped struct{ cause, err error }
+
+func (s *stopped) Error() string   { return s.cause.Error() }
+func (s *stopped) Unwrap() []error { return []error{s.cause, s.err} }
+
 // Cancelable returns r made to give up when ctx is done, even while a read
 // underneath is blocked on an input that stalls (a pipe whose writer went
-// quiet): Read then returns context.Cause(ctx). A regular file cannot
+// quiet): Read then returns Stopped(ctx). A regular file cannot
 // stall and is returned as it is, sparing every byte a copy; callers check
 // ctx between reads.
 //
@@ -57,6 +81,11 @@ func (cr *cancelable) Read(p []byte) (int, error) {
 	if cr.err != nil {
 		return 0, cr.err
 	}
+	if err := Stopped(cr.ctx); err != nil && !cr.busy { // no new read once stopped
+		cr.err = err
+		close(cr.req)
+		return 0, err
+	}
 	if !cr.busy {
 		cr.busy = true
 		cr.req <- len(p)
@@ -71,7 +100,7 @@ func (cr *cancelable) Read(p []byte) (int, error) {
 		}
 		return n, res.err
 	case <-cr.ctx.Done():
-		cr.err = context.Cause(cr.ctx)
+		cr.err = Stopped(cr.ctx)
 		close(cr.req) // the goroutine ends once the read it is in returns
 		return 0, cr.err
 	}

@@ -1,10 +1,12 @@
 package stream
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
 	"os"
+	"sync"
 	"testing"
 )
 
@@ -62,9 +64,11 @@ func TestCancelableGivesUpOnAStalledPipe(t *testing.T) {
 func TestCancelableLeavesNoGoroutineBehind(t *testing.T) {
 	pr, pw := io.Pipe()
 	ctx, cancel := context.WithCancel(context.Background())
-	r := Cancelable(ctx, pr).(*cancelable)
+	reading := &signalingReader{r: pr, called: make(chan struct{})}
+	r := Cancelable(ctx, reading).(*cancelable)
 	done := make(chan error, 1)
 	go func() { _, err := r.Read(make([]byte, 8)); done <- err }()
+	<-reading.called // the read is issued, and blocks
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Fatalf("Read after cancel = %v", err)
@@ -79,4 +83,50 @@ func TestCancelableLeavesNoGoroutineBehind(t *testing.T) {
 	}
 	pw.Close() // the abandoned read returns, and the goroutine with it
 	<-r.resp
+}
+
+func TestStoppedIsTheCauseAndTheContextError(t *testing.T) {
+	if err := Stopped(context.Background()); err != nil {
+		t.Fatalf("Stopped of a live context = %v", err)
+	}
+	plain, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := Stopped(plain); err != context.Canceled {
+		t.Fatalf("Stopped of a plain cancel = %v, want context.Canceled itself", err)
+	}
+	cause := errors.New("job aborted")
+	own, cancelOwn := context.WithCancelCause(context.Background())
+	cancelOwn(cause)
+	if err := Stopped(own); !errors.Is(err, cause) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("Stopped with a cause = %v; want it to be the cause and context.Canceled", err)
+	}
+}
+
+// TestCancelableReadsNothingOnceStopped: a Read after the context is done
+// consumes no input.
+func TestCancelableReadsNothingOnceStopped(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	reading := &signalingReader{r: bytes.NewReader([]byte("data")), called: make(chan struct{})}
+	r := Cancelable(ctx, reading)
+	if _, err := r.Read(make([]byte, 8)); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Read of a stopped context = %v", err)
+	}
+	select {
+	case <-reading.called:
+		t.Fatal("the input was read after the context was done")
+	default:
+	}
+}
+
+// signalingReader closes called at its first Read.
+type signalingReader struct {
+	r      io.Reader
+	called chan struct{}
+	once   sync.Once
+}
+
+func (s *signalingReader) Read(p []byte) (int, error) {
+	s.once.Do(func() { close(s.called) })
+	return s.r.Read(p)
 }

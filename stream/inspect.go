@@ -28,8 +28,8 @@ type SegmentInfo struct {
 // segment is ErrTruncated, and is listed as not Complete), or the cause of
 // ctx's cancellation; segs holds what was listed before it either way.
 func List(ctx context.Context, f io.ReaderAt, size int64, name string) (segs []SegmentInfo, scanned bool, err error) {
-	if err := ctx.Err(); err != nil {
-		return nil, false, context.Cause(ctx)
+	if err := Stopped(ctx); err != nil {
+		return nil, false, err
 	}
 	if whole, ok := walkSegments(f, size); ok {
 		segs = make([]SegmentInfo, len(whole))
@@ -59,16 +59,16 @@ func ListReader(ctx context.Context, r io.Reader, name string) ([]SegmentInfo, e
 	var segs []SegmentInfo
 	rd := NewReader([]Input{{Name: name, R: r}}, Options{})
 	for {
-		if err := ctx.Err(); err != nil {
-			return segs, context.Cause(ctx)
+		if err := Stopped(ctx); err != nil {
+			return segs, err
 		}
 		ev, err := rd.Next()
 		if err == io.EOF {
 			return segs, nil
 		}
 		if err != nil {
-			if ctx.Err() != nil {
-				return segs, context.Cause(ctx)
+			if err := Stopped(ctx); err != nil {
+				return segs, err
 			}
 			return segs, err
 		}

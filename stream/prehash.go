@@ -2,7 +2,6 @@ package stream
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"runtime"
 	"sync"
 
@@ -62,7 +61,7 @@ func (r *Reader) prehash() {
 				if i > 0 {
 					start = p.ends[i-1]
 				}
-				p.sums[i] = sha256.Sum256(txframe.Body(b[start:p.ends[i]]))
+				p.sums[i] = txframe.BodySum(b[start:p.ends[i]])
 			}
 		}(first, last)
 		first = last

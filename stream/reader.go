@@ -2,7 +2,6 @@ package stream
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -215,18 +214,11 @@ func (r *Reader) header() (*Event, error) {
 // its base is where the stream ends, or inside it with the same history.
 func (r *Reader) join(h Header) error {
 	r.skipTo, r.untied = 0, false
-	switch {
-	case h.Base == 0 && h.BaseHash != (txframe.Hash{}):
-		return fmt.Errorf("%w: a segment based at LSN 0 must carry h(0) = 32 zero bytes, not %s", ErrFormat, h.BaseHash)
-	case !r.started:
-		return nil
-	case h.Origin != r.origin:
-		return txframe.SameOrigin(h.Origin, r.origin, "this segment", "the stream so far")
-	case h.Base > r.last:
-		return fmt.Errorf("%w: segment starts after LSN %d, but the stream so far ends at LSN %d: LSNs %d..%d are missing",
-			ErrGap, h.Base, r.last, r.last+1, h.Base)
-	case h.Base == r.last && h.BaseHash != r.lastHash:
-		return txframe.SameHash(h.Base, h.BaseHash, r.lastHash, "the segment's base", "the stream so far")
+	if err := checkBase(h); err != nil || !r.started {
+		return err
+	}
+	if err := continues(h, r.origin, r.last, r.lastHash); err != nil {
+		return err
 	}
 	known, ok := r.bounds[h.Base]
 	if ok && known != h.BaseHash {
@@ -234,6 +226,32 @@ func (r *Reader) join(h Header) error {
 	}
 	if h.Base < r.last {
 		r.skipTo, r.untied = r.last, !ok
+	}
+	return nil
+}
+
+// checkBase refuses a header based at LSN 0 with a hash other than h(0).
+func checkBase(h Header) error {
+	if h.Base == 0 && h.BaseHash != (txframe.Hash{}) {
+		return fmt.Errorf("%w: a segment based at LSN 0 must carry h(0) = 32 zero bytes, not %s", ErrFormat, h.BaseHash)
+	}
+	return nil
+}
+
+// continues checks that a segment with header h can follow a stream of
+// origin that ends at LSN last with h(last) = lastHash: the same origin, a
+// base not past last, and the same hash when the base is last. A base
+// before last is an overlap, whose hashes the reader checks as it reads.
+func continues(h Header, origin txframe.Origin, last uint64, lastHash txframe.Hash) error {
+	if err := txframe.SameOrigin(h.Origin, origin, "this segment", "the stream so far"); err != nil {
+		return err
+	}
+	switch {
+	case h.Base > last:
+		return fmt.Errorf("%w: segment starts after LSN %d, but the stream so far ends at LSN %d: LSNs %d..%d are missing",
+			ErrGap, h.Base, last, last+1, h.Base)
+	case h.Base == last:
+		return txframe.SameHash(h.Base, h.BaseHash, lastHash, "the segment's base", "the stream so far")
 	}
 	return nil
 }
@@ -380,13 +398,15 @@ func (r *Reader) check(f []byte, bodySum txframe.Hash, known bool) (txframe.Head
 		return h, err
 	}
 	if !known {
-		bodySum = sha256.Sum256(txframe.Body(f))
+		bodySum = txframe.BodySum(f)
 	}
 	if err := txframe.Follows(txframe.Tip{LSN: r.next - 1, Time: r.prevTime, Hash: r.prev}, f, h, &bodySum); err != nil {
 		return h, err
 	}
-	if h.LSN == r.skipTo && h.Hash != r.lastHash {
-		return h, fmt.Errorf("%w: overlapping segment has h(%d) = %s, the stream so far has %s", ErrHistory, h.LSN, h.Hash, r.lastHash)
+	if h.LSN == r.skipTo {
+		if err := txframe.SameHash(h.LSN, h.Hash, r.lastHash, "the overlapping segment", "the stream so far"); err != nil {
+			return h, err
+		}
 	}
 	if h.LSN == r.skipTo {
 		r.tie() // its chain from h(base) reached h(T)
@@ -417,7 +437,7 @@ func (r *Reader) end(off int64) (*Event, error) {
 	}
 	known, ok := r.bounds[e.Last]
 	if ok && known != e.LastHash {
-		return nil, r.errAt(off, e.Last, fmt.Errorf("%w: h(%d) is %s, the stream so far has %s", ErrHistory, e.Last, e.LastHash, known))
+		return nil, r.errAt(off, e.Last, txframe.SameHash(e.Last, e.LastHash, known, "the end record", "the stream so far"))
 	}
 	if !ok && r.skipTo > e.Last {
 		return nil, r.errAt(off, e.Last, r.untiedErr(e))

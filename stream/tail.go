@@ -148,12 +148,12 @@ func fitsFrames(e End) bool {
 // based exactly where the one before it ends, with the same hash. Anything
 // else (overlaps, for one) is left to the forward scan, which checks it.
 func joined(segs []Segment) bool {
-	if segs[0].Header.Base == 0 && segs[0].Header.BaseHash != (txframe.Hash{}) {
+	if checkBase(segs[0].Header) != nil {
 		return false
 	}
 	for i := 1; i < len(segs); i++ {
 		prev, h := segs[i-1], segs[i].Header
-		if h.Origin != prev.Header.Origin || h.Base != prev.End.Last || h.BaseHash != prev.End.LastHash {
+		if h.Base != prev.End.Last || continues(h, prev.Header.Origin, prev.End.Last, prev.End.LastHash) != nil {
 			return false
 		}
 	}

@@ -247,6 +247,11 @@ func Body(f []byte) []byte { return f[bodyOffset : len(f)+hashOffset] }
 // StoredHash returns the h(n) recorded in a whole frame f.
 func StoredHash(f []byte) Hash { return Hash(f[len(f)+hashOffset : len(f)+crcOffset]) }
 
+// BodySum returns the SHA-256 of whole frame f's body: the part of h(n)
+// that does not depend on the frame before, so it can be computed ahead and
+// in parallel (see Link).
+func BodySum(f []byte) Hash { return sha256.Sum256(Body(f)) }
+
 // Chain returns h(n) = SHA-256(prev || SHA-256(body)).
 func Chain(prev Hash, body []byte) Hash { return Link(prev, sha256.Sum256(body)) }
 

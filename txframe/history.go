@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"iter"
 )
 
@@ -19,15 +18,10 @@ var (
 	// ErrHistory means two histories differ: another origin, or another
 	// hash at the same LSN.
 	ErrHistory = errors.New("different history")
+	// ErrOrigin means two histories have different origins; errors that
+	// wrap it wrap ErrHistory too.
+	ErrOrigin = errors.New("origin mismatch")
 )
-
-// castagnoli is the CRC32C table of every checksum in the format: frames,
-// stream records, a database's seals and watermarks.
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
-
-// Checksum returns the CRC32C (Castagnoli) of b, the checksum every record
-// of hotpipe's formats ends with.
-func Checksum(b []byte) uint32 { return crc32.Checksum(b, castagnoli) }
 
 // Origin names a history: 128 random bits made when the history begins. A
 // restored copy keeps the origin of the history it copies, and every
@@ -70,14 +64,15 @@ func (o *Origin) UnmarshalText(b []byte) error {
 	return err
 }
 
-// SameOrigin returns nil when theirs and ours are one origin, else
-// ErrHistory saying which comes from which: theirName and ourName are the
-// two sides as the message names them ("the stream", "the database").
+// SameOrigin returns nil when theirs and ours are one origin, else an
+// error that is ErrHistory and ErrOrigin, saying which comes from which:
+// theirName and ourName are the two sides as the message names them ("the
+// stream", "the database").
 func SameOrigin(theirs, ours Origin, theirName, ourName string) error {
 	if theirs == ours {
 		return nil
 	}
-	return fmt.Errorf("%w: origin mismatch: %s comes from origin %s, %s from %s", ErrHistory, theirName, theirs, ourName, ours)
+	return fmt.Errorf("%w: %w: %s comes from origin %s, %s from %s", ErrHistory, ErrOrigin, theirName, theirs, ourName, ours)
 }
 
 // SameHash returns nil when two histories have the same h at lsn, else

@@ -61,7 +61,7 @@ func TestStreamCancelledWithCause(t *testing.T) {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	cause := errors.New("operator said stop")
 	cancel(cause)
-	if _, err := verify.Stream(ctx, named(h.segment(t, 0, 5)), verify.Options{}); !errors.Is(err, cause) {
+	if _, err := verify.Stream(ctx, named(h.segment(t, 0, 5)), verify.Options{}); !errors.Is(err, cause) || !errors.Is(err, context.Canceled) {
 		t.Fatalf("Stream: %v; want %v", err, cause)
 	}
 }

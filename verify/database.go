@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/hotpipe/hotpipe/engine"
+	"github.com/hotpipe/hotpipe/stream"
 	"github.com/hotpipe/hotpipe/txframe"
 )
 
@@ -60,8 +61,8 @@ func Database(ctx context.Context, db *engine.DB, opts Options) (*DBReport, erro
 		}
 	})
 	rep.Last, rep.Hash, rep.Frames, rep.Segments, rep.Bytes = sum.Last, sum.Hash, sum.Frames, sum.Segments, sum.Bytes
-	if ctx.Err() != nil {
-		return rep, context.Cause(ctx)
+	if err := stream.Stopped(ctx); err != nil {
+		return rep, err
 	}
 	return rep, err
 }

@@ -16,7 +16,7 @@
 //     the final hash; its Err method turns the findings into one error;
 //   - the error returned beside the report is only for what stopped the
 //     check itself, such as the cancellation of its context
-//     (context.Canceled to errors.Is); the report then says how far the
+//     (stream.Stopped: its cause and context.Canceled); the report then says how far the
 //     check got.
 //
 // A command-line tool renders the report; an application or a server calls

@@ -93,7 +93,7 @@ func (r *Report) Err() error {
 // inputs (xz, gzip, bzip2) are decompressed.
 //
 // The error is for what stopped the check itself: the cause of ctx's
-// cancellation (context.Canceled to errors.Is), checked between records.
+// cancellation (stream.Stopped: its cause and context.Canceled), checked between records.
 // An input that can stall (a pipe) should be wrapped in stream.Cancelable
 // so that a blocked read gives up too. The report is returned in every
 // case and says how far the check got; problems in the stream are its
@@ -102,15 +102,15 @@ func Stream(ctx context.Context, inputs []stream.Input, opts Options) (*Report, 
 	rep := &Report{}
 	rd := stream.NewReader(inputs, stream.Options{KeepGoing: true, ParallelHash: true, XZDictMax: opts.XZDictMax})
 	for {
-		if ctx.Err() != nil {
-			return rep, context.Cause(ctx)
+		if err := stream.Stopped(ctx); err != nil {
+			return rep, err
 		}
 		ev, err := rd.Next()
 		if err == io.EOF {
 			return rep, nil
 		}
 		if err != nil && ctx.Err() != nil { // a cancelled read, not a finding
-			return rep, context.Cause(ctx)
+			return rep, stream.Stopped(ctx)
 		}
 		if err != nil {
 			rep.found(streamFinding(err), opts.OnFinding)
