@@ -16,12 +16,17 @@ func dbCommand(e *env) *cli.Command {
 	return &cli.Command{
 		Name:  "db",
 		Usage: "create, list and inspect databases",
-		Subcommands: []*cli.Command{
-			{
-				Name:      "create",
-				Usage:     "create an empty database",
-				ArgsUsage: "DB",
-				Description: `Creates DB under the data directory with a fresh origin id. Names match
+		Subcommands: []*cli.Command{dbCreateCommand(e), dbListCommand(e), dbStatusCommand(e),
+			dbHashCommand(e), dbReplicaCommand(e), dbCheckCommand(e)},
+	}
+}
+
+func dbCreateCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:      "create",
+		Usage:     "create an empty database",
+		ArgsUsage: "DB",
+		Description: `Creates DB under the data directory with a fresh origin id. Names match
 ^[a-z0-9][a-z0-9_-]{0,62}$.
 
 --segment-size SIZE sets where writers start a new segment file (4K to 1G,
@@ -31,58 +36,67 @@ the database checks its structure with one small read per segment.
 Examples:
    hotpipe db create foo
    hotpipe db create foo --segment-size 256M`,
-				Flags: []cli.Flag{
-					&cli.StringFlag{Name: "segment-size", Usage: "start a new segment file at `SIZE` bytes (4K..1G; default 64M)"},
-				},
-				Action: e.dbCreate,
-			},
-			{
-				Name:        "list",
-				Usage:       "list the databases in the data directory",
-				Description: "Prints one database name per line on stdout.\n\nExample:\n   hotpipe --data-dir /var/lib/hotpipe db list",
-				Action:      e.dbList,
-			},
-			{
-				Name:      "status",
-				Usage:     "print a database's state",
-				ArgsUsage: "DB",
-				Description: `Prints name, origin, last LSN, state hash, frames, bytes, last commit time,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "segment-size", Usage: "start a new segment file at `SIZE` bytes (4K..1G; default 64M)"},
+		},
+		Action: e.dbCreate,
+	}
+}
+
+func dbListCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:        "list",
+		Usage:       "list the databases in the data directory",
+		Description: "Prints one database name per line on stdout.\n\nExample:\n   hotpipe --data-dir /var/lib/hotpipe db list",
+		Action:      e.dbList,
+	}
+}
+
+func dbStatusCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:      "status",
+		Usage:     "print a database's state",
+		ArgsUsage: "DB",
+		Description: `Prints name, origin, last LSN, state hash, frames, bytes, last commit time,
 replica mode and the writer lock's holder. Works while a writer commits.
 
 Examples:
    hotpipe db status foo
    hotpipe db status foo --json`,
-				Flags:  []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print the status as JSON"}},
-				Action: e.dbStatus,
-			},
-			{
-				Name:      "hash",
-				Usage:     "print the state hash at an LSN",
-				ArgsUsage: "DB [LSN]",
-				Description: `Prints "LSN HASH" on stdout: the chained state hash h(LSN) of DB, at its last
+		Flags:  []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print the status as JSON"}},
+		Action: e.dbStatus,
+	}
+}
+
+func dbHashCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:      "hash",
+		Usage:     "print the state hash at an LSN",
+		ArgsUsage: "DB [LSN]",
+		Description: `Prints "LSN HASH" on stdout: the chained state hash h(LSN) of DB, at its last
 durable LSN when none is given. Two databases with the same LSN and hash
 have identical histories up to it. Takes no lock.
 
 Examples:
    hotpipe db hash foo
    hotpipe db hash bar 1000`,
-				Action: e.dbHash,
-			},
-			{
-				Name:      "replica",
-				Usage:     "show or switch a database's replica mode",
-				ArgsUsage: "DB [on|off]",
-				Description: `A replica refuses ordinary commits and accepts only frames applied by
+		Action: e.dbHash,
+	}
+}
+
+func dbReplicaCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:      "replica",
+		Usage:     "show or switch a database's replica mode",
+		ArgsUsage: "DB [on|off]",
+		Description: `A replica refuses ordinary commits and accepts only frames applied by
 hot-restore. With no mode given, prints the current one ("on" or "off").
 Switching needs the writer lock.
 
 Examples:
    hotpipe db replica foo
    hotpipe db replica foo off`,
-				Action: e.dbReplica,
-			},
-			dbCheckCommand(e),
-		},
+		Action: e.dbReplica,
 	}
 }
 

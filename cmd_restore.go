@@ -103,10 +103,26 @@ func (e *env) hotRestore(c *cli.Context) error {
 	}
 	if err != nil {
 		e.restoreFailed(name, res, err)
-		return err
+		return restoreHint(err, opts)
 	}
 	e.restored(name, res, prog)
 	return nil
+}
+
+// restoreHint adds to a refused restore the flag that changes the answer.
+// The library's errors name no flags; the CLI's say which to pass.
+func restoreHint(err error, o replica.Options) error {
+	switch {
+	case errors.Is(err, replica.ErrHasData):
+		return fmt.Errorf("%w: restore into it with --append", err)
+	case errors.Is(err, replica.ErrNotReplica):
+		return fmt.Errorf("%w: --force-replica switches replica mode on for the restore (and off after it)", err)
+	case errors.Is(err, replica.ErrNoOverlap):
+		return fmt.Errorf("%w; pass --force to apply it (its base hash is still compared)", err)
+	case errors.Is(err, replica.ErrTargetMissed) && !o.TargetTime.IsZero():
+		return fmt.Errorf("%w (--target-time latest restores the whole stream)", err)
+	}
+	return err
 }
 
 // restoreOptions turns hot-restore's flags into replica.Options, checked

@@ -22,8 +22,8 @@ var (
 	// last LSN, without Force.
 	ErrNoOverlap = errors.New("no overlapping frame")
 	// ErrOrigin means the stream comes from a database of another origin.
-	// It comes with txframe.ErrHistory.
-	ErrOrigin = errors.New("origin mismatch")
+	// It is txframe.ErrOrigin, and comes with txframe.ErrHistory.
+	ErrOrigin = txframe.ErrOrigin
 	// ErrTargetMissed means the stream ended before the point-in-time
 	// target. What was restored stays, and more can be appended.
 	ErrTargetMissed = errors.New("the stream ends before the target")
@@ -79,7 +79,7 @@ type Plan struct {
 // target already holds is "already up to date" whatever its mode.
 func (p Plan) CheckApply(name string) error {
 	if p.NotReplica {
-		return fmt.Errorf("%s: %w: --force-replica switches replica mode on for the restore (and off after it)", name, ErrNotReplica)
+		return fmt.Errorf("%s: %w", name, ErrNotReplica)
 	}
 	return nil
 }
@@ -99,29 +99,19 @@ func Decide(t Target, s Stream, o Options) (Plan, error) {
 		return Plan{Full: true}, nil
 	}
 	if !o.Append {
-		return Plan{}, fmt.Errorf("%s: %w (LSN %d): restore into it with --append", t.Name, ErrHasData, t.Last)
+		return Plan{}, fmt.Errorf("%s: %w (LSN %d)", t.Name, ErrHasData, t.Last)
 	}
 	if err := txframe.SameOrigin(s.Origin, t.Origin, "the stream", "the database"); err != nil {
-		return Plan{}, fmt.Errorf("%s: %w", t.Name, also(err, ErrOrigin))
+		return Plan{}, fmt.Errorf("%s: %w", t.Name, err)
 	}
 	if s.Base > t.Last {
 		return Plan{}, fmt.Errorf("%s: %w: the database ends at LSN %d and the stream starts at LSN %d: LSNs %d..%d are missing",
 			t.Name, txframe.ErrGap, t.Last, s.Base+1, t.Last+1, s.Base)
 	}
 	if s.Base == t.Last && !o.Force {
-		return Plan{}, fmt.Errorf("%s: %w: the stream starts right after the database's last LSN %d; pass --force to apply it (its base hash is still compared)",
-			t.Name, ErrNoOverlap, t.Last)
+		return Plan{}, fmt.Errorf("%s: %w: the stream starts right after the database's last LSN %d", t.Name, ErrNoOverlap, t.Last)
 	}
 	return Plan{Skip: t.Last, SwitchOn: !t.Replica && o.ForceReplica, NotReplica: !t.Replica && !o.ForceReplica}, nil
-}
-
-// CheckJoin compares the stream's h at the target's last LSN with the
-// target's own: equal hashes at one LSN are one history up to it.
-func CheckJoin(name string, lsn uint64, stream, target txframe.Hash) error {
-	if err := txframe.SameHash(lsn, stream, target, "the stream", "the database"); err != nil {
-		return fmt.Errorf("%s: %w", name, err)
-	}
-	return nil
 }
 
 // also returns err, with its message, matching sentinel too: for a message

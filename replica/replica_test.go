@@ -57,15 +57,6 @@ func TestDecideFollowsTheRestoreTable(t *testing.T) {
 	}
 }
 
-func TestCheckJoin(t *testing.T) {
-	if err := CheckJoin("bar", 7, txframe.Hash{1}, txframe.Hash{1}); err != nil {
-		t.Fatalf("equal hashes: %v", err)
-	}
-	if err := CheckJoin("bar", 7, txframe.Hash{1}, txframe.Hash{2}); !errors.Is(err, txframe.ErrHistory) {
-		t.Fatalf("different hashes: %v, want ErrHistory", err)
-	}
-}
-
 func TestCheckApplyRefusesANonReplica(t *testing.T) {
 	if err := (Plan{NotReplica: true}).CheckApply("bar"); !errors.Is(err, ErrNotReplica) {
 		t.Fatalf("CheckApply = %v, want ErrNotReplica", err)

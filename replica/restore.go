@@ -3,6 +3,7 @@ package replica
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"time"
 
@@ -248,7 +249,10 @@ func (j *job) compareAt(lsn uint64, h txframe.Hash) error {
 	if err != nil {
 		return err
 	}
-	return CheckJoin(j.name, lsn, h, mine)
+	if err := txframe.SameHash(lsn, h, mine, "the stream", "the database"); err != nil {
+		return fmt.Errorf("%s: %w", j.name, err)
+	}
+	return nil
 }
 
 // frames queues a block's new frames up to the target, after comparing the

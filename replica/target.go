@@ -98,7 +98,7 @@ func (t *target) reached(last uint64) (*StopPoint, error) {
 	case t.lsn > 0:
 		return nil, fmt.Errorf("%w: the stream ends at LSN %d, before the target LSN %d", ErrTargetMissed, last, t.lsn)
 	}
-	return nil, fmt.Errorf("%w: the stream ends at LSN %d (committed %s), before the target time %s; commits up to it may be missing (--target-time latest restores the whole stream)",
+	return nil, fmt.Errorf("%w: the stream ends at LSN %d (committed %s), before the target time %s; commits up to it may be missing",
 		ErrTargetMissed, last, commitTime(t.lastAt), commitTime(t.time))
 }
 
