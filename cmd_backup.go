@@ -139,6 +139,9 @@ func (e *env) backupOptions(c *cli.Context) (backup.Options, error) {
 		if opts.MaxRate, err = parseRate(r); err != nil {
 			return opts, usagef("hot-backup: --max-rate: %v", err)
 		}
+		if opts.MaxRate > 0 && opts.MaxRate < 1 {
+			return opts, usagef("hot-backup: --max-rate %s is below 1 byte per second (0 is unlimited)", r)
+		}
 	}
 	return opts, nil
 }
@@ -222,6 +225,8 @@ func backupError(err error, db, file string) error {
 	switch {
 	case errors.Is(err, backup.ErrConsumerGone):
 		return errBrokenPipe
+	case errors.Is(err, backup.ErrOptions): // options come from flags
+		return usagef("hot-backup: %v", err)
 	case errors.As(err, &locked):
 		return reword(err, "%s: backup file is locked by another hot-backup (%s); the file is untouched", locked.Path, locked.Holder)
 	case errors.As(err, &rng) && rng.End > rng.Last:

@@ -152,14 +152,16 @@ func newJob(ctx context.Context, db *engine.DB, opts Options) (*job, error) {
 	j := &job{ctx: ctx, db: db, opts: opts}
 	j.res.First = max(opts.Start, 1)
 	j.res.Last = j.res.First - 1
-	if j.opts.SyncEvery <= 0 {
+	if j.opts.SyncEvery == 0 {
 		j.opts.SyncEvery = time.Second
 	}
 	switch {
 	case opts.Follow && opts.End != 0:
 		return j, fmt.Errorf("%w: a following backup has no End", ErrOptions)
-	case opts.MaxRate < 0 || math.IsNaN(opts.MaxRate):
-		return j, fmt.Errorf("%w: MaxRate %v", ErrOptions, opts.MaxRate)
+	case opts.MaxRate < 0 || opts.MaxRate > 0 && opts.MaxRate < 1 || math.IsNaN(opts.MaxRate):
+		return j, fmt.Errorf("%w: MaxRate %v: 0 (unlimited) or at least 1 byte per second", ErrOptions, opts.MaxRate)
+	case opts.SyncEvery < 0:
+		return j, fmt.Errorf("%w: SyncEvery %v is negative", ErrOptions, opts.SyncEvery)
 	}
 	last, _, err := db.State()
 	if err != nil {

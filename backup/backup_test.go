@@ -7,6 +7,7 @@ import (
 	"math"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/hotpipe/hotpipe/engine"
 )
@@ -66,6 +67,8 @@ func TestBackupRefusesBadOptions(t *testing.T) {
 		{name: "Follow with an End", opts: Options{Follow: true, End: 5}, target: ErrOptions},
 		{name: "a negative rate", opts: Options{MaxRate: -1}, target: ErrOptions},
 		{name: "a rate that is not a number", opts: Options{MaxRate: math.NaN()}, target: ErrOptions},
+		{name: "a rate below a byte per second", opts: Options{MaxRate: 0.5}, target: ErrOptions},
+		{name: "a negative SyncEvery", opts: Options{Follow: true, SyncEvery: -time.Second}, target: ErrOptions},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
