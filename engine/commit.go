@@ -47,6 +47,12 @@ type cut struct {
 	sealed bool
 }
 
+// errNotCommitted marks the error of a commit refused or failed because a
+// write or fsync failed: the transaction is not in the database, and
+// recovery cuts back whatever of it reached the segment. Its text is part of
+// the sentence that says so.
+var errNotCommitted = errors.New("not committed")
+
 // spareLimit caps the buffer kept for reuse after a large batch.
 const spareLimit = 8 << 20
 
@@ -59,7 +65,7 @@ func (db *DB) Commit(entries []txframe.Entry) (uint64, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if err := w.usable(); err != nil {
-		return 0, fmt.Errorf("%w (the transaction was not committed)", err)
+		return 0, fmt.Errorf("%w (the transaction was %w)", err, errNotCommitted)
 	}
 	if w.meta.Replica {
 		return 0, fmt.Errorf("%s: %w", db.name, ErrReplica)
@@ -110,7 +116,7 @@ func (w *writer) advance(lsn uint64, t int64, size int) {
 func (w *writer) waitDurable(lsn uint64) error {
 	for w.durable.lsn < lsn {
 		if w.err != nil {
-			return fmt.Errorf("%s: LSN %d was not committed: %w", w.db.name, lsn, w.err)
+			return fmt.Errorf("%s: LSN %d was %w: %w", w.db.name, lsn, errNotCommitted, w.err)
 		}
 		if w.syncing {
 			w.cond.Wait()

@@ -127,7 +127,7 @@ func (r *recovery) checkStructure() (watermark, error) {
 	pos := watermark{seg: 1}
 	for i, s := range r.segs {
 		if s != pos.lsn+1 {
-			return pos, r.corrupt(r.path(s), 0, pos.lsn+1, fmt.Errorf("segment %s starts at LSN %d: LSNs %d..%d are missing", segName(s), s, pos.lsn+1, s-1))
+			return pos, r.corrupt(r.path(s), 0, pos.lsn+1, fmt.Errorf("segment %s starts at LSN %d: %w", segName(s), s, &txframe.GapError{From: pos.lsn + 1, To: s - 1}))
 		}
 		if i == len(r.segs)-1 {
 			return pos, nil

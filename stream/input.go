@@ -56,7 +56,7 @@ func decompress(r io.Reader, xzDictMax int) (io.Reader, error) {
 	case bytes.HasPrefix(head, bzip2Magic) && len(head) > 3 && head[3] >= '1' && head[3] <= '9':
 		return bzip2.NewReader(br), nil
 	case bytes.HasPrefix(head, zstdMagic):
-		return nil, fmt.Errorf("%w: zstd input is not read directly; decompress it with zstd -dc", ErrFormat)
+		return nil, ErrZstd
 	}
 	return br, nil
 }

@@ -248,8 +248,8 @@ func continues(h Header, origin txframe.Origin, last uint64, lastHash txframe.Ha
 	}
 	switch {
 	case h.Base > last:
-		return fmt.Errorf("%w: segment starts after LSN %d, but the stream so far ends at LSN %d: LSNs %d..%d are missing",
-			ErrGap, h.Base, last, last+1, h.Base)
+		return fmt.Errorf("%w: segment starts after LSN %d, but the stream so far ends at LSN %d: %w",
+			ErrGap, h.Base, last, &txframe.GapError{From: last + 1, To: h.Base})
 	case h.Base == last:
 		return txframe.SameHash(h.Base, h.BaseHash, lastHash, "the segment's base", "the stream so far")
 	}

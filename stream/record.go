@@ -35,12 +35,16 @@ var (
 	// ErrFormat means bytes that are not a hotpipe stream where one was
 	// expected, or an unsupported version or compression.
 	ErrFormat = errors.New("not a hotpipe stream")
+	// ErrZstd means zstd input, which readers know by its magic but do not
+	// decompress (the standard library has no zstd). It is ErrFormat.
+	ErrZstd = fmt.Errorf("%w: zstd input is not read directly; decompress it with zstd -dc", ErrFormat)
 	// ErrChecksum means a header or end record fails its CRC.
 	ErrChecksum = errors.New("record checksum mismatch")
 	// ErrEndMismatch means an end record disagrees with the frames before it.
 	ErrEndMismatch = errors.New("end record does not match its segment")
 	// ErrGap means LSNs are missing or out of order: inside a segment, or
-	// between one segment and the next. It is txframe.ErrGap.
+	// between one segment and the next, where a *txframe.GapError names
+	// the LSNs missing. It is txframe.ErrGap.
 	ErrGap = txframe.ErrGap
 	// ErrHistory means a segment's base does not continue the history read
 	// so far (another origin, or a different hash at the same LSN). It is

@@ -85,6 +85,19 @@ func SameHash(lsn uint64, theirs, ours Hash, theirName, ourName string) error {
 	return fmt.Errorf("%w at LSN %d: %s has h = %s, %s has %s", ErrHistory, lsn, theirName, theirs, ourName, ours)
 }
 
+// GapError is ErrGap naming the LSNs missing, From..To. Its message is the
+// range alone ("LSNs 21..40 are missing"): callers put before it what ends
+// where and what starts where.
+type GapError struct {
+	From, To uint64 // the first and the last LSN missing
+}
+
+// Error says which LSNs are missing.
+func (e *GapError) Error() string { return fmt.Sprintf("LSNs %d..%d are missing", e.From, e.To) }
+
+// Unwrap returns ErrGap.
+func (e *GapError) Unwrap() error { return ErrGap }
+
 // Tip is where a chain of frames stands: the last LSN, its commit time and
 // h(LSN). The zero Tip is the start of every history.
 type Tip struct {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"hash/crc32"
 	"slices"
 	"testing"
@@ -79,6 +80,16 @@ func TestSameOriginAndSameHashAreHistoryErrors(t *testing.T) {
 	}
 	if err := txframe.SameHash(3, txframe.Hash{1}, txframe.Hash{2}, "x", "y"); !errors.Is(err, txframe.ErrHistory) {
 		t.Fatalf("two hashes: %v", err)
+	}
+}
+
+// TestGapErrorIsErrGap: a gap that names its missing LSNs is still a gap,
+// wrapped or not, so callers map it to one exit code.
+func TestGapErrorIsErrGap(t *testing.T) {
+	err := fmt.Errorf("in1: %w", &txframe.GapError{From: 21, To: 40})
+	ge, ok := errors.AsType[*txframe.GapError](err)
+	if !errors.Is(err, txframe.ErrGap) || !ok || ge.From != 21 || ge.To != 40 {
+		t.Fatalf("%v: ErrGap %v, GapError %+v", err, errors.Is(err, txframe.ErrGap), ge)
 	}
 }
 
