@@ -105,8 +105,8 @@ func Decide(t Target, s Stream, o Options) (Plan, error) {
 		return Plan{}, fmt.Errorf("%s: %w", t.Name, err)
 	}
 	if s.Base > t.Last {
-		return Plan{}, fmt.Errorf("%s: %w: the database ends at LSN %d and the stream starts at LSN %d: LSNs %d..%d are missing",
-			t.Name, txframe.ErrGap, t.Last, s.Base+1, t.Last+1, s.Base)
+		return Plan{}, fmt.Errorf("%s: %w: the database ends at LSN %d and the stream starts at LSN %d: %w",
+			t.Name, txframe.ErrGap, t.Last, s.Base+1, &txframe.GapError{From: t.Last + 1, To: s.Base})
 	}
 	if s.Base == t.Last && !o.Force {
 		return Plan{}, fmt.Errorf("%s: %w: the stream starts right after the database's last LSN %d", t.Name, ErrNoOverlap, t.Last)

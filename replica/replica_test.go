@@ -65,3 +65,12 @@ func TestCheckApplyRefusesANonReplica(t *testing.T) {
 		t.Fatalf("CheckApply with --force-replica = %v", err)
 	}
 }
+
+func TestDecideNamesTheMissingLSNs(t *testing.T) {
+	o := txframe.NewOrigin()
+	_, err := Decide(Target{Name: "bar", Exists: true, Last: 20, Origin: o}, Stream{Origin: o, Base: 30}, Options{Append: true})
+	var gap *txframe.GapError
+	if !errors.As(err, &gap) || *gap != (txframe.GapError{From: 21, To: 30}) {
+		t.Fatalf("Decide = %v; want the LSNs 21..30 missing", err)
+	}
+}
