@@ -78,8 +78,9 @@ func TestBackupStopsAtAFrameBoundaryOnSignal(t *testing.T) {
 				_, err = r.Next()
 			}
 			var se *stream.Error
-			if !errors.As(err, &se) || !errors.Is(err, stream.ErrTruncated) || se.Offset != int64(len(got)) ||
-				!strings.Contains(err.Error(), "without the segment's end record") {
+			// Truncated at its very end: inside a frame, the offset would be the
+			// frame's start.
+			if !errors.As(err, &se) || !errors.Is(err, stream.ErrTruncated) || se.Offset != int64(len(got)) {
 				t.Fatalf("interrupted output (%d bytes) reads as %v; want truncated at a frame boundary at its end", len(got), err)
 			}
 			if !strings.Contains(stderr.String(), "interrupted") {
