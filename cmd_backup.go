@@ -65,7 +65,7 @@ Examples:
    hotpipe hot-backup foo --start-lsn 123 | xz > inc.xz
    hotpipe hot-backup foo | hotpipe hot-restore bar`,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write to `FILE` instead of stdout"},
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write to `FILE` instead of stdout (- is stdout)"},
 			&cli.BoolFlag{Name: "append", Usage: "append what FILE lacks to FILE (needs -o)"},
 			&cli.GenericFlag{Name: "start-lsn", Aliases: []string{"start-tx"}, Value: &startLSN{n: 1},
 				Usage: "first LSN to back up (inclusive); 0 or empty: the first there is"},
@@ -83,6 +83,9 @@ func (e *env) hotBackup(c *cli.Context) error {
 		return err
 	}
 	file, appendMode := c.String("output"), c.Bool("append")
+	if file == "-" { // stdout, as for -i - and immuadmin
+		file = ""
+	}
 	db, err := e.open(c.Args().First(), true)
 	if err != nil {
 		return err
@@ -122,8 +125,10 @@ func (e *env) backupOptions(c *cli.Context) (backup.Options, error) {
 	}
 	file, appendMode := c.String("output"), c.Bool("append")
 	switch {
-	case appendMode && file == "":
-		return opts, usagef("hot-backup: --append needs -o FILE")
+	case appendMode && (file == "" || file == "-"):
+		return opts, usagef("hot-backup: --append needs -o FILE (a file it can read back, not stdout)")
+	case file == "-" && isTerminal(e.stdout):
+		return opts, usagef("hot-backup: refusing to write a binary stream to a terminal; use -o FILE or a pipe")
 	case appendMode && c.IsSet("start-lsn"):
 		return opts, usagef("hot-backup: --append starts where FILE ends; it cannot take --start-lsn")
 	case file == "" && isTerminal(e.stdout):

@@ -117,7 +117,9 @@ func args(c *cli.Context, min, max int) error {
 func commandPath(c *cli.Context) string {
 	var names []string
 	for _, ctx := range c.Lineage() {
-		if ctx.Command != nil && ctx.Command.Name != "" {
+		// The top of the lineage is the app itself: errors already start
+		// with "hotpipe: ".
+		if ctx.Command != nil && ctx.Command.Name != "" && ctx.Command.Name != c.App.Name {
 			names = append([]string{ctx.Command.Name}, names...)
 		}
 	}

@@ -18,7 +18,8 @@ func inspectCommand(e *env) *cli.Command {
 		Name:      "inspect",
 		Usage:     "list a backup file's segments from their headers and end records",
 		ArgsUsage: "FILE",
-		Description: `Prints each segment of FILE: source database, origin, creation time, LSN
+		Description: `Prints each segment of FILE (an argument, or -i FILE; - is stdin): source
+database, origin, creation time, LSN
 range, frames and bytes. An uncompressed file whose segments are whole is
 read from its end records alone, without scanning frames; a compressed or
 torn file is scanned, and a torn last segment is shown as truncated.
@@ -26,7 +27,10 @@ torn file is scanned, and a torn last segment is shown as truncated.
 Examples:
    hotpipe inspect foo.backup
    hotpipe inspect foo.bz2 --json`,
-		Flags:  []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print the segments as JSON"}},
+		Flags: []cli.Flag{
+			&cli.StringSliceFlag{Name: "input", Aliases: []string{"i"}, Usage: "read `FILE` (- is stdin)"},
+			&cli.BoolFlag{Name: "json", Usage: "print the segments as JSON"},
+		},
 		Action: e.inspect,
 	}
 }
@@ -47,15 +51,18 @@ type segmentInfo struct {
 }
 
 func (e *env) inspect(c *cli.Context) error {
-	if err := args(c, 1, 1); err != nil {
-		return err
-	}
-	name := c.Args().First()
-	f, err := os.Open(name)
+	files, err := inputFiles(c)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
+	if len(files) != 1 {
+		return usagef("inspect: expects FILE, got %d argument(s)", len(files))
+	}
+	f, name, closeFile, err := e.openInspected(files[0])
+	if err != nil {
+		return err
+	}
+	defer closeFile()
 	fi, err := f.Stat()
 	if err != nil {
 		return err
@@ -112,4 +119,21 @@ func printSegments(e *env, name string, segs []segmentInfo, scanned bool) {
 		fmt.Fprintf(e.stdout, "segment %d at offset %d: source %s, origin %s, created %s, %s, %d bytes, last hash %s%s\n",
 			i+1, s.Offset, shown(s.Source), s.Origin, s.Created.Format(time.RFC3339), lsns, s.Bytes, s.LastHash, state)
 	}
+}
+
+// openInspected opens the file inspect lists, and returns what closes
+// it; "-" is stdin, which stays open.
+func (e *env) openInspected(name string) (*os.File, string, func() error, error) {
+	if name != "-" {
+		f, err := os.Open(name)
+		if err != nil {
+			return nil, "", nil, err
+		}
+		return f, name, f.Close, nil
+	}
+	f, ok := e.stdin.(*os.File)
+	if !ok {
+		return nil, "", nil, usagef("inspect: stdin is not a file here")
+	}
+	return f, "stdin", func() error { return nil }, nil
 }

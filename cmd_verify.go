@@ -14,10 +14,12 @@ import (
 
 func verifyCommand(e *env) *cli.Command {
 	return &cli.Command{
-		Name:  "verify",
-		Usage: "prove a backup without restoring it",
-		Description: `Reads a stream from stdin or from the -i files in order (xz, gzip and bzip2
-are decompressed) and checks everything: the format, every CRC, the hash
+		Name:      "verify",
+		Usage:     "prove a backup without restoring it",
+		ArgsUsage: "[FILE]...",
+		Description: `Reads a stream from the FILEs in order, given as arguments or with -i (not
+both), or from stdin when there are none (xz, gzip and bzip2 are
+decompressed), and checks everything: the format, every CRC, the hash
 chain from each segment's base, contiguity across segments and files, and
 the end records. Prints one line per input and a summary on stdout: first
 and last LSN, frames, bytes, commit-time range and final hash. A problem is
@@ -25,18 +27,20 @@ reported with its input, byte offset and LSN, and checking goes on with the
 next input. Needs no database and never modifies its input.
 
 Examples:
-   hotpipe verify -i foo.backup
+   hotpipe verify foo.backup
    bunzip2 -c foo.bz2 | hotpipe verify
-   hotpipe verify -i full.backup -i inc1.backup --json`,
+   hotpipe verify full.backup inc1.backup --json
+   hotpipe verify -i full.backup -i inc1.backup`,
 		Flags: []cli.Flag{
 			&cli.StringSliceFlag{Name: "input", Aliases: []string{"i"}, Usage: "read `FILE` (repeatable, in order; - is stdin)"},
 			&cli.BoolFlag{Name: "json", Usage: "print the report as JSON"},
 		},
 		Action: func(c *cli.Context) error {
-			if err := args(c, 0, 0); err != nil {
+			files, err := inputFiles(c)
+			if err != nil {
 				return err
 			}
-			inputs, closeInputs, err := e.openInputs(c.Context, c.StringSlice("input"))
+			inputs, closeInputs, err := e.openInputs(c.Context, files)
 			if err != nil {
 				return err
 			}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"os"
 
+	"github.com/urfave/cli/v2"
+
 	"github.com/hotpipe/hotpipe/stream"
 )
 
@@ -35,4 +37,15 @@ func (e *env) openInputs(ctx context.Context, files []string) ([]stream.Input, f
 		inputs = append(inputs, stream.Input{Name: name, R: stream.Cancelable(ctx, f)})
 	}
 	return inputs, closeAll, nil
+}
+
+// inputFiles returns the files a command reads, given as arguments or
+// with -i: either way, not both, since flags and arguments can be given in
+// any order and the files' order matters.
+func inputFiles(c *cli.Context) ([]string, error) {
+	flagged, listed := c.StringSlice("input"), c.Args().Slice()
+	if len(flagged) > 0 && len(listed) > 0 {
+		return nil, usagef("%s: give the files as arguments or with -i, not both", commandPath(c))
+	}
+	return append(flagged, listed...), nil
 }
