@@ -2,7 +2,10 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -14,8 +17,16 @@ import (
 
 func dbCommand(e *env) *cli.Command {
 	return &cli.Command{
-		Name:  "db",
-		Usage: "create, list and inspect databases",
+		Name:            "db",
+		Usage:           "create, list and inspect databases",
+		HideHelpCommand: true,
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return usagef("db: unknown command %q", c.Args().First())
+			}
+			cli.ShowSubcommandHelp(c)
+			return usagef("db: no command given")
+		},
 		Subcommands: []*cli.Command{dbCreateCommand(e), dbListCommand(e), dbStatusCommand(e),
 			dbHashCommand(e), dbReplicaCommand(e), dbCheckCommand(e)},
 	}
@@ -160,6 +171,9 @@ func (e *env) dbList(c *cli.Context) error {
 	names, err := engine.List(e.dataDir)
 	if err != nil {
 		return err
+	}
+	if _, err := os.Stat(e.dataDir); errors.Is(err, fs.ErrNotExist) {
+		e.warnf("data directory %s does not exist: no databases (--data-dir or HOTPIPE_DATA_DIR names another)", e.dataDir)
 	}
 	for _, n := range names {
 		fmt.Fprintln(e.stdout, n)

@@ -146,6 +146,11 @@ type env struct {
 	notFound       string
 }
 
+// warnf prints a warning on stderr, even with -q.
+func (e *env) warnf(format string, args ...any) {
+	fmt.Fprintf(e.stderr, "hotpipe: "+format+"\n", args...)
+}
+
 // notef prints an operator message on stderr unless -q was given.
 func (e *env) notef(format string, args ...any) {
 	if !e.quiet {
