@@ -40,7 +40,7 @@ Examples:
 			&cli.IntFlag{Name: "entries", Value: 1, Usage: "puts per transaction"},
 			&cli.IntFlag{Name: "value-size", Value: 100, Usage: "bytes per value"},
 			&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "seed of the value generator"},
-			&cli.Float64Flag{Name: "rate", Usage: "at most this many transactions per second (0: as fast as possible)"},
+			&cli.Float64Flag{Name: "rate", Usage: "at most this many transactions per second", DefaultText: "0, as fast as possible"},
 			&cli.IntFlag{Name: "workers", Value: 256, Usage: "concurrent committers (they share fsyncs: more workers, bigger batches)"},
 			&cli.TimestampFlag{Name: "clock", Layout: time.RFC3339Nano, Timezone: time.UTC,
 				Usage: "commit times from this RFC 3339 `TIME` on instead of the real clock (for tests and demos)"},

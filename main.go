@@ -204,6 +204,7 @@ Examples:
 			return usagef("no command given")
 		},
 	}
+	quietBoolDefaults(app.Flags)
 	for _, c := range app.Commands {
 		prepare(c)
 	}
@@ -213,6 +214,7 @@ Examples:
 // prepare gives every command our usage-error handling and exit code help.
 func prepare(c *cli.Command) {
 	c.OnUsageError = onUsageError
+	quietBoolDefaults(c.Flags)
 	if len(c.Subcommands) > 0 {
 		c.CustomHelpTemplate = cli.SubcommandHelpTemplate + exitCodesHelp
 	} else {
@@ -220,6 +222,16 @@ func prepare(c *cli.Command) {
 	}
 	for _, s := range c.Subcommands {
 		prepare(s)
+	}
+}
+
+// quietBoolDefaults drops "(default: false)" from boolean flags' help: a
+// switch is off unless given, and a usage that says otherwise says so once.
+func quietBoolDefaults(flags []cli.Flag) {
+	for _, f := range flags {
+		if b, ok := f.(*cli.BoolFlag); ok {
+			b.DisableDefaultText = true
+		}
 	}
 }
 
