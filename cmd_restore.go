@@ -18,8 +18,8 @@ func restoreCommand(e *env) *cli.Command {
 		Name:      "hot-restore",
 		Usage:     "apply a backup stream to a database, verifying every frame",
 		ArgsUsage: "DB",
-		Description: `Reads a stream from stdin, or from the -i files in order (xz, gzip and bzip2
-are detected and decompressed), and applies its frames to DB. Every frame's
+		Description: `Reads a stream from stdin, or from the -i files in order (xz, gzip, bzip2
+and zstd are detected and decompressed), and applies its frames to DB. Every frame's
 chained hash h(n) is recomputed as it is read, from the database's own last
 hash, before the frame is committed; the first mismatch stops the restore,
 naming the LSN.

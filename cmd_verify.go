@@ -18,8 +18,8 @@ func verifyCommand(e *env) *cli.Command {
 		Usage:     "prove a backup without restoring it",
 		ArgsUsage: "[FILE]...",
 		Description: `Reads a stream from the FILEs in order, given as arguments or with -i (not
-both), or from stdin when there are none (xz, gzip and bzip2 are
-decompressed), and checks everything: the format, every CRC, the hash
+both), or from stdin when there are none (xz, gzip, bzip2 and zstd
+are decompressed), and checks everything: the format, every CRC, the hash
 chain from each segment's base, contiguity across segments and files, and
 the end records. Prints one line per input and a summary on stdout: first
 and last LSN, frames, bytes, commit-time range and final hash. A problem is

@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"compress/gzip"
 	"os/exec"
+	"runtime"
 	"testing"
+
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/hotpipe/hotpipe/stream"
 	"github.com/hotpipe/hotpipe/txframe"
@@ -25,6 +28,24 @@ func compress(t *testing.T, data []byte, tool string, args ...string) []byte {
 		t.Fatalf("%s %v: %v: %s", tool, args, err, stderr.Bytes())
 	}
 	return out.Bytes()
+}
+
+// zstdGo compresses data with klauspost/compress's encoder, streaming,
+// so that the frame header declares the window, not the content size.
+func zstdGo(t *testing.T, data []byte, opts ...zstd.EOption) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw, err := zstd.NewWriter(&buf, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := zw.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
 }
 
 func gzipGo(t *testing.T, data []byte) []byte {
@@ -55,6 +76,9 @@ func TestReaderCompressedInput(t *testing.T) {
 		{"xz, multi-threaded blocks", func(t *testing.T) []byte { return compress(t, plain, "xz", "-c", "-T2", "--block-size=1000") }},
 		{"gzip", func(t *testing.T) []byte { return compress(t, plain, "gzip", "-c") }},
 		{"gzip from compress/gzip", func(t *testing.T) []byte { return gzipGo(t, plain) }},
+		{"zstd", func(t *testing.T) []byte { return compress(t, plain, "zstd", "-q", "-c") }},
+		{"zstd from klauspost/compress", func(t *testing.T) []byte { return zstdGo(t, plain) }},
+		{"concatenated zstd frames", func(t *testing.T) []byte { return cat(zstdGo(t, a), compress(t, b, "zstd", "-q", "-c")) }},
 		{"bzip2", func(t *testing.T) []byte { return compress(t, plain, "bzip2", "-c") }},
 		{"bzip2 -1", func(t *testing.T) []byte { return compress(t, plain, "bzip2", "-c", "-1") }},
 		{"concatenated gzip members", func(t *testing.T) []byte { return cat(gzipGo(t, a), compress(t, b, "gzip", "-c")) }},
@@ -101,6 +125,10 @@ func TestReaderCompressedInputErrors(t *testing.T) {
 			1, 20, &wantErr{stream.ErrTruncated, "in0", s2.next(), 21}},
 		{"xz cut in its index", func(t *testing.T) []byte { z := compress(t, plain, "xz", "-c"); return z[:len(z)-20] },
 			1, 20, &wantErr{stream.ErrTruncated, "in0", s2.next(), 21}},
+		{"zstd of a damaged frame", func(t *testing.T) []byte { return zstdGo(t, damaged) },
+			1, 14, &wantErr{txframe.ErrChecksum, "in0", s2.frame(15), 15}},
+		{"zstd cut in its checksum", func(t *testing.T) []byte { z := zstdGo(t, plain); return z[:len(z)-3] },
+			0, 0, &wantErr{stream.ErrTruncated, "in0", 0, 0}},
 		{"gzip header alone", func(t *testing.T) []byte { return gzipGo(t, plain)[:10] },
 			0, 0, &wantErr{stream.ErrTruncated, "in0", 0, 0}},
 		{"gzip magic and nothing else", func(t *testing.T) []byte { return []byte{0x1f, 0x8b} },
@@ -111,6 +139,46 @@ func TestReaderCompressedInputErrors(t *testing.T) {
 			checkErr(t, res.err, c.err)
 			if res.first != c.first || res.last != c.last {
 				t.Errorf("yielded LSNs %d..%d; want %d..%d", res.first, res.last, c.first, c.last)
+			}
+		})
+	}
+}
+
+// TestReaderZstdWindowBound: a zstd frame whose window is larger than the
+// bound (Options.XZDictMax, the one memory bound of every decoder) is
+// refused before the decoder allocates it; one within it is read.
+func TestReaderZstdWindowBound(t *testing.T) {
+	h := newHistory(t, 5, 100)
+	plain := h.segment(t, 0, 5)
+	// The encoder shrinks the window to the content; the header is made to
+	// declare 128 MiB (window descriptor 0x88: 2^(10+17)), as
+	// zstd --long=27 writes it.
+	big := zstdGo(t, plain, zstd.WithSingleSegment(false))
+	if big[4]&0x20 != 0 {
+		t.Fatalf("frame header %x has no window descriptor", big[:6])
+	}
+	big[5] = 0x88
+	for _, c := range []struct {
+		name  string
+		input []byte
+		max   int
+		err   *wantErr
+	}{
+		{"128 MiB window, default bound", big, 0, &wantErr{stream.ErrFormat, "in0", 0, 0}},
+		{"128 MiB window, 128 MiB bound", big, 128 << 20, nil},
+		{"default window, default bound", zstdGo(t, plain), 0, nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			res := readAll(t, inputs(c.input), stream.Options{XZDictMax: c.max})
+			runtime.ReadMemStats(&after)
+			checkErr(t, res.err, c.err)
+			if c.err == nil && res.last != 5 {
+				t.Errorf("yielded up to LSN %d; want 5", res.last)
+			}
+			if c.err != nil && after.TotalAlloc-before.TotalAlloc > 32<<20 {
+				t.Errorf("refusing the frame allocated %d MiB", (after.TotalAlloc-before.TotalAlloc)>>20)
 			}
 		})
 	}

@@ -3,7 +3,9 @@
 // A stream is one or more segments; a segment is a header, zero or more
 // frames (package txframe, the same bytes as in the database's segment
 // files) and an end record. Streams are not compressed; readers detect xz,
-// gzip and bzip2 input by its magic bytes and decompress it.
+// gzip, bzip2 and zstd input by its magic bytes and decompress it, each
+// decoder bounded in memory (an xz dictionary or a zstd window of at most
+// Options.XZDictMax).
 //
 //	header (140 bytes, little-endian):
 //	  0  magic "HPSH"          4  version u16 = 1     6  header length u16 = 140

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/klauspost/compress/zstd"
+
 	"github.com/hotpipe/hotpipe/txframe"
 )
 
@@ -30,6 +32,7 @@ var (
 	gzipMagic  = []byte{0x1f, 0x8b}
 	bzip2Magic = []byte{'B', 'Z', 'h'}
 	zstdMagic  = []byte{0x28, 0xb5, 0x2f, 0xfd}
+	lz4Magic   = []byte{0x04, 0x22, 0x4d, 0x18}
 )
 
 // decompress detects the input's compression by its magic bytes and returns
@@ -56,9 +59,49 @@ func decompress(r io.Reader, xzDictMax int) (io.Reader, error) {
 	case bytes.HasPrefix(head, bzip2Magic) && len(head) > 3 && head[3] >= '1' && head[3] <= '9':
 		return bzip2.NewReader(br), nil
 	case bytes.HasPrefix(head, zstdMagic):
-		return nil, ErrZstd
+		return newZstdReader(br, xzDictMax)
+	case bytes.HasPrefix(head, lz4Magic):
+		return nil, fmt.Errorf("%w: lz4 input is not read; decompress it first (lz4 -dc)", ErrFormat)
 	}
 	return br, nil
+}
+
+// newZstdReader decodes zstd input in this goroutine, with a window of at
+// most maxWindow bytes (a frame asking for more is refused before anything
+// is allocated for it): the same bound as an xz dictionary's.
+func newZstdReader(r io.Reader, maxWindow int) (io.Reader, error) {
+	d, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true),
+		zstd.WithDecoderMaxWindow(uint64(maxWindow)))
+	if err != nil {
+		return nil, fmt.Errorf("%w: zstd: %v", ErrFormat, err)
+	}
+	return &zstdReader{d: d}, nil
+}
+
+// zstdReader releases its decoder once the input ends or fails, and then
+// returns how it ended.
+type zstdReader struct {
+	d   *zstd.Decoder
+	err error
+}
+
+func (z *zstdReader) Read(p []byte) (int, error) {
+	if z.err != nil {
+		return 0, z.err
+	}
+	n, err := z.d.Read(p)
+	if err != nil {
+		z.d.Close()
+		switch {
+		case err == io.EOF:
+			z.err = err
+		case errors.Is(err, zstd.ErrWindowSizeExceeded): // the bound: not a stream of ours
+			z.err = fmt.Errorf("%w: zstd: %w", ErrFormat, err)
+		default:
+			z.err = fmt.Errorf("zstd: %w", err)
+		}
+	}
+	return n, z.err
 }
 
 // input buffers one decompressed input. buf[r:w] holds the bytes at offset

@@ -43,7 +43,7 @@ func List(ctx context.Context, f io.ReaderAt, size int64, name string) (segs []S
 }
 
 // ListReader lists the segments of the stream read from r (decompressed
-// when it is xz, gzip or bzip2), named name in errors, by reading every
+// when it is xz, gzip, bzip2 or zstd), named name in errors, by reading every
 // record and frame with a Reader: the way to list a pipe or a compressed
 // file. Frames are checked as they are read, so a listing that ends
 // without error is of a stream that verifies on its own.

@@ -35,9 +35,6 @@ var (
 	// ErrFormat means bytes that are not a hotpipe stream where one was
 	// expected, or an unsupported version or compression.
 	ErrFormat = errors.New("not a hotpipe stream")
-	// ErrZstd means zstd input, which readers know by its magic but do not
-	// decompress (the standard library has no zstd). It is ErrFormat.
-	ErrZstd = fmt.Errorf("%w: zstd input is not read directly; decompress it with zstd -dc", ErrFormat)
 	// ErrChecksum means a header or end record fails its CRC.
 	ErrChecksum = errors.New("record checksum mismatch")
 	// ErrEndMismatch means an end record disagrees with the frames before it.

@@ -90,7 +90,7 @@ func (r *Report) Err() error {
 // end records. After a problem it goes on from the next segment header, so
 // the joins after a damaged region are still checked and a hole the damage
 // leaves is reported as a gap. It never modifies its inputs. Compressed
-// inputs (xz, gzip, bzip2) are decompressed.
+// inputs (xz, gzip, bzip2, zstd) are decompressed.
 //
 // The error is for what stopped the check itself: the cause of ctx's
 // cancellation (stream.Stopped: its cause and context.Canceled), checked between records.
