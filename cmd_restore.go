@@ -34,8 +34,9 @@ naming the LSN.
   --append, gap after DB     refused, naming the missing LSNs (exit 4)
   --append, stream covers    h at DB's last LSN compared (different: exit 4);
   DB's last LSN              frames up to it skipped, the rest applied
-  --append, stream starts    refused unless --force; with --force the
-  right after DB's last LSN  stream's base hash is still compared
+  --append, stream starts    the stream's base hash compared with h at DB's
+  right after DB's last LSN  last LSN (different: exit 4); equal: applied.
+                             --force is accepted and changes nothing
   --append, stream ends at   hashes compared at the stream's last LSN; equal:
   or before DB's last LSN    "already up to date", exit 0
 
@@ -58,7 +59,7 @@ Examples:
 		Flags: []cli.Flag{
 			&cli.StringSliceFlag{Name: "input", Aliases: []string{"i"}, Usage: "read `FILE` (repeatable, in order; - is stdin)"},
 			&cli.BoolFlag{Name: "append", Usage: "restore into a database that has data"},
-			&cli.BoolFlag{Name: "force", Usage: "apply a stream that starts right after the database's last LSN"},
+			&cli.BoolFlag{Name: "force", Usage: "accepted for immudb compatibility; changes nothing (an increment's base hash is compared)"},
 			&cli.BoolFlag{Name: "force-replica", Usage: "switch a non-replica database to replica mode for the restore"},
 			&cli.BoolFlag{Name: "verify", Aliases: []string{"verify-only"}, Usage: "check the input only; write nothing"},
 			&cli.Uint64Flag{Name: "target-lsn", Usage: "stop after LSN `N` (point-in-time restore)"},
@@ -117,8 +118,6 @@ func restoreHint(err error, o replica.Options) error {
 		return fmt.Errorf("%w: restore into it with --append", err)
 	case errors.Is(err, replica.ErrNotReplica):
 		return fmt.Errorf("%w: --force-replica switches replica mode on for the restore (and off after it)", err)
-	case errors.Is(err, replica.ErrNoOverlap):
-		return fmt.Errorf("%w; pass --force to apply it (its base hash is still compared)", err)
 	case errors.Is(err, replica.ErrTargetMissed) && !o.TargetTime.IsZero():
 		return fmt.Errorf("%w (--target-time latest restores the whole stream)", err)
 	}

@@ -60,3 +60,33 @@ func TestEmbeddingSnippetIsCopydbs(t *testing.T) {
 		}
 	}
 }
+
+// TestIncrementExampleIsTheREADMEs: readme_increment.txtar proves the
+// README's increment example only while it runs the same two commands.
+func TestIncrementExampleIsTheREADMEs(t *testing.T) {
+	a, err := txtar.ParseFile("testdata/scripts/readme_increment.txtar")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, line := range strings.Split(string(a.Comment), "\n") {
+		if !strings.Contains(line, "inc.xz") || !strings.HasPrefix(line, "exec ") {
+			continue
+		}
+		cmd := strings.TrimPrefix(line, "exec ")
+		if s, ok := strings.CutPrefix(cmd, "sh -c '"); ok {
+			cmd = strings.TrimSuffix(s, "'")
+		}
+		if !strings.Contains(string(readme), cmd) {
+			t.Errorf("README.md does not hold the command readme_increment.txtar runs:\n%s", cmd)
+		}
+		n++
+	}
+	if n < 2 {
+		t.Fatalf("readme_increment.txtar runs %d commands on inc.xz; want the backup and the restore", n)
+	}
+}

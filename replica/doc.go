@@ -16,7 +16,8 @@
 //	Append, last LSN T    first LSN > T+1           txframe.ErrGap
 //	Append                covers T                  h(T) compared (txframe.ErrHistory);
 //	                                                frames up to T skipped, the rest applied
-//	Append                base is T                 ErrNoOverlap unless Force; h(base) compared
+//	Append                base is T (starts T+1)    header's h(T) compared (txframe.ErrHistory)
+//	                                                before any frame; the frames applied
 //	Append                ends at or before T       h compared there; Result.UpToDate
 //	Append                another origin            txframe.ErrHistory and ErrOrigin
 //

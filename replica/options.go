@@ -14,8 +14,10 @@ type Options struct {
 	// stream must continue its history. Into an absent or empty database
 	// it changes nothing: that is a full restore either way.
 	Append bool
-	// Force applies a stream that starts right after the database's last
-	// LSN, having no frame in common with it; its base hash is compared.
+	// Force is accepted and changes nothing. A stream that starts right
+	// after the database's last LSN T is applied without it, once its
+	// header's h(T) matches the database's. It is kept for immudb's
+	// --force, which such streams needed there: immudb's carry no base hash.
 	Force bool
 	// ForceReplica switches a database that is not a replica to replica
 	// mode for the restore, and off again after it, whether it succeeds or

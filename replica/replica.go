@@ -18,9 +18,6 @@ var (
 	// ErrNotReplica means a restore with Append that has frames to apply to
 	// a database that is not a replica, without ForceReplica.
 	ErrNotReplica = errors.New("database is not a replica")
-	// ErrNoOverlap means a stream that starts right after the database's
-	// last LSN, without Force.
-	ErrNoOverlap = errors.New("no overlapping frame")
 	// ErrOrigin means the stream comes from a database of another origin.
 	// It is txframe.ErrOrigin, and comes with txframe.ErrHistory.
 	ErrOrigin = txframe.ErrOrigin
@@ -85,11 +82,15 @@ func (p Plan) CheckApply(name string) error {
 }
 
 // Decide applies the restore table of DESIGN.md §6 to a target and a
-// stream's first segment, with the Append, Force and ForceReplica of o.
-// Whether the stream fits the target's history is decided here; whether a
-// non-replica target may take frames is left to CheckApply, when a frame
-// is about to be applied, so a wrong file is named as such first. Decide is
-// a pure function: Restore calls it, and a caller can ask it first.
+// stream's first segment, with the Append and ForceReplica of o (Force
+// changes nothing). Whether the stream fits the target's history is
+// decided here; whether a non-replica target may take frames is left to
+// CheckApply, when a frame is about to be applied, so a wrong file is
+// named as such first. A stream based at the target's last LSN T (its
+// first frame is T+1) is planned as one that covers T: Plan.Skip is T, and
+// Restore compares the header's h(T) with the database's before any frame
+// is applied. Decide is a pure function: Restore calls it, and a caller
+// can ask it first.
 func Decide(t Target, s Stream, o Options) (Plan, error) {
 	if !t.Exists || t.Last == 0 {
 		if s.Base != 0 {
@@ -107,9 +108,6 @@ func Decide(t Target, s Stream, o Options) (Plan, error) {
 	if s.Base > t.Last {
 		return Plan{}, fmt.Errorf("%s: %w: the database ends at LSN %d and the stream starts at LSN %d: %w",
 			t.Name, txframe.ErrGap, t.Last, s.Base+1, &txframe.GapError{From: t.Last + 1, To: s.Base})
-	}
-	if s.Base == t.Last && !o.Force {
-		return Plan{}, fmt.Errorf("%s: %w: the stream starts right after the database's last LSN %d", t.Name, ErrNoOverlap, t.Last)
 	}
 	return Plan{Skip: t.Last, SwitchOn: !t.Replica && o.ForceReplica, NotReplica: !t.Replica && !o.ForceReplica}, nil
 }

@@ -27,6 +27,7 @@ func TestRestoreFollowsTheRestoreTable(t *testing.T) {
 		return func(t *testing.T, dir string) { mustRestore(t, dir, "bar", Options{}, segment(t, src, 1, 20)) }
 	}
 	replica20 := func(t *testing.T, dir string) { copyOf(s.foo)(t, dir); setReplica(t, dir, true) }
+	divReplica20 := func(t *testing.T, dir string) { copyOf(s.div)(t, dir); setReplica(t, dir, true) }
 	tests := []struct {
 		name     string
 		setup    func(*testing.T, string) // nil: bar is absent
@@ -70,12 +71,23 @@ func TestRestoreFollowsTheRestoreTable(t *testing.T) {
 			opts: Options{Append: true}, first: 21, last: 40, after: after{src: s.foo, lsn: 40, replica: true}},
 		{name: "overlap, different hash at T", setup: copyOf(s.div), segments: [][]byte{from10}, opts: Options{Append: true, ForceReplica: true},
 			errs: []error{txframe.ErrHistory}, notErr: ErrOrigin, after: after{src: s.div, lsn: 20}},
-		{name: "base is T, no force", setup: copyOf(s.foo), segments: [][]byte{from21}, opts: Options{Append: true, ForceReplica: true},
-			errs: []error{ErrNoOverlap}, after: after{src: s.foo, lsn: 20}},
-		{name: "base is T, forced: applied", setup: copyOf(s.foo), segments: [][]byte{from21},
+		{name: "base is T, same base hash: applied without Force", setup: copyOf(s.foo), segments: [][]byte{from21},
+			opts: Options{Append: true, ForceReplica: true}, first: 21, last: 40, switched: true, after: after{src: s.foo, lsn: 40}},
+		{name: "base is T, into a replica: applied, stays a replica", setup: replica20, segments: [][]byte{from21},
+			opts: Options{Append: true}, first: 21, last: 40, after: after{src: s.foo, lsn: 40, replica: true}},
+		{name: "base is T, Force changes nothing: applied", setup: copyOf(s.foo), segments: [][]byte{from21},
 			opts: Options{Append: true, ForceReplica: true, Force: true}, first: 21, last: 40, switched: true, after: after{src: s.foo, lsn: 40}},
-		{name: "base is T, forced, different base hash", setup: copyOf(s.div), segments: [][]byte{from21},
-			opts: Options{Append: true, ForceReplica: true, Force: true}, errs: []error{txframe.ErrHistory}, after: after{src: s.div, lsn: 20}},
+		{name: "base is T, different base hash: refused before any frame, replica mode as it was", setup: copyOf(s.div),
+			segments: [][]byte{from21}, opts: Options{Append: true, ForceReplica: true}, errs: []error{txframe.ErrHistory}, notErr: ErrOrigin,
+			after: after{src: s.div, lsn: 20}},
+		{name: "base is T, different base hash, into a replica: refused, stays a replica", setup: divReplica20,
+			segments: [][]byte{from21}, opts: Options{Append: true}, errs: []error{txframe.ErrHistory}, after: after{src: s.div, lsn: 20, replica: true}},
+		{name: "base is T, different base hash, not a replica: the history is named first", setup: copyOf(s.div),
+			segments: [][]byte{from21}, opts: Options{Append: true}, errs: []error{txframe.ErrHistory}, notErr: ErrNotReplica,
+			after: after{src: s.div, lsn: 20}},
+		{name: "base is T, different base hash, with Force: refused the same", setup: copyOf(s.div), segments: [][]byte{from21},
+			opts: Options{Append: true, ForceReplica: true, Force: true}, errs: []error{txframe.ErrHistory}, notErr: ErrOrigin,
+			after: after{src: s.div, lsn: 20}},
 		{name: "ends at T: already up to date, whatever replica mode", setup: copyOf(s.foo), segments: [][]byte{first20},
 			opts: Options{Append: true}, upToDate: true, after: after{src: s.foo, lsn: 20}},
 		{name: "ends before T: hash compared there, up to date", setup: copyOf(s.foo), segments: [][]byte{first10},
@@ -178,7 +190,7 @@ func TestAFrameTheDatabaseRefusesIsNotCommitted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := restore(dir, "bar", Options{Append: true, Force: true, ForceReplica: true}, buf.Bytes())
+	res, err := restore(dir, "bar", Options{Append: true, ForceReplica: true}, buf.Bytes())
 	if !errors.Is(err, txframe.ErrMalformed) || res.First != 21 || res.Last != 25 || !res.SwitchedOff {
 		t.Fatalf("Restore = %+v, %v; want the frames handed over, refused as malformed, replica mode switched back off", res, err)
 	}
