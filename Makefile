@@ -1,14 +1,38 @@
 # hotpipe: `make demo` runs the main job on the default data dir (./data);
-# `make test` is what CI runs.
+# `make test` is what CI runs; `make install` puts hotpipe on PATH.
 GO        ?= go
 FUZZTIME  ?=
 DATA_DIR  ?= ./data
 BIN       := ./hotpipe
 
-.PHONY: build demo test vet fmt fmtcheck lint fuzz fuzzsmoke cover bench gobench torture clean
+# install copies the built binary to one directory, chosen in this order:
+#   1. $(PREFIX)/bin when PREFIX is given (make install PREFIX=$HOME/.local);
+#   2. else $(GOBIN) when set, in the environment or by `go env -w`, as
+#      `go install` would;
+#   3. else /usr/local/bin (PREFIX defaults to /usr/local).
+# DESTDIR, for packagers, is prepended to it.
+PREFIX_GIVEN := $(filter-out undefined default,$(origin PREFIX))
+PREFIX    ?= /usr/local
+GOBIN     ?= $(shell $(GO) env GOBIN)
+INSTALL_DIR = $(if $(PREFIX_GIVEN),$(PREFIX)/bin,$(or $(GOBIN),$(PREFIX)/bin))
+
+# build stamps the version `hotpipe version` prints: `git describe --tags
+# --always --dirty`, the commit, and whether the tree had changes. Outside a
+# git checkout nothing is stamped and the Go build info (or "devel") is used.
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null)
+COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null)
+LDFLAGS    = $(if $(VERSION),-X main.version=$(VERSION) -X main.modified=$(if $(filter %-dirty,$(VERSION)),true,false)) \
+             $(if $(COMMIT),-X main.commit=$(COMMIT))
+
+.PHONY: build install demo test vet fmt fmtcheck lint fuzz fuzzsmoke cover bench gobench torture clean
 
 build:
-	$(GO) build -o $(BIN) .
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) .
+
+install: build
+	install -d '$(DESTDIR)$(INSTALL_DIR)'
+	install -m 0755 $(BIN) '$(DESTDIR)$(INSTALL_DIR)/hotpipe'
+	@echo "installed $(DESTDIR)$(INSTALL_DIR)/hotpipe"
 
 # demo resets the databases foo and bar in $(DATA_DIR), backs foo up through
 # bzip2 while a writer commits, restores bar from it and compares them.

@@ -160,8 +160,9 @@ func (e *env) notef(format string, args ...any) {
 
 func newApp(e *env) *cli.App {
 	app := &cli.App{
-		Name:  "hotpipe",
-		Usage: "hot, streaming backup and restore of an append-only transactional database",
+		Name:    "hotpipe",
+		Version: currentVersion().Version,
+		Usage:   "hot, streaming backup and restore of an append-only transactional database",
 		Description: `hotpipe is both the admin tool of its embedded database and its backup tool.
 Data goes to stdout; messages, usage and errors go to stderr.
 
@@ -189,7 +190,8 @@ Examples:
 			&cli.BoolFlag{Name: "progress", Value: isTerminal(e.stderr), Usage: "report progress on stderr (default: on when stderr is a terminal)", Destination: &e.progress},
 		},
 		Commands: []*cli.Command{backupCommand(e), restoreCommand(e), verifyCommand(e), inspectCommand(e),
-			dbCommand(e), putCommand(e), getCommand(e), scanCommand(e), loadCommand(e)},
+			dbCommand(e), putCommand(e), getCommand(e), scanCommand(e), loadCommand(e), versionCommand(e)},
+		Metadata: map[string]any{envKey: e},
 		Before: func(*cli.Context) error {
 			if e.dataDir == "" { // HOTPIPE_DATA_DIR set but empty
 				e.dataDir = "./data"
