@@ -82,7 +82,7 @@ func describeBuild(bi *debug.BuildInfo, stampedVersion, stampedCommit string, st
 
 func init() {
 	// --version only: -v would read as "verbose" to most operators.
-	cli.VersionFlag = &cli.BoolFlag{Name: "version", Usage: "print the version on stdout and exit, as the version command does"}
+	cli.VersionFlag = &cli.BoolFlag{Name: "version", Usage: "print the version on stdout and exit, as the version command does", DisableDefaultText: true}
 	// urfave/cli prints the version to App.Writer, which is stderr here;
 	// the version is data the user asked for, so it goes to stdout.
 	cli.VersionPrinter = func(c *cli.Context) { printVersion(appEnv(c).stdout) }
