@@ -71,7 +71,7 @@ Examples:
 				Usage: "first LSN to back up (inclusive); 0 and the empty string mean the first", DefaultText: "the first there is"},
 			&cli.Uint64Flag{Name: "end-lsn", Usage: "last LSN to back up", DefaultText: "the last durable LSN at start"},
 			&cli.BoolFlag{Name: "follow", Usage: "keep streaming new commits as they become durable, until SIGINT or SIGTERM"},
-			&cli.StringFlag{Name: "max-rate", Usage: "write at most `RATE` bytes per second (50M, 1.5G, 800k; default: unlimited)"},
+			&cli.StringFlag{Name: "max-rate", Usage: "write at most `RATE` bytes per second (50M, 1.5G, 800k; default: unlimited)", EnvVars: []string{"HOTPIPE_MAX_RATE"}},
 		},
 		Action: e.hotBackup,
 	}

@@ -186,8 +186,8 @@ Examples:
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "data-dir", Value: "./data", EnvVars: []string{"HOTPIPE_DATA_DIR"},
 				Usage: "directory holding the databases", Destination: &e.dataDir},
-			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print no summaries or notices on stderr (warnings and errors still print)", Destination: &e.quiet},
-			&cli.BoolFlag{Name: "progress", Value: isTerminal(e.stderr), Usage: "report progress on stderr (default: on when stderr is a terminal)", Destination: &e.progress},
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print no summaries or notices on stderr (warnings and errors still print)", EnvVars: []string{"HOTPIPE_QUIET"}, Destination: &e.quiet},
+			&cli.BoolFlag{Name: "progress", Value: isTerminal(e.stderr), Usage: "report progress on stderr (default: on when stderr is a terminal)", EnvVars: []string{"HOTPIPE_PROGRESS"}, Destination: &e.progress},
 		},
 		Commands: []*cli.Command{backupCommand(e), restoreCommand(e), verifyCommand(e), inspectCommand(e),
 			dbCommand(e), putCommand(e), getCommand(e), scanCommand(e), loadCommand(e), versionCommand(e)},
