@@ -47,6 +47,12 @@ target before the stream's first frame is refused; a stream that ends
 before the target is an error (the database keeps what was restored, and
 more can be appended), except with --target-time latest.
 
+--if-not-exists makes a restore idempotent, for boot scripts: a DB that
+has data is left untouched (exit 0, its input not even opened), one an
+interrupted full restore left is resumed, an absent or empty one restored.
+--if-input-exists leaves out -i files that do not exist; with none left,
+nothing is restored (exit 0).
+
 --verify checks the input only and writes nothing (DB may be omitted).
 
 Examples:
@@ -55,9 +61,12 @@ Examples:
    hotpipe hot-backup foo | hotpipe hot-restore bar
    hotpipe hot-restore bar -i full.backup -i inc1.backup -i inc2.backup
    hotpipe hot-restore bar -i foo.backup --target-time 2026-11-20T14:30:00Z
-   hotpipe hot-restore -i foo.backup --verify`,
+   hotpipe hot-restore -i foo.backup --verify
+   hotpipe hot-restore foo -i /backup/foo.backup --if-not-exists --if-input-exists   # at boot`,
 		Flags: []cli.Flag{
 			&cli.StringSliceFlag{Name: "input", Aliases: []string{"i"}, Usage: "read `FILE` (repeatable, in order; - is stdin)"},
+			&cli.BoolFlag{Name: "if-not-exists", Usage: "leave a database that has data untouched and exit 0 (an interrupted restore is resumed): for boot scripts"},
+			&cli.BoolFlag{Name: "if-input-exists", Usage: "leave out -i files that do not exist; with none left, restore nothing and exit 0"},
 			&cli.BoolFlag{Name: "append", Usage: "restore into a database that has data"},
 			&cli.BoolFlag{Name: "force", Usage: "accepted for immudb compatibility; changes nothing (an increment's base hash is compared)"},
 			&cli.BoolFlag{Name: "force-replica", Usage: "switch a non-replica database to replica mode for the restore"},
@@ -76,7 +85,14 @@ func (e *env) hotRestore(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	inputs, closeInputs, err := e.openInputs(c.Context, c.StringSlice("input"))
+	files := c.StringSlice("input")
+	if c.Bool("if-input-exists") {
+		if files = e.existingFiles(files); len(files) == 0 {
+			e.notef("hot-restore: no input exists; nothing restored")
+			return nil
+		}
+	}
+	inputs, closeInputs, err := e.inputsOf(c.Context, files, opts.IfNotExists)
 	if err != nil {
 		return err
 	}
@@ -99,6 +115,10 @@ func (e *env) hotRestore(c *cli.Context) error {
 		seen = p
 	}
 	res, err := replica.Restore(c.Context, e.dataDir, name, stream.NewReader(inputs, stream.Options{}), opts)
+	if res.Skipped {
+		e.notef("hot-restore %s: %s exists (at LSN %d); --if-not-exists leaves it untouched", name, name, res.State.LSN)
+		return nil
+	}
 	if res.Started && res.State != nil {
 		prog.finish()
 	}
@@ -128,7 +148,7 @@ func restoreHint(err error, o replica.Options) error {
 // by the library and refused as usage errors in the flags' terms.
 func restoreOptions(c *cli.Context) (replica.Options, error) {
 	o := replica.Options{Append: c.Bool("append"), Force: c.Bool("force"), ForceReplica: c.Bool("force-replica"),
-		TargetLSN: c.Uint64("target-lsn")}
+		TargetLSN: c.Uint64("target-lsn"), IfNotExists: c.Bool("if-not-exists")}
 	if c.IsSet("target-lsn") && o.TargetLSN == 0 { // 0 would mean no target
 		return o, usagef("hot-restore: --target-lsn counts from 1")
 	}

@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
+	"io"
+	"io/fs"
 	"os"
 
 	"github.com/urfave/cli/v2"
@@ -13,14 +16,21 @@ import (
 // stop with stream.Stopped(ctx) as soon as ctx is cancelled, even when an
 // input stalls.
 func (e *env) openInputs(ctx context.Context, files []string) ([]stream.Input, func(), error) {
+	return e.inputsOf(ctx, files, false)
+}
+
+// inputsOf is openInputs, opening each file when it is first read when
+// lazy is set: a restore that turns out to need no input (--if-not-exists)
+// then needs no file.
+func (e *env) inputsOf(ctx context.Context, files []string, lazy bool) ([]stream.Input, func(), error) {
 	if len(files) == 0 {
 		return []stream.Input{{Name: "stdin", R: stream.Cancelable(ctx, e.stdin)}}, func() {}, nil
 	}
 	var inputs []stream.Input
-	var opened []*os.File
+	var closers []func() error
 	closeAll := func() {
-		for _, f := range opened {
-			f.Close()
+		for _, c := range closers {
+			c()
 		}
 	}
 	for _, name := range files {
@@ -28,12 +38,18 @@ func (e *env) openInputs(ctx context.Context, files []string) ([]stream.Input, f
 			inputs = append(inputs, stream.Input{Name: "stdin", R: stream.Cancelable(ctx, e.stdin)})
 			continue
 		}
+		if lazy {
+			l := &lazyFile{ctx: ctx, name: name}
+			closers = append(closers, l.close)
+			inputs = append(inputs, stream.Input{Name: name, R: l})
+			continue
+		}
 		f, err := os.Open(name)
 		if err != nil {
 			closeAll()
 			return nil, nil, err
 		}
-		opened = append(opened, f)
+		closers = append(closers, f.Close)
 		inputs = append(inputs, stream.Input{Name: name, R: stream.Cancelable(ctx, f)})
 	}
 	return inputs, closeAll, nil
@@ -48,4 +64,44 @@ func inputFiles(c *cli.Context) ([]string, error) {
 		return nil, usagef("%s: give the files as arguments or with -i, not both", commandPath(c))
 	}
 	return append(flagged, listed...), nil
+}
+
+// lazyFile opens its file at the first Read.
+type lazyFile struct {
+	ctx  context.Context
+	name string
+	f    *os.File
+	r    io.Reader
+}
+
+func (l *lazyFile) Read(p []byte) (int, error) {
+	if l.r == nil {
+		f, err := os.Open(l.name)
+		if err != nil {
+			return 0, err
+		}
+		l.f, l.r = f, stream.Cancelable(l.ctx, f)
+	}
+	return l.r.Read(p)
+}
+
+func (l *lazyFile) close() error {
+	if l.f == nil {
+		return nil
+	}
+	return l.f.Close()
+}
+
+// existingFiles leaves out of files those that do not exist, saying so
+// (--if-input-exists: an optional input).
+func (e *env) existingFiles(files []string) []string {
+	var kept []string
+	for _, f := range files {
+		if _, err := os.Stat(f); f != "-" && errors.Is(err, fs.ErrNotExist) {
+			e.notef("hot-restore: %s does not exist; left out (--if-input-exists)", f)
+			continue
+		}
+		kept = append(kept, f)
+	}
+	return kept
 }

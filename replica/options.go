@@ -36,6 +36,13 @@ type Options struct {
 	// here, with the others.
 	Latest bool
 
+	// IfNotExists makes a restore idempotent, for boot scripts: a database
+	// that exists with data is left untouched and Restore returns at once,
+	// reading nothing, with Result.Skipped. A database an interrupted full
+	// restore left (a replica still marked restoring) is resumed instead,
+	// as with Append; an absent or empty one is restored.
+	IfNotExists bool
+
 	// Notify receives the engine's notices for the operator (a torn tail
 	// truncated when the database is opened, say); nil discards them.
 	Notify func(msg string)
@@ -110,6 +117,9 @@ type Result struct {
 	// its end, with the same hash at the stream's last LSN; nothing was
 	// applied.
 	UpToDate bool
+	// Skipped: IfNotExists found the database with data and left it
+	// untouched; nothing was read.
+	Skipped bool
 	// Stop is where a point-in-time restore stopped; nil when it did not.
 	Stop *StopPoint
 	// SwitchedOff: replica mode was switched off at the end: by a restore

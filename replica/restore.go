@@ -36,6 +36,17 @@ func Restore(ctx context.Context, dataDir, name string, r *stream.Reader, opts O
 	if err := engine.ValidateName(name); err != nil {
 		return Result{}, err
 	}
+	if opts.IfNotExists {
+		skip, restoring, st, err := existing(dataDir, name, opts.Notify)
+		switch {
+		case err != nil:
+			return Result{}, err
+		case skip:
+			return Result{Skipped: true, State: st}, nil
+		case restoring:
+			opts.Append = true // resume what an interrupted restore began
+		}
+	}
 	j := &job{ctx: ctx, dataDir: dataDir, name: name, r: r, opts: opts, target: newTarget(opts)}
 	err := j.run()
 	if j.db != nil {
@@ -43,6 +54,31 @@ func Restore(ctx context.Context, dataDir, name string, r *stream.Reader, opts O
 	}
 	j.res.StreamLast, _ = r.Last()
 	return j.res, err
+}
+
+// existing reports, for IfNotExists, whether database name exists with data
+// that a restore must leave alone (skip), or was left by an interrupted
+// full restore (restoring), and its state. It takes no lock: a writer may
+// hold it, and the database is then left alone all the more.
+func existing(dataDir, name string, notify func(string)) (skip, restoring bool, st *State, err error) {
+	db, err := engine.Open(dataDir, name, engine.Options{ReadOnly: true, Notify: notify})
+	if errors.Is(err, engine.ErrNotFound) {
+		return false, false, nil, nil
+	}
+	if err != nil {
+		return false, false, nil, err
+	}
+	defer db.Close()
+	m, err := db.Meta()
+	if err != nil {
+		return false, false, nil, err
+	}
+	lsn, h, err := db.State()
+	if err != nil || lsn == 0 {
+		return false, false, nil, err
+	}
+	st = &State{LSN: lsn, Hash: h, Replica: m.Replica, Restoring: m.Restoring}
+	return !m.Restoring, m.Restoring, st, nil
 }
 
 // job is one restore.
