@@ -90,3 +90,25 @@ func TestIncrementExampleIsTheREADMEs(t *testing.T) {
 		t.Fatalf("readme_increment.txtar runs %d commands on inc.xz; want the backup and the restore", n)
 	}
 }
+
+// TestBootRestoreIsTheREADMEs: README's boot-time restore uses the flags
+// boot_restore.txtar proves.
+func TestBootRestoreIsTheREADMEs(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	script, err := os.ReadFile("testdata/scripts/boot_restore.txtar")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const cmd = "hotpipe hot-restore foo -i /backup/foo.backup --if-not-exists --if-input-exists"
+	if !strings.Contains(string(readme), cmd) {
+		t.Fatalf("README.md does not show the boot-time restore %q", cmd)
+	}
+	for _, flag := range []string{"--if-not-exists", "--if-input-exists"} {
+		if !strings.Contains(string(script), flag) {
+			t.Errorf("boot_restore.txtar does not prove %s", flag)
+		}
+	}
+}
