@@ -39,8 +39,9 @@ closed: another hot-backup writing it gets exit 5, naming the holder
 never looks complete: a FILE this run created is removed, any other is cut
 back to what was durable (--append resumes it).
 
---max-rate RATE paces the output to at most RATE bytes per second (50M,
-1.5G, 800k: powers of 1024), so that a backup of a busy server leaves disk
+--max-rate RATE paces the output to at most RATE bytes per second (100MB/s
+and 100M are 100,000,000; 100MiB is 104,857,600; at least 1kB/s; 0 is
+unlimited), so that a backup of a busy server leaves disk
 and CPU to its writers: a backup read flat out from the page cache takes a
 core (measured: a writer on two cores commits ~30% slower beside one, as
 beside cat of the same files).
@@ -71,7 +72,7 @@ Examples:
 				Usage: "first LSN to back up (inclusive); 0 and the empty string mean the first", DefaultText: "the first there is"},
 			&cli.Uint64Flag{Name: "end-lsn", Usage: "last LSN to back up", DefaultText: "the last durable LSN at start"},
 			&cli.BoolFlag{Name: "follow", Usage: "keep streaming new commits as they become durable, until SIGINT or SIGTERM"},
-			&cli.StringFlag{Name: "max-rate", Usage: "write at most `RATE` bytes per second (50M, 1.5G, 800k; default: unlimited)", EnvVars: []string{"HOTPIPE_MAX_RATE"}},
+			&cli.StringFlag{Name: "max-rate", Usage: "write at most `RATE` bytes per second (100MB/s, 50MiB, 800k; default: unlimited)", EnvVars: []string{"HOTPIPE_MAX_RATE"}},
 		},
 		Action: e.hotBackup,
 	}
@@ -143,9 +144,6 @@ func (e *env) backupOptions(c *cli.Context) (backup.Options, error) {
 		var err error
 		if opts.MaxRate, err = parseRate(r); err != nil {
 			return opts, usagef("hot-backup: --max-rate: %v", err)
-		}
-		if opts.MaxRate > 0 && opts.MaxRate < 1 {
-			return opts, usagef("hot-backup: --max-rate %s is below 1 byte per second (0 is unlimited)", r)
 		}
 	}
 	return opts, nil

@@ -40,15 +40,16 @@ func dbCreateCommand(e *env) *cli.Command {
 		Description: `Creates DB under the data directory with a fresh origin id. Names match
 ^[a-z0-9][a-z0-9_-]{0,62}$.
 
---segment-size SIZE sets where writers start a new segment file (4K to 1G,
-powers of 1024; default 64M). Every finished segment is sealed, so opening
+--segment-size SIZE sets where writers start a new segment file (4KiB to
+1GiB; default 64MiB; SI and IEC units mean what they say: 64MB is 64,000,000
+bytes, 64MiB 67,108,864). Every finished segment is sealed, so opening
 the database checks its structure with one small read per segment.
 
 Examples:
    hotpipe db create foo
-   hotpipe db create foo --segment-size 256M`,
+   hotpipe db create foo --segment-size 256MiB`,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "segment-size", Usage: "start a new segment file at `SIZE` bytes (4K..1G; default 64M)"},
+			&cli.StringFlag{Name: "segment-size", Usage: "start a new segment file at `SIZE` bytes (4KiB..1GiB; default 64MiB)"},
 		},
 		Action: e.dbCreate,
 	}
@@ -150,7 +151,7 @@ func (e *env) dbCreate(c *cli.Context) error {
 	}
 	var co engine.CreateOptions
 	if v := c.String("segment-size"); v != "" {
-		size, err := parseRate(v)
+		size, err := parseSize(v)
 		if err != nil || size < engine.MinSegmentSize || size > engine.MaxSegmentSize {
 			return usagef("db create: --segment-size %q: %v", v, engine.ErrSegmentSize)
 		}

@@ -3,6 +3,7 @@ module github.com/hotpipe/hotpipe
 go 1.26.0
 
 require (
+	github.com/dustin/go-humanize v1.1.0
 	github.com/klauspost/compress v1.20.4
 	github.com/rogpeppe/go-internal v1.16.0
 	github.com/ulikunitz/xz v0.5.15

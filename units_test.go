@@ -9,21 +9,53 @@ func TestParseRate(t *testing.T) {
 		bad  bool
 	}{
 		{in: "1000000", want: 1e6},
-		{in: "800k", want: 800 << 10},
-		{in: "50M", want: 50 << 20},
-		{in: "1.5G", want: 1.5 * (1 << 30)},
-		{in: "100MB/s", want: 100 << 20},
+		{in: "800k", want: 800e3},
+		{in: "800kB", want: 800e3},
+		{in: "50M", want: 50e6},
+		{in: "100MB/s", want: 100e6},
+		{in: "100MiB", want: 100 << 20},
+		{in: "100MiB/s", want: 100 << 20},
+		{in: "1.5G", want: 1.5e9},
+		{in: "1.5GiB", want: 1.5 * (1 << 30)},
+		{in: "1T", want: 1e12},
 		{in: "0", want: 0},
+		{in: "1000", want: 1000},
+		{in: "1", bad: true},
+		{in: "999", bad: true},
+		{in: "0.5", bad: true},
 		{in: "", bad: true},
 		{in: "fast", bad: true},
 		{in: "-5M", bad: true},
 		{in: "NaN", bad: true},
 		{in: "1e300", bad: true},
-		{in: "12T", bad: true},
+		{in: "2PB", bad: true}, // past 1<<50: no disk is that fast
 	} {
 		got, err := parseRate(tt.in)
 		if tt.bad != (err != nil) || got != tt.want {
 			t.Errorf("parseRate(%q) = %v, %v; want %v (error: %v)", tt.in, got, err, tt.want, tt.bad)
+		}
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want uint64
+		bad  bool
+	}{
+		{in: "4KiB", want: 4 << 10},
+		{in: "4K", want: 4000},
+		{in: "64MiB", want: 64 << 20},
+		{in: "64MB", want: 64e6},
+		{in: "1GiB", want: 1 << 30},
+		{in: "4096", want: 4096},
+		{in: "", bad: true},
+		{in: "-4KiB", bad: true},
+		{in: "big", bad: true},
+	} {
+		got, err := parseSize(tt.in)
+		if tt.bad != (err != nil) || got != tt.want {
+			t.Errorf("parseSize(%q) = %v, %v; want %v (error: %v)", tt.in, got, err, tt.want, tt.bad)
 		}
 	}
 }

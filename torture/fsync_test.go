@@ -173,7 +173,7 @@ func TestFsyncFailureOnLoopDevice(t *testing.T) {
 	for round := 0; round < *rounds; round++ {
 		l := newLoopFS(t, h.path(fmt.Sprintf("loop%d", round)))
 		m := h.in(filepath.Join(l.mnt, "data"))
-		m.must("db", "create", "w", "-q", "--segment-size", []string{"64K", "1M", "64M"}[round%3])
+		m.must("db", "create", "w", "-q", "--segment-size", []string{"64KiB", "1MiB", "64MiB"}[round%3])
 		behind := filepath.Join(l.mnt, "behind.backup") // a backup to append to when the disk is full
 		h.must("hot-backup", "bsrc", "-q", "-o", behind, "--end-lsn", "100")
 		load := m.startLoad("w", "--workers", strconv.Itoa(1+h.rng.IntN(16)), "--value-size", strconv.Itoa(10+h.rng.IntN(4000)))

@@ -125,7 +125,7 @@ func TestPayloadFrames(t *testing.T) {
 	h.must("load", "other", "-q", "--txs", "60", "--value-size", "300")
 	other := h.path("other.backup")
 	h.must("hot-backup", "other", "-q", "-o", other)
-	h.must("db", "create", "app", "-q", "--segment-size", "256K")
+	h.must("db", "create", "app", "-q", "--segment-size", "256KiB")
 	h.must("load", "app", "-q", "--txs", "40", "--value-size", "200")
 	self := h.path("self.backup")
 	h.must("hot-backup", "app", "-q", "-o", self)

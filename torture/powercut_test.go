@@ -33,7 +33,7 @@ func TestPowerCut(t *testing.T) {
 	for round := 0; round < *powercuts; round++ {
 		if round%4 == 0 { // a new database now and then keeps copies small
 			db = fmt.Sprintf("pc%d", round/4)
-			h.must("db", "create", db, "-q", "--segment-size", "64K")
+			h.must("db", "create", db, "-q", "--segment-size", "64KiB")
 			olders = nil
 		}
 		live := filepath.Join(h.data, db)

@@ -267,4 +267,4 @@ func (b *bench) writerCase(sz sizes) ([]row, error) {
 }
 
 // pacedRate is the --max-rate of the paced backups beside the writer.
-const pacedRate = "100M"
+const pacedRate = "100MiB"
