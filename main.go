@@ -121,6 +121,9 @@ func profile(path string) func() {
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	env := &env{stdin: stdin, stdout: stdout, stderr: stderr}
 	app := newApp(env)
+	if len(args) > 1 && args[len(args)-1] == "--generate-bash-completion" {
+		app.Writer = stdout // the words a completion script asks for are data
+	}
 	ctx, stop := interruptible()
 	defer stop()
 	err := app.RunContext(ctx, permute(app, args))
@@ -176,6 +179,7 @@ Examples:
 		ErrWriter:              e.stderr,
 		Reader:                 e.stdin,
 		HideHelpCommand:        true,
+		EnableBashCompletion:   true, // hotpipe completion bash|zsh|fish
 		CustomAppHelpTemplate:  cli.AppHelpTemplate + exitCodesHelp,
 		ExitErrHandler:         func(*cli.Context, error) {},
 		OnUsageError:           onUsageError,
@@ -190,7 +194,7 @@ Examples:
 			&cli.BoolFlag{Name: "progress", Value: isTerminal(e.stderr), Usage: "report progress on stderr (default: on when stderr is a terminal)", EnvVars: []string{"HOTPIPE_PROGRESS"}, Destination: &e.progress},
 		},
 		Commands: []*cli.Command{backupCommand(e), restoreCommand(e), verifyCommand(e), inspectCommand(e),
-			dbCommand(e), putCommand(e), getCommand(e), scanCommand(e), loadCommand(e), versionCommand(e)},
+			dbCommand(e), putCommand(e), getCommand(e), scanCommand(e), loadCommand(e), versionCommand(e), completionCommand(e), manCommand(e)},
 		Metadata: map[string]any{envKey: e},
 		Before: func(*cli.Context) error {
 			if e.dataDir == "" { // HOTPIPE_DATA_DIR set but empty
@@ -248,6 +252,10 @@ func onUsageError(_ *cli.Context, err error, _ bool) error {
 func permute(app *cli.App, args []string) []string {
 	if len(args) == 0 {
 		return args
+	}
+	if n := len(args); n > 1 && args[n-1] == "--generate-bash-completion" {
+		// urfave/cli completes only when this is the last argument.
+		return append(permute(app, args[:n-1]), args[n-1])
 	}
 	var global, path, flags, positional []string
 	cmds, cmdFlags := app.Commands, []cli.Flag(nil)
