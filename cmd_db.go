@@ -24,6 +24,7 @@ func dbCommand(e *env) *cli.Command {
 			if c.NArg() > 0 {
 				return usagef("db: unknown command %q", c.Args().First())
 			}
+			c.App.Writer = e.stderr // usage after an error goes with the error
 			cli.ShowSubcommandHelp(c)
 			return usagef("db: no command given")
 		},

@@ -83,8 +83,8 @@ func describeBuild(bi *debug.BuildInfo, stampedVersion, stampedCommit string, st
 func init() {
 	// --version only: -v would read as "verbose" to most operators.
 	cli.VersionFlag = &cli.BoolFlag{Name: "version", Usage: "print the version on stdout and exit, as the version command does", DisableDefaultText: true}
-	// urfave/cli prints the version to App.Writer, which is stderr here;
-	// the version is data the user asked for, so it goes to stdout.
+	// The version goes to stdout, data the user asked for, whatever
+	// App.Writer is.
 	cli.VersionPrinter = func(c *cli.Context) { printVersion(appEnv(c).stdout) }
 }
 

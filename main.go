@@ -1,8 +1,9 @@
 // Command hotpipe is the admin and hot backup tool of hotpipe's append-only
 // transactional database (package engine).
 //
-// stdout carries data only (values, reports, backup streams); every message,
-// usage text and error goes to stderr. Errors map to exit codes in one place,
+// stdout carries data only (values, reports, backup streams, and the help
+// asked for); every message, usage after an error and error goes to
+// stderr. Errors map to exit codes in one place,
 // exitCode, and every command's help lists them.
 package main
 
@@ -121,9 +122,6 @@ func profile(path string) func() {
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	env := &env{stdin: stdin, stdout: stdout, stderr: stderr}
 	app := newApp(env)
-	if len(args) > 1 && args[len(args)-1] == "--generate-bash-completion" {
-		app.Writer = stdout // the words a completion script asks for are data
-	}
 	ctx, stop := interruptible()
 	defer stop()
 	err := app.RunContext(ctx, permute(app, args))
@@ -175,7 +173,7 @@ Examples:
    hotpipe db status foo
    hotpipe put foo user:1=alice user:2=bob
    hotpipe get foo user:1`,
-		Writer:                 e.stderr,
+		Writer:                 e.stdout, // help asked for and completion words: what was asked for
 		ErrWriter:              e.stderr,
 		Reader:                 e.stdin,
 		HideHelpCommand:        true,
@@ -206,6 +204,7 @@ Examples:
 			if c.NArg() > 0 {
 				return usagef("unknown command %q", c.Args().First())
 			}
+			c.App.Writer = e.stderr // usage after an error goes with the error
 			cli.ShowAppHelp(c)
 			return usagef("no command given")
 		},
