@@ -52,12 +52,12 @@ SIGINT or SIGTERM stops the backup at a frame boundary without an end record
 --follow keeps streaming commits as they become durable, within milliseconds,
 until SIGINT or SIGTERM; then it writes the end record and exits 0. With
 -o FILE it fsyncs FILE at least once a second. A live standby, started
-(foo2 absent or empty) and restarted after either side dies (from the
-standby's last LSN, one frame of overlap) by the same command:
-   hotpipe hot-backup foo --follow --start-lsn "$(hotpipe db hash foo2 2>/dev/null | cut -d' ' -f1)" \
+(foo2 absent or empty) and restarted after either side dies (right after
+the standby's last LSN, its hash compared) by the same command:
+   hotpipe hot-backup foo --follow --after "$(hotpipe db position foo2)" \
      | hotpipe hot-restore foo2 --append --force-replica
---start-lsn takes 0 (what db hash says of an empty database) and the empty
-string (what that says of an absent one) as the first LSN there is.
+--after N starts at N+1; db position prints 0 for an empty or absent
+database. --start-lsn also takes 0 and the empty string as the first LSN.
 
 Examples:
    hotpipe hot-backup foo | bzip2 > foo.bz2
@@ -70,6 +70,7 @@ Examples:
 			&cli.BoolFlag{Name: "append", Usage: "append what FILE lacks to FILE (needs -o)"},
 			&cli.GenericFlag{Name: "start-lsn", Aliases: []string{"start-tx"}, Value: &startLSN{n: 1},
 				Usage: "first LSN to back up (inclusive); 0 and the empty string mean the first", DefaultText: "the first there is"},
+			&cli.Uint64Flag{Name: "after", Usage: "back up what comes after LSN `N`: what a standby at N lacks (db position prints N)"},
 			&cli.Uint64Flag{Name: "end-lsn", Usage: "last LSN to back up", DefaultText: "the last durable LSN at start"},
 			&cli.BoolFlag{Name: "follow", Usage: "keep streaming new commits as they become durable, until SIGINT or SIGTERM"},
 			&cli.StringFlag{Name: "max-rate", Usage: "write at most `RATE` bytes per second (100MB/s, 50MiB, 800k; default: unlimited)", EnvVars: []string{"HOTPIPE_MAX_RATE"}},
@@ -130,6 +131,10 @@ func (e *env) backupOptions(c *cli.Context) (backup.Options, error) {
 		return opts, usagef("hot-backup: --append needs -o FILE (a file it can read back, not stdout)")
 	case file == "-" && isTerminal(e.stdout):
 		return opts, usagef("hot-backup: refusing to write a binary stream to a terminal; use -o FILE or a pipe")
+	case c.IsSet("after") && c.IsSet("start-lsn"):
+		return opts, usagef("hot-backup: give --after or --start-lsn, not both")
+	case appendMode && c.IsSet("after"):
+		return opts, usagef("hot-backup: --append starts where FILE ends; it cannot take --after")
 	case appendMode && c.IsSet("start-lsn"):
 		return opts, usagef("hot-backup: --append starts where FILE ends; it cannot take --start-lsn")
 	case file == "" && isTerminal(e.stdout):
@@ -140,6 +145,11 @@ func (e *env) backupOptions(c *cli.Context) (backup.Options, error) {
 		return opts, usagef("hot-backup: --follow streams until interrupted; it cannot take --end-lsn")
 	}
 	opts = backup.Options{Start: c.Generic("start-lsn").(*startLSN).n, End: c.Uint64("end-lsn"), Follow: c.Bool("follow")}
+	if c.IsSet("after") {
+		if opts.Start = c.Uint64("after") + 1; opts.Start == 0 {
+			return opts, usagef("hot-backup: --after %d: there is no LSN after it", c.Uint64("after"))
+		}
+	}
 	if r := c.String("max-rate"); r != "" {
 		var err error
 		if opts.MaxRate, err = parseRate(r); err != nil {

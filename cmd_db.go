@@ -29,7 +29,7 @@ func dbCommand(e *env) *cli.Command {
 			return usagef("db: no command given")
 		},
 		Subcommands: []*cli.Command{dbCreateCommand(e), dbListCommand(e), dbStatusCommand(e),
-			dbHashCommand(e), dbReplicaCommand(e), dbCheckCommand(e)},
+			dbHashCommand(e), dbPositionCommand(e), dbReplicaCommand(e), dbCheckCommand(e)},
 	}
 }
 
@@ -262,6 +262,43 @@ func onOff(b bool) string {
 		return "on"
 	}
 	return "off"
+}
+
+func dbPositionCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:      "position",
+		Usage:     "print a database's last durable LSN, 0 if it is empty or absent",
+		ArgsUsage: "DB",
+		Description: `Prints the last durable LSN of DB on stdout: 0 when DB is empty or does not
+exist yet. It is where a standby stands, for hot-backup --after: one command
+starts a new standby and restarts an existing one from where it is.
+
+Examples:
+   hotpipe hot-backup foo --follow --after "$(hotpipe db position foo2)" \
+     | hotpipe hot-restore foo2 --append --force-replica`,
+		Action: e.dbPosition,
+	}
+}
+
+func (e *env) dbPosition(c *cli.Context) error {
+	if err := args(c, 1, 1); err != nil {
+		return err
+	}
+	db, err := e.open(c.Args().First(), true)
+	if errors.Is(err, engine.ErrNotFound) {
+		fmt.Fprintln(e.stdout, 0)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	lsn, _, err := db.State()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stdout, lsn)
+	return nil
 }
 
 func (e *env) dbHash(c *cli.Context) error {
