@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"syscall"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -64,7 +65,8 @@ Examples:
    hotpipe hot-backup foo -o foo.backup --max-rate 100M
    hotpipe hot-backup foo -o foo.backup --append
    hotpipe hot-backup foo --start-lsn 123 | xz > inc.xz
-   hotpipe hot-backup foo | hotpipe hot-restore bar`,
+   hotpipe hot-backup foo | hotpipe hot-restore bar
+   hotpipe hot-backup foo -o foo.backup --json 2> report.json`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write to `FILE` instead of stdout (- is stdout)"},
 			&cli.BoolFlag{Name: "append", Usage: "append what FILE lacks to FILE (needs -o)"},
@@ -74,6 +76,7 @@ Examples:
 			&cli.Uint64Flag{Name: "end-lsn", Usage: "last LSN to back up", DefaultText: "the last durable LSN at start"},
 			&cli.BoolFlag{Name: "follow", Usage: "keep streaming new commits as they become durable, until SIGINT or SIGTERM"},
 			&cli.StringFlag{Name: "max-rate", Usage: "write at most `RATE` bytes per second (100MB/s, 50MiB, 800k; default: unlimited)", EnvVars: []string{"HOTPIPE_MAX_RATE"}},
+			&cli.BoolFlag{Name: "json", Usage: "print the report as one JSON object on one line, errors included, on stderr: stdout is the stream's (docs/JSON.md)"},
 		},
 		Action: e.hotBackup,
 	}
@@ -110,6 +113,9 @@ func (e *env) hotBackup(c *cli.Context) error {
 			prog.total = res.End
 		}
 		prog.finish()
+	}
+	if e.asJSON {
+		e.report = backupJSONOf(db.Name(), file, res, time.Since(prog.start))
 	}
 	if err != nil {
 		return backupError(err, db.Name(), file)
@@ -213,6 +219,32 @@ func (e *env) repaired(r backup.Repair) {
 	}
 	fmt.Fprintf(e.stderr, "hotpipe: repaired %s: truncated %d bytes left by an interrupted backup at offset %d (after LSN %d)\n",
 		r.Path, r.Cut, r.Offset, r.After)
+}
+
+// backupReport is what hot-backup --json prints (on stderr).
+type backupReport struct {
+	head
+	DB             string     `json:"db"`
+	File           string     `json:"file"` // "-": stdout
+	FirstLSN       uint64     `json:"first_lsn"`
+	LastLSN        uint64     `json:"last_lsn"`
+	EndLSN         uint64     `json:"end_lsn"`
+	Frames         uint64     `json:"frames"`
+	Bytes          int64      `json:"bytes"`
+	Seconds        float64    `json:"seconds"`
+	BytesPerSecond float64    `json:"bytes_per_second"`
+	LastCommit     *time.Time `json:"last_commit,omitempty"`
+	Complete       bool       `json:"complete"`
+	UpToDate       bool       `json:"up_to_date"`
+}
+
+func backupJSONOf(db, file string, res backup.Result, d time.Duration) *backupReport {
+	if file == "" {
+		file = "-"
+	}
+	return &backupReport{DB: db, File: file, FirstLSN: res.First, LastLSN: res.Last, EndLSN: res.End, Frames: res.Frames,
+		Bytes: res.Bytes, Seconds: d.Seconds(), BytesPerSecond: perSecond(float64(res.Bytes), d),
+		LastCommit: jsonNanos(res.LastTime), Complete: res.Ended, UpToDate: res.UpToDate}
 }
 
 // backupDone reports a successful backup.

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -60,7 +59,8 @@ func dbListCommand(e *env) *cli.Command {
 	return &cli.Command{
 		Name:        "list",
 		Usage:       "list the databases in the data directory",
-		Description: "Prints one database name per line on stdout.\n\nExample:\n   hotpipe --data-dir /var/lib/hotpipe db list",
+		Description: "Prints one database name per line on stdout.\n\nExamples:\n   hotpipe --data-dir /var/lib/hotpipe db list\n   hotpipe db list --json",
+		Flags:       []cli.Flag{jsonFlag()},
 		Action:      e.dbList,
 	}
 }
@@ -76,7 +76,7 @@ replica mode and the writer lock's holder. Works while a writer commits.
 Examples:
    hotpipe db status foo
    hotpipe db status foo --json`,
-		Flags:  []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print the status as JSON"}},
+		Flags:  []cli.Flag{jsonFlag()},
 		Action: e.dbStatus,
 	}
 }
@@ -92,7 +92,9 @@ have identical histories up to it. Takes no lock.
 
 Examples:
    hotpipe db hash foo
-   hotpipe db hash bar 1000`,
+   hotpipe db hash bar 1000
+   hotpipe db hash foo --json`,
+		Flags:  []cli.Flag{jsonFlag()},
 		Action: e.dbHash,
 	}
 }
@@ -177,18 +179,29 @@ func (e *env) dbList(c *cli.Context) error {
 	if _, err := os.Stat(e.dataDir); errors.Is(err, fs.ErrNotExist) {
 		e.warnf("data directory %s does not exist: no databases (--data-dir or HOTPIPE_DATA_DIR names another)", e.dataDir)
 	}
+	if e.asJSON {
+		e.report = &listReport{DataDir: e.dataDir, Databases: append([]string{}, names...)}
+		return nil
+	}
 	for _, n := range names {
 		fmt.Fprintln(e.stdout, n)
 	}
 	return nil
 }
 
+// listReport is what db list --json prints.
+type listReport struct {
+	head
+	DataDir   string   `json:"data_dir"`
+	Databases []string `json:"databases"`
+}
+
 // status is what `db status` reports.
 type status struct {
-	Name       string         `json:"name"`
+	Name       string         `json:"db"`
 	Origin     string         `json:"origin"`
 	LastLSN    uint64         `json:"last_lsn"`
-	StateHash  string         `json:"state_hash"`
+	StateHash  string         `json:"hash"`
 	Frames     uint64         `json:"frames"`
 	Bytes      int64          `json:"bytes"`
 	LastCommit *time.Time     `json:"last_commit,omitempty"`
@@ -205,13 +218,18 @@ func (e *env) dbStatus(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if c.Bool("json") {
-		enc := json.NewEncoder(e.stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(st)
+	if e.asJSON {
+		e.report = &statusReport{status: st}
+		return nil
 	}
 	printStatus(e, st)
 	return nil
+}
+
+// statusReport is what db status --json prints.
+type statusReport struct {
+	head
+	status
 }
 
 func (e *env) readStatus(name string) (status, error) {
@@ -227,7 +245,7 @@ func (e *env) readStatus(name string) (status, error) {
 	st := status{Name: s.Meta.Name, Origin: s.Meta.Origin.String(), LastLSN: s.LastLSN, StateHash: s.StateHash.String(),
 		Frames: s.LastLSN, Bytes: s.Bytes, Replica: s.Meta.Replica, Created: s.Meta.Created}
 	if s.LastLSN > 0 {
-		st.LastCommit = &s.LastCommit
+		st.LastCommit = jsonTime(s.LastCommit)
 	}
 	if s.Locked {
 		st.Lock = &s.Holder
@@ -275,7 +293,9 @@ starts a new standby and restarts an existing one from where it is.
 
 Examples:
    hotpipe hot-backup foo --follow --after "$(hotpipe db position foo2)" \
-     | hotpipe hot-restore foo2 --append --force-replica`,
+     | hotpipe hot-restore foo2 --append --force-replica
+   hotpipe db position foo2 --json`,
+		Flags:  []cli.Flag{jsonFlag()},
 		Action: e.dbPosition,
 	}
 }
@@ -284,21 +304,41 @@ func (e *env) dbPosition(c *cli.Context) error {
 	if err := args(c, 1, 1); err != nil {
 		return err
 	}
-	db, err := e.open(c.Args().First(), true)
-	if errors.Is(err, engine.ErrNotFound) {
-		fmt.Fprintln(e.stdout, 0)
+	name := c.Args().First()
+	db, err := e.open(name, true)
+	var lsn uint64
+	switch {
+	case errors.Is(err, engine.ErrNotFound): // where a new standby starts
+	case err != nil:
+		return err
+	default:
+		defer db.Close()
+		if lsn, _, err = db.State(); err != nil {
+			return err
+		}
+	}
+	if e.asJSON {
+		e.report = &positionReport{DB: name, Exists: db != nil, LastLSN: lsn}
 		return nil
-	}
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	lsn, _, err := db.State()
-	if err != nil {
-		return err
 	}
 	fmt.Fprintln(e.stdout, lsn)
 	return nil
+}
+
+// positionReport is what db position --json prints.
+type positionReport struct {
+	head
+	DB      string `json:"db"`
+	Exists  bool   `json:"exists"`
+	LastLSN uint64 `json:"last_lsn"`
+}
+
+// hashReport is what db hash --json prints: h(LSN) of DB.
+type hashReport struct {
+	head
+	DB   string `json:"db"`
+	LSN  uint64 `json:"lsn"`
+	Hash string `json:"hash"`
 }
 
 func (e *env) dbHash(c *cli.Context) error {
@@ -321,6 +361,10 @@ func (e *env) dbHash(c *cli.Context) error {
 		if h, err = db.HashAt(lsn); err != nil {
 			return err
 		}
+	}
+	if e.asJSON {
+		e.report = &hashReport{DB: db.Name(), LSN: lsn, Hash: h.String()}
+		return nil
 	}
 	fmt.Fprintf(e.stdout, "%d %s\n", lsn, h)
 	return nil

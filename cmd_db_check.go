@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"path/filepath"
 
@@ -26,55 +25,47 @@ writes: it runs beside a writer.
 Examples:
    hotpipe db check foo
    hotpipe db check foo --json`,
-		Flags:  []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print the report as JSON"}},
+		Flags:  []cli.Flag{jsonFlag()},
 		Action: e.dbCheck,
 	}
 }
 
-// checkReport is db check's result, as printed with --json.
+// checkReport is what db check --json prints.
 type checkReport struct {
-	DB       string         `json:"db"`
-	OK       bool           `json:"ok"`
-	LastLSN  uint64         `json:"last_lsn"`
-	Frames   uint64         `json:"frames"`
-	Segments int            `json:"segments"`
-	Bytes    int64          `json:"bytes"`
-	Problems []checkProblem `json:"problems"`
-}
-
-type checkProblem struct {
-	File    string `json:"file"`
-	Offset  int64  `json:"offset"`
-	LSN     uint64 `json:"lsn"`
-	Message string `json:"message"`
+	head
+	DB       string        `json:"db"`
+	LastLSN  uint64        `json:"last_lsn"`
+	Hash     string        `json:"hash"`
+	Frames   uint64        `json:"frames"`
+	Segments int           `json:"segment_files"`
+	Bytes    int64         `json:"bytes"`
+	Problems []problemJSON `json:"problems"`
 }
 
 func (e *env) dbCheck(c *cli.Context) error {
 	if err := args(c, 1, 1); err != nil {
 		return err
 	}
-	name, asJSON := c.Args().First(), c.Bool("json")
+	name := c.Args().First()
 	db, err := e.open(name, true)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
 	var opts verify.Options
-	if !asJSON { // each problem as it is found: a check of a large database takes a while
+	if !e.asJSON { // each problem as it is found: a check of a large database takes a while
 		opts.OnFinding = func(f verify.Finding) {
 			fmt.Fprintf(e.stdout, "%s: %s offset %d (LSN %d): %s\n", name, filepath.Base(f.Source), f.Offset, f.LSN, f.Err)
 		}
 	}
 	rep, err := verify.Database(c.Context, db, opts)
+	if e.asJSON && rep != nil {
+		e.report = checkJSONOf(rep) // how far it got, when it was stopped
+	}
 	if err != nil {
 		return err
 	}
-	if asJSON {
-		enc := json.NewEncoder(e.stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(checkJSONOf(rep)); err != nil {
-			return err
-		}
+	if e.asJSON {
 		return rep.Err()
 	}
 	fmt.Fprintf(e.stdout, "%s: LSN 1..%d, %d frames ok, %d segment(s), %d bytes\n", name, rep.Last, rep.Frames, rep.Segments, rep.Bytes)
@@ -86,10 +77,11 @@ func (e *env) dbCheck(c *cli.Context) error {
 	return nil
 }
 
-func checkJSONOf(rep *verify.DBReport) checkReport {
-	out := checkReport{DB: rep.DB, OK: rep.OK(), LastLSN: rep.Last, Frames: rep.Frames, Segments: rep.Segments, Bytes: rep.Bytes, Problems: []checkProblem{}}
+func checkJSONOf(rep *verify.DBReport) *checkReport {
+	out := &checkReport{DB: rep.DB, LastLSN: rep.Last, Hash: rep.Hash.String(), Frames: rep.Frames,
+		Segments: rep.Segments, Bytes: rep.Bytes, Problems: []problemJSON{}}
 	for _, f := range rep.Findings {
-		out.Problems = append(out.Problems, checkProblem{File: filepath.Base(f.Source), Offset: f.Offset, LSN: f.LSN, Message: f.Err.Error()})
+		out.Problems = append(out.Problems, problemOf(f, f.Source))
 	}
 	return out
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -29,7 +28,7 @@ Examples:
    hotpipe inspect foo.bz2 --json`,
 		Flags: []cli.Flag{
 			&cli.StringSliceFlag{Name: "input", Aliases: []string{"i"}, Usage: "read `FILE` (- is stdin)"},
-			&cli.BoolFlag{Name: "json", Usage: "print the segments as JSON"},
+			jsonFlag(),
 		},
 		Action: e.inspect,
 	}
@@ -38,16 +37,24 @@ Examples:
 // segmentInfo is one segment as inspect shows it.
 type segmentInfo struct {
 	Offset   int64     `json:"offset"`
-	Source   string    `json:"source"`
+	DB       string    `json:"db"`
 	Origin   string    `json:"origin"`
 	Created  time.Time `json:"created"`
-	Base     uint64    `json:"base_lsn"`
-	First    uint64    `json:"first_lsn"`
-	Last     uint64    `json:"last_lsn"`
+	BaseLSN  uint64    `json:"base_lsn"`
+	FirstLSN uint64    `json:"first_lsn"`
+	LastLSN  uint64    `json:"last_lsn"`
 	Frames   uint64    `json:"frames"`
 	Bytes    uint64    `json:"bytes"`
-	LastHash string    `json:"last_hash"`
+	Hash     string    `json:"hash"`
 	Complete bool      `json:"complete"`
+}
+
+// inspectReport is what inspect --json prints.
+type inspectReport struct {
+	head
+	File     string        `json:"file"`
+	Read     string        `json:"read"` // "end_records" or "scan"
+	Segments []segmentInfo `json:"segments"`
 }
 
 func (e *env) inspect(c *cli.Context) error {
@@ -77,16 +84,16 @@ func (e *env) inspect(c *cli.Context) error {
 	if errors.Is(listErr, context.Canceled) {
 		return listErr // interrupted: no listing, as verify prints no report
 	}
-	var segs []segmentInfo // null in JSON when there is none, as before
+	segs := []segmentInfo{}
 	for _, s := range list {
 		segs = append(segs, info(s))
 	}
-	if c.Bool("json") {
-		enc := json.NewEncoder(e.stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(segs); err != nil {
-			return err
+	if e.asJSON {
+		read := "end_records"
+		if scanned {
+			read = "scan"
 		}
+		e.report = &inspectReport{File: jsonFile(name), Read: read, Segments: segs}
 	} else {
 		printSegments(e, name, segs, scanned)
 	}
@@ -95,8 +102,8 @@ func (e *env) inspect(c *cli.Context) error {
 
 func info(s stream.SegmentInfo) segmentInfo {
 	h, end := s.Header, s.End
-	return segmentInfo{Offset: s.Offset, Source: h.Name, Origin: h.Origin.String(), Created: h.Created,
-		Base: h.Base, First: end.First, Last: end.Last, Frames: end.Frames, Bytes: end.Length, LastHash: end.LastHash.String(), Complete: s.Complete}
+	return segmentInfo{Offset: s.Offset, DB: h.Name, Origin: h.Origin.String(), Created: h.Created.UTC(), BaseLSN: h.Base,
+		FirstLSN: end.First, LastLSN: end.Last, Frames: end.Frames, Bytes: end.Length, Hash: end.LastHash.String(), Complete: s.Complete}
 }
 
 // printSegments prints one line per segment. Names are shown escaped: a
@@ -112,12 +119,12 @@ func printSegments(e *env, name string, segs []segmentInfo, scanned bool) {
 		if !s.Complete {
 			state = ", truncated (no end record)"
 		}
-		lsns := fmt.Sprintf("LSN %d..%d (base %d), %d frames", s.First, s.Last, s.Base, s.Frames)
+		lsns := fmt.Sprintf("LSN %d..%d (base %d), %d frames", s.FirstLSN, s.LastLSN, s.BaseLSN, s.Frames)
 		if s.Frames == 0 {
-			lsns = fmt.Sprintf("no frames (base %d)", s.Base)
+			lsns = fmt.Sprintf("no frames (base %d)", s.BaseLSN)
 		}
 		fmt.Fprintf(e.stdout, "segment %d at offset %d: source %s, origin %s, created %s, %s, %d bytes, last hash %s%s\n",
-			i+1, s.Offset, shown(s.Source), s.Origin, s.Created.Format(time.RFC3339), lsns, s.Bytes, s.LastHash, state)
+			i+1, s.Offset, shown(s.DB), s.Origin, s.Created.Format(time.RFC3339), lsns, s.Bytes, s.Hash, state)
 	}
 }
 
@@ -129,11 +136,11 @@ func (e *env) openInspected(name string) (*os.File, string, func() error, error)
 		if err != nil {
 			return nil, "", nil, err
 		}
-		return f, name, f.Close, nil
+		return f, inputName(name), f.Close, nil
 	}
 	f, ok := e.stdin.(*os.File)
 	if !ok {
 		return nil, "", nil, usagef("inspect: stdin is not a file here")
 	}
-	return f, "stdin", func() error { return nil }, nil
+	return f, stdinName, func() error { return nil }, nil
 }

@@ -19,8 +19,10 @@ stdout once it is durable. A key is everything before the first '='.
 
 Examples:
    hotpipe put foo user:1=alice user:2=bob
-   hotpipe put foo user:3=carol --delete user:1`,
+   hotpipe put foo user:3=carol --delete user:1
+   hotpipe put foo user:4=dave --json`,
 		Flags: []cli.Flag{
+			jsonFlag(),
 			&cli.StringSliceFlag{Name: "delete", Aliases: []string{"d"}, Usage: "delete `KEY` in the same transaction (repeatable)"},
 		},
 		Action: e.put,
@@ -55,6 +57,20 @@ func (e *env) put(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := db.Close(); err != nil {
+		return err
+	}
+	if e.asJSON {
+		e.report = &putReport{DB: c.Args().First(), LSN: lsn}
+		return nil
+	}
 	fmt.Fprintln(e.stdout, lsn)
-	return db.Close()
+	return nil
+}
+
+// putReport is what put --json prints: the LSN of the transaction, durable.
+type putReport struct {
+	head
+	DB  string `json:"db"`
+	LSN uint64 `json:"lsn"`
 }

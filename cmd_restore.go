@@ -62,6 +62,7 @@ Examples:
    hotpipe hot-restore bar -i full.backup -i inc1.backup -i inc2.backup
    hotpipe hot-restore bar -i foo.backup --target-time 2026-11-20T14:30:00Z
    hotpipe hot-restore -i foo.backup --verify
+   hotpipe hot-restore bar -i foo.backup --json
    hotpipe hot-restore foo -i /backup/foo.backup --if-not-exists --if-input-exists   # at boot`,
 		Flags: []cli.Flag{
 			&cli.StringSliceFlag{Name: "input", Aliases: []string{"i"}, Usage: "read `FILE` (repeatable, in order; - is stdin)"},
@@ -73,6 +74,7 @@ Examples:
 			&cli.BoolFlag{Name: "verify", Aliases: []string{"verify-only"}, Usage: "check the input only; write nothing"},
 			&cli.Uint64Flag{Name: "target-lsn", Usage: "stop after LSN `N` (point-in-time restore)"},
 			&cli.StringFlag{Name: "target-time", Usage: "stop after the last frame committed at or before `T` (RFC 3339, or \"latest\")"},
+			jsonFlag(),
 		},
 		Action: e.hotRestore,
 	}
@@ -89,6 +91,9 @@ func (e *env) hotRestore(c *cli.Context) error {
 	if c.Bool("if-input-exists") {
 		if files = e.existingFiles(files); len(files) == 0 {
 			e.notef("hot-restore: no input exists; nothing restored")
+			if e.asJSON {
+				e.report = &restoreReport{DB: c.Args().First(), Skipped: true}
+			}
 			return nil
 		}
 	}
@@ -101,7 +106,7 @@ func (e *env) hotRestore(c *cli.Context) error {
 		if err := args(c, 0, 1); err != nil {
 			return err
 		}
-		return e.verifyInputs(c.Context, inputs, false)
+		return e.verifyInputs(c.Context, inputs)
 	}
 	if err := args(c, 1, 1); err != nil {
 		return err
@@ -115,6 +120,9 @@ func (e *env) hotRestore(c *cli.Context) error {
 		seen = p
 	}
 	res, err := replica.Restore(c.Context, e.dataDir, name, stream.NewReader(inputs, stream.Options{}), opts)
+	if e.asJSON {
+		e.report = restoreJSONOf(name, res, time.Since(prog.start))
+	}
 	if res.Skipped {
 		e.notef("hot-restore %s: %s exists (at LSN %d); --if-not-exists leaves it untouched", name, name, res.State.LSN)
 		return nil
@@ -123,11 +131,60 @@ func (e *env) hotRestore(c *cli.Context) error {
 		prog.finish()
 	}
 	if err != nil {
-		e.restoreFailed(name, res, err)
+		if !e.asJSON { // the report says where the database is
+			e.restoreFailed(name, res, err)
+		}
 		return restoreHint(err, opts)
 	}
 	e.restored(name, res, prog)
 	return nil
+}
+
+// restoreReport is what hot-restore --json prints. last_lsn and hash are
+// the database's as the restore left it, durable, also after an error;
+// first_lsn is the first LSN applied (0: none).
+type restoreReport struct {
+	head
+	DB             string     `json:"db"`
+	FirstLSN       uint64     `json:"first_lsn"`
+	LastLSN        uint64     `json:"last_lsn"`
+	Hash           string     `json:"hash,omitempty"`
+	Frames         uint64     `json:"frames"`
+	Bytes          int64      `json:"bytes"`
+	Seconds        float64    `json:"seconds"`
+	BytesPerSecond float64    `json:"bytes_per_second"`
+	LastCommit     *time.Time `json:"last_commit,omitempty"`
+	StreamLastLSN  uint64     `json:"stream_last_lsn"`
+	Full           bool       `json:"full"`
+	UpToDate       bool       `json:"up_to_date"`
+	Skipped        bool       `json:"skipped"`
+	Replica        bool       `json:"replica"`
+	Restoring      bool       `json:"restoring"`
+	Stop           *stopJSON  `json:"stop,omitempty"`
+}
+
+// stopJSON is where a point-in-time restore stopped.
+type stopJSON struct {
+	LastLSN    uint64     `json:"last_lsn"`
+	LastCommit *time.Time `json:"last_commit,omitempty"`
+	NextLSN    uint64     `json:"next_lsn,omitempty"`
+	NextCommit *time.Time `json:"next_commit,omitempty"`
+}
+
+func restoreJSONOf(name string, res replica.Result, d time.Duration) *restoreReport {
+	r := &restoreReport{DB: name, FirstLSN: res.First, Frames: res.Frames, Bytes: res.Bytes, Seconds: d.Seconds(),
+		BytesPerSecond: perSecond(float64(res.Bytes), d), StreamLastLSN: res.StreamLast,
+		Full: res.Full, UpToDate: res.UpToDate, Skipped: res.Skipped}
+	if st := res.State; st != nil {
+		r.LastLSN, r.Hash, r.Replica, r.Restoring = st.LSN, st.Hash.String(), st.Replica, st.Restoring
+		if res.Frames > 0 && res.Last <= st.LSN { // the recovery point, when durable
+			r.LastCommit = jsonTime(res.LastTime)
+		}
+	}
+	if s := res.Stop; s != nil {
+		r.Stop = &stopJSON{LastLSN: s.Last, LastCommit: jsonTime(s.LastTime), NextLSN: s.Next, NextCommit: jsonTime(s.NextTime)}
+	}
+	return r
 }
 
 // restoreHint adds to a refused restore the flag that changes the answer.

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -33,7 +32,7 @@ Examples:
    hotpipe verify -i full.backup -i inc1.backup`,
 		Flags: []cli.Flag{
 			&cli.StringSliceFlag{Name: "input", Aliases: []string{"i"}, Usage: "read `FILE` (repeatable, in order; - is stdin)"},
-			&cli.BoolFlag{Name: "json", Usage: "print the report as JSON"},
+			jsonFlag(),
 		},
 		Action: func(c *cli.Context) error {
 			files, err := inputFiles(c)
@@ -45,74 +44,64 @@ Examples:
 				return err
 			}
 			defer closeInputs()
-			return e.verifyInputs(c.Context, inputs, c.Bool("json"))
+			return e.verifyInputs(c.Context, inputs)
 		},
 	}
 }
 
-// verifyJSON is what verify --json prints.
-type verifyJSON struct {
-	OK        bool        `json:"ok"`
-	Inputs    []inputJSON `json:"inputs"`
-	Problems  []problem   `json:"problems"`
-	First     uint64      `json:"first_lsn"`
-	Last      uint64      `json:"last_lsn"`
-	Frames    uint64      `json:"frames"`
-	Segments  int         `json:"segments"`
-	Bytes     int64       `json:"bytes"`
-	FirstTime *time.Time  `json:"first_commit,omitempty"`
-	LastTime  *time.Time  `json:"last_commit,omitempty"`
-	FinalHash string      `json:"final_hash,omitempty"`
+// verifyReport is what verify --json prints.
+type verifyReport struct {
+	head
+	Inputs      []inputJSON   `json:"inputs"`
+	Problems    []problemJSON `json:"problems"`
+	FirstLSN    uint64        `json:"first_lsn"`
+	LastLSN     uint64        `json:"last_lsn"`
+	Frames      uint64        `json:"frames"`
+	Segments    int           `json:"segment_count"`
+	Bytes       int64         `json:"bytes"`
+	FirstCommit *time.Time    `json:"first_commit,omitempty"`
+	LastCommit  *time.Time    `json:"last_commit,omitempty"`
+	Hash        string        `json:"hash,omitempty"`
 }
 
+// inputJSON sums up one input.
 type inputJSON struct {
-	Source   string `json:"source"`
-	First    uint64 `json:"first_lsn"`
-	Last     uint64 `json:"last_lsn"`
+	File     string `json:"file"`
+	FirstLSN uint64 `json:"first_lsn"`
+	LastLSN  uint64 `json:"last_lsn"`
 	Frames   uint64 `json:"frames"`
-	Segments int    `json:"segments"`
-	Status   string `json:"status"`
-}
-
-type problem struct {
-	Source  string `json:"source"`
-	Offset  int64  `json:"offset"`
-	LSN     uint64 `json:"lsn,omitempty"`
-	Message string `json:"message"`
+	Segments int    `json:"segment_count"`
+	OK       bool   `json:"ok"`
 }
 
 // verifyInputs verifies inputs as one stream (package verify), prints the
 // report on stdout, and returns the report's error: nil when the stream
 // verified, else the first finding, wrapped.
-func (e *env) verifyInputs(ctx context.Context, inputs []stream.Input, asJSON bool) error {
+func (e *env) verifyInputs(ctx context.Context, inputs []stream.Input) error {
 	rep, err := verify.Stream(ctx, inputs, verify.Options{})
 	if err != nil {
 		return err // interrupted: no report
 	}
-	if asJSON {
-		enc := json.NewEncoder(e.stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(verifyJSONOf(rep)); err != nil {
-			return err
-		}
+	if e.asJSON {
+		e.report = verifyJSONOf(rep)
 	} else {
 		printVerify(e, rep)
 	}
 	return rep.Err()
 }
 
-func verifyJSONOf(rep *verify.Report) verifyJSON {
-	out := verifyJSON{OK: rep.OK(), Problems: []problem{}, First: rep.First, Last: rep.Last,
+func verifyJSONOf(rep *verify.Report) *verifyReport {
+	out := &verifyReport{Inputs: []inputJSON{}, Problems: []problemJSON{}, FirstLSN: rep.First, LastLSN: rep.Last,
 		Frames: rep.Frames, Segments: rep.Segments, Bytes: rep.Bytes}
 	for _, in := range rep.Inputs {
-		out.Inputs = append(out.Inputs, inputJSON{Source: in.Source, First: in.First, Last: in.Last,
-			Frames: in.Frames, Segments: in.Segments, Status: inputStatus(in)})
+		out.Inputs = append(out.Inputs, inputJSON{File: jsonFile(in.Source), FirstLSN: in.First, LastLSN: in.Last,
+			Frames: in.Frames, Segments: in.Segments, OK: in.Findings == 0})
 	}
 	for _, f := range rep.Findings {
-		out.Problems = append(out.Problems, problem{Source: f.Source, Offset: f.Offset, LSN: f.LSN, Message: f.Err.Error()})
+		out.Problems = append(out.Problems, problemOf(f, jsonFile(f.Source)))
 	}
 	if rep.Frames > 0 {
-		out.FirstTime, out.LastTime, out.FinalHash = &rep.FirstTime, &rep.LastTime, rep.FinalHash.String()
+		out.FirstCommit, out.LastCommit, out.Hash = jsonTime(rep.FirstTime), jsonTime(rep.LastTime), rep.FinalHash.String()
 	}
 	return out
 }

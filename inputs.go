@@ -24,7 +24,7 @@ func (e *env) openInputs(ctx context.Context, files []string) ([]stream.Input, f
 // then needs no file.
 func (e *env) inputsOf(ctx context.Context, files []string, lazy bool) ([]stream.Input, func(), error) {
 	if len(files) == 0 {
-		return []stream.Input{{Name: "stdin", R: stream.Cancelable(ctx, e.stdin)}}, func() {}, nil
+		return []stream.Input{{Name: stdinName, R: stream.Cancelable(ctx, e.stdin)}}, func() {}, nil
 	}
 	var inputs []stream.Input
 	var closers []func() error
@@ -35,13 +35,13 @@ func (e *env) inputsOf(ctx context.Context, files []string, lazy bool) ([]stream
 	}
 	for _, name := range files {
 		if name == "-" {
-			inputs = append(inputs, stream.Input{Name: "stdin", R: stream.Cancelable(ctx, e.stdin)})
+			inputs = append(inputs, stream.Input{Name: stdinName, R: stream.Cancelable(ctx, e.stdin)})
 			continue
 		}
 		if lazy {
 			l := &lazyFile{ctx: ctx, name: name}
 			closers = append(closers, l.close)
-			inputs = append(inputs, stream.Input{Name: name, R: l})
+			inputs = append(inputs, stream.Input{Name: inputName(name), R: l})
 			continue
 		}
 		f, err := os.Open(name)
@@ -50,9 +50,32 @@ func (e *env) inputsOf(ctx context.Context, files []string, lazy bool) ([]stream
 			return nil, nil, err
 		}
 		closers = append(closers, f.Close)
-		inputs = append(inputs, stream.Input{Name: name, R: stream.Cancelable(ctx, f)})
+		inputs = append(inputs, stream.Input{Name: inputName(name), R: stream.Cancelable(ctx, f)})
 	}
 	return inputs, closeAll, nil
+}
+
+// stdinName is standard input's name in messages ("stdin: offset 12: ...")
+// and reports ("-" in JSON, see jsonFile).
+const stdinName = "stdin"
+
+// inputName is the name of an input file in messages and reports: its
+// path, but ./stdin for a file named stdin, which would read as standard
+// input.
+func inputName(path string) string {
+	if path == stdinName {
+		return "./" + path
+	}
+	return path
+}
+
+// jsonFile is an input's name in JSON: "-" for standard input, as on the
+// command line.
+func jsonFile(name string) string {
+	if name == stdinName {
+		return "-"
+	}
+	return name
 }
 
 // inputFiles returns the files a command reads, given as arguments or

@@ -124,11 +124,20 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	app := newApp(env)
 	ctx, stop := interruptible()
 	defer stop()
-	err := app.RunContext(ctx, permute(app, args))
+	line := permute(app, args)
+	env.asJSON, env.command = line.asJSON, line.command
+	err := app.RunContext(ctx, line.args)
 	if err == nil && env.notFound != "" {
 		err = usagef("unknown command %q", env.notFound)
 	}
-	if err != nil && !errors.Is(err, errBrokenPipe) {
+	switch {
+	case env.asJSON:
+		out := stdout
+		if line.command == "hot-backup" { // stdout is the stream's
+			out = stderr
+		}
+		printReport(out, line.command, env.report, err)
+	case err != nil && !errors.Is(err, errBrokenPipe):
 		fmt.Fprintf(stderr, "hotpipe: %v\n", err)
 		if errors.Is(err, errUsage) {
 			fmt.Fprintln(stderr, "Run 'hotpipe --help' or 'hotpipe COMMAND --help' for usage.")
@@ -145,6 +154,11 @@ type env struct {
 	quiet          bool
 	progress       bool
 	notFound       string
+	// asJSON: --json was given; the command records its report, which run
+	// prints (report.go), and prints no summaries.
+	asJSON  bool
+	command string // the command as typed, like "db status"
+	report  reporter
 }
 
 // warnf prints a warning on stderr, even with -q.
@@ -152,9 +166,10 @@ func (e *env) warnf(format string, args ...any) {
 	fmt.Fprintf(e.stderr, "hotpipe: "+format+"\n", args...)
 }
 
-// notef prints an operator message on stderr unless -q was given.
+// notef prints an operator message on stderr unless -q or --json was
+// given (a report says it all).
 func (e *env) notef(format string, args ...any) {
-	if !e.quiet {
+	if !e.quiet && !e.asJSON {
 		fmt.Fprintf(e.stderr, format+"\n", args...)
 	}
 }
@@ -244,17 +259,27 @@ func onUsageError(_ *cli.Context, err error, _ bool) error {
 	return usagef("%v", err)
 }
 
+// commandLine is a command line as run gives it to the app, and what run
+// needs to know of it before the app has parsed it.
+type commandLine struct {
+	args    []string
+	command string // the command path as typed, like "db status"
+	asJSON  bool   // --json was given (and --help was not)
+}
+
 // permute moves flags given after positional arguments in front of them,
 // because urfave/cli v2 stops parsing flags at the first argument and
 // hotpipe's documented usage is `hotpipe hot-backup foo -o FILE`. Global
 // flags given after the command move before it. "--" ends flag parsing.
-func permute(app *cli.App, args []string) []string {
+func permute(app *cli.App, args []string) commandLine {
 	if len(args) == 0 {
-		return args
+		return commandLine{args: args}
 	}
 	if n := len(args); n > 1 && args[n-1] == "--generate-bash-completion" {
 		// urfave/cli completes only when this is the last argument.
-		return append(permute(app, args[:n-1]), args[n-1])
+		line := permute(app, args[:n-1])
+		line.args, line.asJSON = append(line.args, args[n-1]), false
+		return line
 	}
 	var global, path, flags, positional []string
 	cmds, cmdFlags := app.Commands, []cli.Flag(nil)
@@ -293,7 +318,26 @@ func permute(app *cli.App, args []string) []string {
 			break
 		}
 	}
-	return append(out, positional...)
+	line := commandLine{args: append(out, positional...), command: strings.Join(path, " ")}
+	line.asJSON = hasFlag(flags, "json") && !hasFlag(flags, "help", "h") && !hasFlag(global, "help", "h", "version", "v")
+	return line
+}
+
+// hasFlag reports whether flags (tokens of a command line) set one of the
+// named boolean flags.
+func hasFlag(flags []string, names ...string) bool {
+	for _, a := range flags {
+		if !strings.HasPrefix(a, "-") {
+			continue // a flag's value
+		}
+		name, v, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		for _, n := range names {
+			if name == n && (!hasValue || v == "true" || v == "1") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // flagKind reports whether flag token a takes a separate value, and whether
