@@ -24,7 +24,7 @@ func (e *env) openInputs(ctx context.Context, files []string) ([]stream.Input, f
 // then needs no file.
 func (e *env) inputsOf(ctx context.Context, files []string, lazy bool) ([]stream.Input, func(), error) {
 	if len(files) == 0 {
-		return []stream.Input{{Name: stdinName, R: stream.Cancelable(ctx, e.stdin)}}, func() {}, nil
+		return []stream.Input{e.stdinInput(ctx)}, func() {}, nil
 	}
 	var inputs []stream.Input
 	var closers []func() error
@@ -35,7 +35,7 @@ func (e *env) inputsOf(ctx context.Context, files []string, lazy bool) ([]stream
 	}
 	for _, name := range files {
 		if name == "-" {
-			inputs = append(inputs, stream.Input{Name: stdinName, R: stream.Cancelable(ctx, e.stdin)})
+			inputs = append(inputs, e.stdinInput(ctx))
 			continue
 		}
 		if lazy {
@@ -53,6 +53,16 @@ func (e *env) inputsOf(ctx context.Context, files []string, lazy bool) ([]stream
 		inputs = append(inputs, stream.Input{Name: inputName(name), R: stream.Cancelable(ctx, f)})
 	}
 	return inputs, closeAll, nil
+}
+
+// stdinInput is standard input as an input. Read from a terminal, which
+// is rarely what was meant, the command says it is waiting for a stream:
+// it would otherwise sit silent until Ctrl-D.
+func (e *env) stdinInput(ctx context.Context) stream.Input {
+	if f, ok := e.stdin.(*os.File); ok && isTerminal(f) {
+		e.notef("%s: waiting for a backup stream on stdin, a terminal (pipe one in or give FILE; Ctrl-D ends the input)", e.command)
+	}
+	return stream.Input{Name: stdinName, R: stream.Cancelable(ctx, e.stdin)}
 }
 
 // stdinName is standard input's name in messages ("stdin: offset 12: ...")
