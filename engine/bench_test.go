@@ -116,6 +116,20 @@ func BenchmarkFollow(b *testing.B) {
 // segments, read from the page cache: the speed of db check's CPU work
 // (CRC, body, the hash chain) and of its reads.
 func BenchmarkCheck(b *testing.B) {
+	benchmarkCheck(b, CheckOptions{Found: func(p *CorruptionError) { b.Fatal(p) }})
+}
+
+// BenchmarkCheckProgress is BenchmarkCheck reporting progress, as db check
+// does for its display.
+func BenchmarkCheckProgress(b *testing.B) {
+	var last CheckProgress
+	benchmarkCheck(b, CheckOptions{Found: func(p *CorruptionError) { b.Fatal(p) }, Progress: func(p CheckProgress) { last = p }})
+	if last.Bytes != last.TotalBytes || last.LSN != last.End {
+		b.Fatalf("last progress %+v; want the end", last)
+	}
+}
+
+func benchmarkCheck(b *testing.B, opts CheckOptions) {
 	dir := b.TempDir()
 	if _, err := Create(dir, "db", CreateOptions{Replica: true, SegmentSize: 4 << 20}); err != nil {
 		b.Fatal(err)
@@ -144,7 +158,7 @@ func BenchmarkCheck(b *testing.B) {
 	b.ReportAllocs()
 	b.SetBytes(total)
 	for b.Loop() {
-		rep, err := db.CheckAll(b.Context(), func(p *CorruptionError) { b.Fatal(p) })
+		rep, err := db.CheckAll(b.Context(), opts)
 		if err != nil || rep.Bytes != total {
 			b.Fatalf("CheckAll: %d bytes, %v; want %d", rep.Bytes, err, total)
 		}

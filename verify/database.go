@@ -53,13 +53,13 @@ func (r *DBReport) Err() error {
 // and reports no progress inside one.
 func Database(ctx context.Context, db *engine.DB, opts Options) (*DBReport, error) {
 	rep := &DBReport{DB: db.Name()}
-	sum, err := db.CheckAll(ctx, func(p *engine.CorruptionError) {
+	sum, err := db.CheckAll(ctx, engine.CheckOptions{Found: func(p *engine.CorruptionError) {
 		f := dbFinding(p)
 		rep.Findings = append(rep.Findings, f)
 		if opts.OnFinding != nil {
 			opts.OnFinding(f)
 		}
-	})
+	}})
 	rep.Last, rep.Hash, rep.Frames, rep.Segments, rep.Bytes = sum.Last, sum.Hash, sum.Frames, sum.Segments, sum.Bytes
 	if err := stream.Stopped(ctx); err != nil {
 		return rep, err
