@@ -34,7 +34,9 @@ type Options struct {
 // when End is not 0, else counts alone.
 type Progress struct {
 	Source string // the input, or the database's segment file, being read
-	Offset int64  // the offset in it of the record or block just checked
+	// Offset is, for Stream, the offset in Source of the record or block
+	// just checked; for Database, how far into Source the check has got.
+	Offset int64
 	LSN    uint64 // the last LSN checked so far; 0 before the first frame
 	Frames uint64 // frames checked so far, all inputs or segments
 	// Bytes is what has been checked so far: for Stream the stream bytes
