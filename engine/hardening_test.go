@@ -307,12 +307,12 @@ func TestCheckReportsEveryDamagedFrame(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got []uint64
-	rep, err := ro.CheckAll(t.Context(), func(p *CorruptionError) {
+	rep, err := ro.CheckAll(t.Context(), CheckOptions{Found: func(p *CorruptionError) {
 		if !errors.Is(p, txframe.ErrChecksum) || p.Path == "" || p.Offset == 0 {
 			t.Errorf("finding %v, want a checksum error naming file and offset", p)
 		}
 		got = append(got, p.LSN)
-	})
+	}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"path/filepath"
 	"testing"
 
 	"github.com/hotpipe/hotpipe/stream"
@@ -114,5 +115,54 @@ func TestStreamCancelledStalledPipe(t *testing.T) {
 	}
 	if res.rep.Segments != 1 || len(res.rep.Findings) != 0 || res.rep.Last > 7 {
 		t.Errorf("report %+v; want the one header and no more than LSN 7, no findings", res.rep)
+	}
+}
+
+// A check of a database is cancelled within a segment, from a callback,
+// and returns the cause of the cancellation with a report of how far it
+// got; Progress is not called after it.
+func TestDatabaseCancelledMidway(t *testing.T) {
+	cause := errors.New("operator said stop")
+	tests := []struct {
+		name     string
+		damage   uint64 // LSN of a frame to damage; 0 for none
+		cancelAt func(cancel context.CancelCauseFunc) verify.Options
+		findings int
+		progress int // calls to Progress
+	}{
+		{name: "from Progress", progress: 1,
+			cancelAt: func(cancel context.CancelCauseFunc) verify.Options {
+				return verify.Options{Progress: func(verify.Progress) { cancel(cause) }}
+			}},
+		{name: "from OnFinding", damage: 2, findings: 1,
+			cancelAt: func(cancel context.CancelCauseFunc) verify.Options {
+				return verify.Options{OnFinding: func(verify.Finding) { cancel(cause) }}
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := newDBOf(t, 64<<20, bigTxs, bigValue) // one segment of 4 MiB
+			if tt.damage != 0 {
+				damage(t, filepath.Join(dir, "db"), tt.damage)
+			}
+			db := openRO(t, dir)
+			ctx, cancel := context.WithCancelCause(context.Background())
+			defer cancel(nil)
+			opts := tt.cancelAt(cancel)
+			calls, progress := 0, opts.Progress
+			opts.Progress = func(p verify.Progress) {
+				calls++
+				if progress != nil {
+					progress(p)
+				}
+			}
+			rep, err := verify.Database(ctx, db, opts)
+			if !errors.Is(err, cause) || !errors.Is(err, context.Canceled) {
+				t.Fatalf("Database: %v; want %v and context.Canceled", err, cause)
+			}
+			if rep == nil || len(rep.Findings) != tt.findings || calls != tt.progress || rep.Frames >= bigTxs*3/4 { // a MiB or two of 4: not the whole segment
+				t.Fatalf("report %+v after %d progress calls; want %d findings, %d calls, stopped early in the segment", rep, calls, tt.findings, tt.progress)
+			}
+		})
 	}
 }

@@ -46,20 +46,28 @@ func (r *DBReport) Err() error {
 // (engine.Options{ReadOnly: true}), db may have a writer in another
 // process, and the durable prefix at the start is what is checked.
 //
+// Options.Progress, when set, is called after about every MiB checked and
+// once more at the end, with the durable LSN and the bytes of segment data
+// the check will reach (Progress.End and TotalBytes) known from the start.
+//
 // The error is for what stopped the check itself (reading a file failed,
-// or the cause of ctx's cancellation, checked between segment files); the
-// report is returned in every case and says how far the check got.
-// Options.Progress is not called: the engine checks a segment at a time
-// and reports no progress inside one.
+// or the cause of ctx's cancellation, checked about every MiB); the report
+// is returned in every case and says how far the check got.
 func Database(ctx context.Context, db *engine.DB, opts Options) (*DBReport, error) {
 	rep := &DBReport{DB: db.Name()}
-	sum, err := db.CheckAll(ctx, func(p *engine.CorruptionError) {
+	copts := engine.CheckOptions{Found: func(p *engine.CorruptionError) {
 		f := dbFinding(p)
 		rep.Findings = append(rep.Findings, f)
 		if opts.OnFinding != nil {
 			opts.OnFinding(f)
 		}
-	})
+	}}
+	if opts.Progress != nil {
+		copts.Progress = func(p engine.CheckProgress) {
+			opts.Progress(Progress{Source: p.Path, Offset: p.Offset, LSN: p.LSN, Frames: p.Frames, Bytes: p.Bytes, End: p.End, TotalBytes: p.TotalBytes})
+		}
+	}
+	sum, err := db.CheckAll(ctx, copts)
 	rep.Last, rep.Hash, rep.Frames, rep.Segments, rep.Bytes = sum.Last, sum.Hash, sum.Frames, sum.Segments, sum.Bytes
 	if err := stream.Stopped(ctx); err != nil {
 		return rep, err

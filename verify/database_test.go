@@ -21,8 +21,24 @@ const dbTxs = 45
 // closes the writer, and returns the data directory.
 func newDB(t *testing.T) string {
 	t.Helper()
+	return newDBOf(t, engine.MinSegmentSize, dbTxs, 150)
+}
+
+// Big databases are some MiB, so that a check reports progress several
+// times: bigTxs commits of 100 KiB values in 1 MiB segments.
+const (
+	bigTxs     = 40
+	bigValue   = 100 << 10
+	bigSegment = 1 << 20
+)
+
+// newDBOf makes database "db" of txs one-put commits with values of value
+// bytes, in segments of segSize, closes the writer, and returns the data
+// directory.
+func newDBOf(t *testing.T, segSize int64, txs, value int) string {
+	t.Helper()
 	dir := t.TempDir()
-	if _, err := engine.Create(dir, "db", engine.CreateOptions{SegmentSize: engine.MinSegmentSize}); err != nil {
+	if _, err := engine.Create(dir, "db", engine.CreateOptions{SegmentSize: segSize}); err != nil {
 		t.Fatal(err)
 	}
 	clock := time.Unix(0, t0)
@@ -30,8 +46,8 @@ func newDB(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i := range dbTxs {
-		e := txframe.Entry{Op: txframe.OpPut, Key: fmt.Appendf(nil, "k%04d", i), Value: bytes.Repeat([]byte{'v'}, 150)}
+	for i := range txs {
+		e := txframe.Entry{Op: txframe.OpPut, Key: fmt.Appendf(nil, "k%04d", i), Value: bytes.Repeat([]byte{'v'}, value)}
 		if _, err := db.Commit([]txframe.Entry{e}); err != nil {
 			t.Fatal(err)
 		}
@@ -76,6 +92,22 @@ func frameAt(t *testing.T, dbDir string, lsn uint64) (string, int64, int) {
 	}
 	t.Fatalf("no frame of LSN %d in %s", lsn, dbDir)
 	return "", 0, 0
+}
+
+// damage flips a byte inside the value of the frame of lsn, so that its
+// length still reads, and returns the finding a check should make.
+func damage(t *testing.T, dbDir string, lsn uint64) want {
+	t.Helper()
+	path, off, n := frameAt(t, dbDir, lsn)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[off+int64(n)/2] ^= 0xff
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return want{txframe.ErrChecksum, path, off, lsn}
 }
 
 // snapshot reads every file of the database directory.
@@ -139,16 +171,7 @@ func TestDatabaseDamage(t *testing.T) {
 	dbDir := filepath.Join(dir, "db")
 	var wants []want
 	for _, lsn := range []uint64{10, 40} {
-		path, off, n := frameAt(t, dbDir, lsn)
-		b, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b[off+int64(n)/2] ^= 0xff // inside the value: the length still reads
-		if err := os.WriteFile(path, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		wants = append(wants, want{txframe.ErrChecksum, path, off, lsn})
+		wants = append(wants, damage(t, dbDir, lsn))
 	}
 	if wants[0].source == wants[1].source {
 		t.Fatal("both frames are in one segment file; the test wants two")
@@ -190,5 +213,64 @@ func TestDatabaseCancelled(t *testing.T) {
 	rep, err := verify.Database(ctx, db, verify.Options{})
 	if !errors.Is(err, context.Canceled) || rep == nil || rep.Frames != 0 {
 		t.Fatalf("Database: %v, %+v; want context.Canceled before any frame", err, rep)
+	}
+}
+
+// A check of a database of several segments and MiB reports its progress
+// as it goes, damaged or not: counts that only grow, a segment file of
+// the database as the source, the durable LSN and the bytes it will reach
+// known from the first call, and a last call at both.
+func TestDatabaseProgress(t *testing.T) {
+	tests := []struct {
+		name   string
+		damage []uint64 // LSNs of frames to damage
+	}{
+		{name: "clean"},
+		{name: "damaged", damage: []uint64{3, 25}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := newDBOf(t, bigSegment, bigTxs, bigValue)
+			dbDir := filepath.Join(dir, "db")
+			var wants []want
+			for _, lsn := range tt.damage {
+				wants = append(wants, damage(t, dbDir, lsn))
+			}
+			db := openRO(t, dir)
+			durable, _, err := db.State()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var calls []verify.Progress
+			rep, err := verify.Database(context.Background(), db, verify.Options{
+				Progress: func(p verify.Progress) { calls = append(calls, p) },
+			})
+			if err != nil {
+				t.Fatalf("Database: %v", err)
+			}
+			checkFindings(t, rep.Findings, wants)
+			if len(calls) < 4 || rep.Segments < 4 {
+				t.Fatalf("%d progress calls in %d segments; want one a MiB of some 4 MiB", len(calls), rep.Segments)
+			}
+			total := calls[0].TotalBytes
+			var last verify.Progress
+			for i, p := range calls {
+				switch {
+				case p.End != durable || p.TotalBytes != total:
+					t.Errorf("call %d: %+v; want End %d, TotalBytes %d as at the start", i, p, durable, total)
+				case p.LSN < last.LSN || p.Frames < last.Frames || p.Bytes < last.Bytes || p.Bytes > total:
+					t.Errorf("call %d: %+v after %+v; want counts that only grow, to TotalBytes", i, p, last)
+				case filepath.Dir(p.Source) != dbDir || filepath.Ext(p.Source) != ".seg" || p.Offset <= 0:
+					t.Errorf("call %d: %s offset %d; want a place in a segment file of %s", i, p.Source, p.Offset, dbDir)
+				}
+				last = p
+			}
+			if last.LSN != durable || last.LSN != rep.Last || last.Frames != rep.Frames || last.Bytes != total {
+				t.Errorf("last call %+v, report %+v; want LSN %d, its frames, every byte", last, rep, durable)
+			}
+			if clean := len(tt.damage) == 0; clean != (rep.Bytes == total) {
+				t.Errorf("%d bytes of frames passed of %d; want all exactly when clean", rep.Bytes, total)
+			}
+		})
 	}
 }

@@ -14,6 +14,9 @@
 //   - the report (a *Report or *DBReport) sums up what verified: LSN range,
 //     frames, segments, bytes, and for a stream the commit-time range and
 //     the final hash; its Err method turns the findings into one error;
+//   - Options.Progress, when set, is told how far the check has got, and
+//     for Database how far it will go (Progress.End, Progress.TotalBytes),
+//     for a display of a percentage and an ETA;
 //   - the error returned beside the report is only for what stopped the
 //     check itself, such as the cancellation of its context
 //     (stream.Stopped: its cause and context.Canceled); the report then says how far the

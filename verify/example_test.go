@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"os"
 	"time"
 
+	"github.com/hotpipe/hotpipe/engine"
 	"github.com/hotpipe/hotpipe/stream"
 	"github.com/hotpipe/hotpipe/txframe"
 	"github.com/hotpipe/hotpipe/verify"
@@ -79,4 +81,55 @@ func Example() {
 	// final hash: 555dec5998468ac93041b0237bad5df48f5b7dc39a5ab1388e312b3e28fd0488
 	// finding: cut.backup offset 386 (LSN 4), truncated: true
 	// ok: false error is the finding's: true
+}
+
+// A database checked with a display of its progress: the percentage of
+// the bytes it will read and an ETA, known from the start. A database of
+// a few MiB or more is reported on every MiB; this small one only at the
+// end.
+func ExampleDatabase() {
+	dir, err := os.MkdirTemp("", "verify-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	if _, err := engine.Create(dir, "foo", engine.CreateOptions{}); err != nil {
+		log.Fatal(err)
+	}
+	w, err := engine.Open(dir, "foo", engine.Options{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	for i := range 3 {
+		if _, err := w.Commit([]txframe.Entry{{Op: txframe.OpPut, Key: fmt.Appendf(nil, "user:%d", i), Value: []byte("alice")}}); err != nil {
+			log.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		log.Fatal(err)
+	}
+
+	db, err := engine.Open(dir, "foo", engine.Options{ReadOnly: true}) // as db check does, beside a writer
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db.Close()
+	start := time.Now()
+	rep, err := verify.Database(context.Background(), db, verify.Options{
+		Progress: func(p verify.Progress) {
+			if p.TotalBytes == 0 || p.Bytes == 0 {
+				return // nothing to show a share of yet
+			}
+			done := float64(p.Bytes) / float64(p.TotalBytes)
+			eta := time.Duration(float64(time.Since(start)) * (1 - done) / done)
+			fmt.Printf("LSN %d of %d, %.0f%%, ETA %s\n", p.LSN, p.End, 100*done, eta.Round(time.Second))
+		},
+	})
+	if err != nil {
+		log.Fatal(err) // cancelled, or a file could not be read
+	}
+	fmt.Printf("ok %v: LSN 1..%d, %d frames\n", rep.OK(), rep.Last, rep.Frames)
+	// Output:
+	// LSN 3 of 3, 100%, ETA 0s
+	// ok true: LSN 1..3, 3 frames
 }

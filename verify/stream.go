@@ -18,23 +18,39 @@ type Options struct {
 	// come (bbolt's Tx.Check streams them the same way). Report.Findings
 	// holds the same findings, in the same order.
 	OnFinding func(Finding)
-	// Progress, when set, is called on the verifying goroutine after each
-	// record or block of frames Stream checks, with how far it has got.
-	// Database, which the engine checks segment by segment, does not call
-	// it.
+	// Progress, when set, is called on the verifying goroutine with how
+	// far the check has got: by Stream after each record or block of
+	// frames, by Database after about every MiB of segment data and once
+	// more at the end.
 	Progress func(Progress)
 	// XZDictMax bounds the dictionary an xz input may make the decoder
 	// allocate; 0 means stream.DefaultXZDictMax.
 	XZDictMax int
 }
 
-// Progress is how far Stream has got.
+// Progress is how far Stream or Database has got and, when it is known at
+// the start, how far it will go. A display shows a percentage and an ETA
+// from Bytes of TotalBytes when TotalBytes is not 0, else from LSN of End
+// when End is not 0, else counts alone.
 type Progress struct {
-	Source string // the input being read
-	Offset int64  // the offset in it of the record or block just checked
+	Source string // the input, or the database's segment file, being read
+	// Offset is, for Stream, the offset in Source of the record or block
+	// just checked; for Database, how far into Source the check has got.
+	Offset int64
 	LSN    uint64 // the last LSN checked so far; 0 before the first frame
-	Frames uint64 // frames checked so far, all inputs
-	Bytes  int64  // stream bytes checked so far, all inputs
+	Frames uint64 // frames checked so far, all inputs or segments
+	// Bytes is what has been checked so far: for Stream the stream bytes
+	// of all inputs, for Database the segment data, damaged frames
+	// included, so that it ends at TotalBytes.
+	Bytes int64
+	// End is the last LSN the check will reach: for Database the durable
+	// LSN at the start; 0 when not known (Stream) or the database is
+	// empty.
+	End uint64
+	// TotalBytes is what Bytes will reach: for Database the bytes of
+	// durable segment data at the start, from the file sizes; 0 when not
+	// known (Stream: its inputs may be pipes, or compressed).
+	TotalBytes int64
 }
 
 // Report is what Stream found: every finding, and a summary of the frames

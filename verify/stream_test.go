@@ -106,6 +106,9 @@ func TestStreamClean(t *testing.T) {
 			if p.Frames < last.Frames || p.Bytes < last.Bytes || p.LSN < last.LSN {
 				t.Errorf("progress went back: %+v after %+v", p, last)
 			}
+			if p.End != 0 || p.TotalBytes != 0 {
+				t.Errorf("progress %+v: a stream's end is not known", p)
+			}
 			last, calls = p, calls+1
 		},
 	})
