@@ -192,11 +192,7 @@ func (s *startLSN) String() string { return strconv.FormatUint(s.n, 10) }
 // last durable LSN when it starts), so each report brings it; a following
 // backup shows its lag behind db instead of an end.
 func (e *env) backupProgress(db *engine.DB, opts *backup.Options) *progress {
-	verb := "hot-backup " + db.Name()
-	if opts.Follow {
-		verb += " (following)"
-	}
-	prog := e.newProgress(verb, max(opts.Start, 1), 0)
+	prog := e.newProgress("hot-backup", db.Name(), max(opts.Start, 1), 0)
 	if opts.Follow {
 		prog.source = func() uint64 { lsn, _, _ := db.State(); return lsn }
 	}

@@ -112,7 +112,7 @@ func (e *env) hotRestore(c *cli.Context) error {
 		return err
 	}
 	name := c.Args().First()
-	prog := e.newProgress("hot-restore "+name, 0, expectedEnd(c.StringSlice("input"), opts.TargetLSN))
+	prog := e.newProgress("hot-restore", name, 0, expectedEnd(c.StringSlice("input"), opts.TargetLSN))
 	var seen replica.Progress
 	opts.Notify = e.notify
 	opts.Progress = func(p replica.Progress) {

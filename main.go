@@ -152,7 +152,7 @@ type env struct {
 	stdout, stderr io.Writer
 	dataDir        string
 	quiet          bool
-	progress       bool
+	progress       progressFlag
 	notFound       string
 	// asJSON: --json was given; the command records its report, which run
 	// prints (report.go), and prints no summaries.
@@ -204,7 +204,8 @@ Examples:
 			&cli.StringFlag{Name: "data-dir", Value: "./data", EnvVars: []string{"HOTPIPE_DATA_DIR"},
 				Usage: "directory holding the databases", Destination: &e.dataDir},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print no summaries or notices on stderr (warnings and errors still print)", EnvVars: []string{"HOTPIPE_QUIET"}, Destination: &e.quiet},
-			&cli.BoolFlag{Name: "progress", Value: isTerminal(e.stderr), Usage: "report progress on stderr (default: on when stderr is a terminal)", EnvVars: []string{"HOTPIPE_PROGRESS"}, Destination: &e.progress},
+			&cli.GenericFlag{Name: "progress", Value: &e.progress, DefaultText: "on when stderr is a terminal, unless -q", EnvVars: []string{"HOTPIPE_PROGRESS"},
+				Usage: "report progress on stderr, or with `[=json]` as JSON lines (=false: none); on a terminal, one line fitted to its width, drawn by one hotpipe process of a pipeline at a time (they take a lock on the terminal)"},
 		},
 		Commands: []*cli.Command{backupCommand(e), restoreCommand(e), verifyCommand(e), inspectCommand(e),
 			dbCommand(e), putCommand(e), getCommand(e), scanCommand(e), loadCommand(e), versionCommand(e), completionCommand(e), manCommand(e)},
@@ -372,8 +373,14 @@ func lookupFlag(flags []cli.Flag, name string) cli.Flag {
 }
 
 func takesArg(f cli.Flag) bool {
-	_, isBool := f.(*cli.BoolFlag)
-	return !isBool
+	switch f := f.(type) {
+	case *cli.BoolFlag:
+		return false
+	case *cli.GenericFlag: // --progress: a boolean flag to the flag package
+		b, ok := f.Value.(interface{ IsBoolFlag() bool })
+		return !ok || !b.IsBoolFlag()
+	}
+	return true
 }
 
 func findCommand(cmds []*cli.Command, name string) *cli.Command {
