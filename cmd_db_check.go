@@ -52,13 +52,21 @@ func (e *env) dbCheck(c *cli.Context) error {
 		return err
 	}
 	defer db.Close()
-	var opts verify.Options
+	last, _, err := db.State()
+	if err != nil {
+		return err
+	}
+	prog := e.newProgress("db check", name, 1, last)
+	opts := verify.Options{Progress: func(p verify.Progress) {
+		prog.add(p.Frames-prog.frames, int(p.Bytes-prog.bytes), p.LSN, 0)
+	}}
 	if !e.asJSON { // each problem as it is found: a check of a large database takes a while
 		opts.OnFinding = func(f verify.Finding) {
 			fmt.Fprintf(e.stdout, "%s: %s offset %d (LSN %d): %s\n", name, filepath.Base(f.Source), f.Offset, f.LSN, f.Err)
 		}
 	}
 	rep, err := verify.Database(c.Context, db, opts)
+	prog.finish()
 	if e.asJSON && rep != nil {
 		e.report = checkJSONOf(rep) // how far it got, when it was stopped
 	}

@@ -82,7 +82,9 @@ func (e *env) load(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	stop := e.loadProgress(db, first, o.Txs)
 	last, err := loadgen.Run(c.Context, db, w, o)
+	stop()
 	elapsed := time.Since(start)
 	if e.asJSON {
 		last := max(last, first) // 0 when none was acknowledged
@@ -120,6 +122,43 @@ type loadReport struct {
 	Workers         int     `json:"workers"`
 	Seconds         float64 `json:"seconds"`
 	FramesPerSecond float64 `json:"frames_per_second"`
+}
+
+// loadProgress shows load's progress, LSN x of first+txs, from the
+// database's own state, read at each interval: the committers are not
+// slowed by it. The returned func stops it and shows the last state.
+func (e *env) loadProgress(db *engine.DB, first uint64, txs int) (stop func()) {
+	prog := e.newProgress("load", db.Name(), first+1, first+uint64(txs))
+	if !prog.on {
+		return func() {}
+	}
+	bytes0, _ := db.Size()
+	update := func() {
+		lsn, _, err := db.State()
+		size, err2 := db.Size()
+		if err != nil || err2 != nil || lsn <= first {
+			return
+		}
+		t, _ := db.LastTime()
+		prog.add(lsn-first-prog.frames, int(size-bytes0-prog.bytes), lsn, t.UnixNano())
+	}
+	done, finished := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(finished)
+		tick := time.NewTicker(prog.every)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				update()
+				prog.finish()
+				return
+			case <-tick.C:
+				update()
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
 }
 
 // loadUsage says what loadgen refused in terms of the command's flags.

@@ -106,7 +106,7 @@ func (e *env) hotRestore(c *cli.Context) error {
 		if err := args(c, 0, 1); err != nil {
 			return err
 		}
-		return e.verifyInputs(c.Context, inputs)
+		return e.verifyInputs(c.Context, inputs, files)
 	}
 	if err := args(c, 1, 1); err != nil {
 		return err

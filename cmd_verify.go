@@ -44,7 +44,7 @@ Examples:
 				return err
 			}
 			defer closeInputs()
-			return e.verifyInputs(c.Context, inputs)
+			return e.verifyInputs(c.Context, inputs, files)
 		},
 	}
 }
@@ -77,8 +77,13 @@ type inputJSON struct {
 // verifyInputs verifies inputs as one stream (package verify), prints the
 // report on stdout, and returns the report's error: nil when the stream
 // verified, else the first finding, wrapped.
-func (e *env) verifyInputs(ctx context.Context, inputs []stream.Input) error {
-	rep, err := verify.Stream(ctx, inputs, verify.Options{})
+func (e *env) verifyInputs(ctx context.Context, inputs []stream.Input, files []string) error {
+	prog := e.newProgress(e.command, "", 1, expectedEnd(files, 0))
+	rep, err := verify.Stream(ctx, inputs, verify.Options{Progress: func(p verify.Progress) {
+		prog.file = p.Source
+		prog.add(p.Frames-prog.frames, int(p.Bytes-prog.bytes), p.LSN, 0)
+	}})
+	prog.finish()
 	if err != nil {
 		return err // interrupted: no report
 	}

@@ -136,7 +136,8 @@ type progress struct {
 	on, tty    bool
 	json       bool
 	command    string // "hot-backup"
-	db         string // the database, or another name for what is handled
+	db         string // the database handled, if any
+	file       string // else the input being read (verify)
 	start      time.Time
 	next       time.Time
 	every      time.Duration

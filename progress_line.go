@@ -41,8 +41,11 @@ func (p *progress) line(now time.Time, width int) string {
 func (p *progress) parts(now time.Time) []linePart {
 	elapsed := max(now.Sub(p.start).Seconds(), 1e-9)
 	head := p.command
-	if p.db != "" {
+	switch {
+	case p.db != "":
 		head += " " + shown(p.db)
+	case p.file != "":
+		head += " " + shown(p.file)
 	}
 	if p.source != nil {
 		head += " (following)"
@@ -177,6 +180,7 @@ type progressRecord struct {
 	Type           string   `json:"type"` // "progress"
 	Command        string   `json:"command"`
 	DB             string   `json:"db,omitempty"`
+	File           string   `json:"file,omitempty"`
 	LSN            uint64   `json:"lsn"`               // last LSN handled
 	EndLSN         uint64   `json:"end_lsn,omitempty"` // last LSN expected
 	Frames         uint64   `json:"frames"`
@@ -216,6 +220,9 @@ func (p *progress) jsonLine(now time.Time, done bool) []byte {
 	}
 	if p.lastTime != 0 {
 		r.LastCommit = commitTime(p.lastTime)
+	}
+	if p.file != "" {
+		r.File = jsonFile(p.file)
 	}
 	b, err := json.Marshal(r)
 	if err != nil { // only NaN or an infinity could fail, and none is made above
