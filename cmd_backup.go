@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"strconv"
-	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -296,20 +294,4 @@ func (r *reworded) Unwrap() error { return r.err }
 
 func reword(err error, format string, args ...any) error {
 	return &reworded{msg: fmt.Sprintf(format, args...), err: err}
-}
-
-// isTerminalPath reports whether path names a terminal. Only a character
-// device is opened to ask, with O_NOCTTY so that opening it cannot make it
-// this process's controlling terminal.
-func isTerminalPath(path string) bool {
-	fi, err := os.Stat(path)
-	if err != nil || fi.Mode()&os.ModeCharDevice == 0 {
-		return false
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|syscall.O_NOCTTY, 0)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	return isTerminal(f)
 }

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 
 	"github.com/hotpipe/hotpipe/engine"
 	"github.com/hotpipe/hotpipe/stream"
@@ -182,15 +180,4 @@ func (j *job) settle(err error) error {
 		return nil
 	}
 	return &FileError{Path: o.path, State: Incomplete, Last: j.res.Last, Err: err}
-}
-
-// syncParent fsyncs the directory holding path, so that a file just
-// created or removed there is durably so by name.
-func syncParent(path string) error {
-	d, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	return errors.Join(err, d.Close())
 }

@@ -4,15 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"syscall"
 
 	"github.com/hotpipe/hotpipe/engine"
 )
 
 // outFile is the backup file of File or Append. It holds an exclusive
-// flock on the file itself (a lock file beside it could be removed from
-// under its holder) from before anything is read or written until it is
-// closed. It counts what is durable, because after a failed write or fsync
+// lock on the file itself (lockFile; a lock file beside it could be removed
+// from under its holder) from before anything is read or written until it
+// is closed. It counts what is durable, because after a failed write or fsync
 // the kernel may have dropped pages it still reports as written (and a
 // later fsync may succeed without them): from then on nothing is synced
 // again, and takeBack undoes what may be lost.
@@ -60,11 +59,14 @@ func openOut(path string, seam func(*os.File) syncWriter) (*outFile, error) {
 	}
 }
 
+// errLockHeld is what lockFile returns when another holds the lock.
+var errLockHeld = errors.New("lock held elsewhere")
+
 // lockOut takes the file's lock without waiting, checks that path still
 // names the file locked, and records the holder beside it.
 func lockOut(f *os.File, path string, created bool, seam func(*os.File) syncWriter) (*outFile, error) {
-	err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-	if errors.Is(err, syscall.EWOULDBLOCK) {
+	err := lockFile(f)
+	if errors.Is(err, errLockHeld) {
 		f.Close()
 		return nil, &FileLockedError{Path: path, Holder: readFileHolder(path)}
 	}
@@ -98,7 +100,7 @@ func sameFile(f *os.File, path string) error {
 
 // holderFile is where the holder of a backup file's lock describes
 // itself: beside the file, since the file's bytes are the backup. It only
-// describes; the lock is the file's flock, so a stale or removed
+// describes; the lock is the file's own (lockFile), so a stale or removed
 // description changes nothing.
 func holderFile(path string) string { return path + ".lock" }
 
@@ -110,7 +112,7 @@ func holderFile(path string) string { return path + ".lock" }
 func writeFileHolder(path string) os.FileInfo {
 	hp := holderFile(path)
 	for try := 0; try < 2; try++ {
-		f, err := os.OpenFile(hp, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
+		f, err := os.OpenFile(hp, os.O_WRONLY|os.O_CREATE|os.O_EXCL|oNoFollow, 0o600)
 		if errors.Is(err, os.ErrExist) && try == 0 && staleHolder(hp) {
 			_ = os.Remove(hp)
 			continue

@@ -58,7 +58,7 @@ type DB struct {
 	name  string
 	dir   string
 	opts  Options
-	lock  *os.File
+	lock  *writerLock
 	w     *writer // nil when read-only
 	files fileCache
 	idx   index

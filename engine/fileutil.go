@@ -11,20 +11,6 @@ const (
 	fileMode = 0o600
 )
 
-// syncDir fsyncs a directory so that entries created or renamed in it are
-// durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
 // writeFileAtomic replaces path with data: write a temp file, fsync it,
 // rename it over path, fsync the directory. A crash leaves either the old or
 // the new contents, never a mix.

@@ -7,14 +7,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"syscall"
 	"time"
 )
 
 // lockFile records who holds a database's writer lock. It is only a label:
-// the lock itself is an flock on the database directory, which cannot be
-// unlinked or replaced while it holds files, so deleting or replacing LOCK
-// never lets a second writer in.
+// on unix the lock itself is an flock on the database directory, which
+// cannot be unlinked or replaced while it holds files, so deleting or
+// replacing LOCK never lets a second writer in (windows: see lockWriter).
 const lockFile = "LOCK"
 
 // Holder describes the process holding a database's writer lock.
@@ -39,23 +38,28 @@ const (
 	lockRetryDelay = 10 * time.Millisecond
 )
 
-// acquireLock takes the exclusive writer lock of the database in dir (an
-// flock on the directory itself) and records this process in LOCK. The lock
-// is released when the returned handle is closed, including when the
-// process dies.
-func acquireLock(dir, name string) (*os.File, error) {
+// errLockHeld is what a platform's lockWriter returns when another holds
+// the lock.
+var errLockHeld = errors.New("lock held elsewhere")
+
+// acquireLock takes the exclusive writer lock of the database in dir (see
+// lockWriter for what is locked on each platform) and records this process
+// in LOCK. The lock is released when the returned lock is closed, including
+// when the process dies.
+func acquireLock(dir, name string) (*writerLock, error) {
 	d, err := os.Open(dir)
 	if err != nil {
 		return nil, err
 	}
+	var held *os.File
 	for i := 0; ; i++ {
-		err = syscall.Flock(int(d.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if !errors.Is(err, syscall.EWOULDBLOCK) || i == lockRetries {
+		held, err = lockWriter(d)
+		if !errors.Is(err, errLockHeld) || i == lockRetries {
 			break
 		}
 		time.Sleep(lockRetryDelay)
 	}
-	if errors.Is(err, syscall.EWOULDBLOCK) {
+	if errors.Is(err, errLockHeld) {
 		d.Close()
 		return nil, &LockedError{DB: name, Holder: readHolder(dir)}
 	}
@@ -63,11 +67,26 @@ func acquireLock(dir, name string) (*os.File, error) {
 		d.Close()
 		return nil, fmt.Errorf("lock %s: %w", dir, err)
 	}
+	l := &writerLock{dir: d, held: held}
 	if err := recordHolder(dir); err != nil {
-		d.Close()
+		l.close()
 		return nil, fmt.Errorf("lock %s: %w", dir, err)
 	}
-	return d, nil
+	return l, nil
+}
+
+// writerLock is a database's writer lock, held.
+type writerLock struct {
+	dir  *os.File // the database directory, open: sameDir compares its path with it
+	held *os.File // what holds the lock: dir itself, or a file in it (lockWriter)
+}
+
+// close drops the lock.
+func (l *writerLock) close() error {
+	if l.held == l.dir {
+		return l.dir.Close()
+	}
+	return errors.Join(l.held.Close(), l.dir.Close())
 }
 
 // recordHolder describes this process in LOCK. The lock is already held,
@@ -142,7 +161,7 @@ func (db *DB) sameDir() error {
 	if db.lock == nil {
 		return nil
 	}
-	held, err := db.lock.Stat()
+	held, err := db.lock.dir.Stat()
 	if err != nil {
 		return err
 	}
@@ -154,9 +173,9 @@ func (db *DB) sameDir() error {
 }
 
 // releaseLock clears the holder record and drops the lock.
-func releaseLock(d *os.File) error {
-	_ = os.WriteFile(filepath.Join(d.Name(), lockFile), nil, fileMode)
-	return d.Close()
+func releaseLock(l *writerLock) error {
+	_ = os.WriteFile(filepath.Join(l.dir.Name(), lockFile), nil, fileMode)
+	return l.close()
 }
 
 // LockHolder reports whether a writer holds the lock of the database in
@@ -174,12 +193,9 @@ func LockHolder(dataDir, name string) (Holder, bool, error) {
 		return Holder{}, false, err
 	}
 	defer d.Close()
-	err = syscall.Flock(int(d.Fd()), syscall.LOCK_SH|syscall.LOCK_NB)
-	if errors.Is(err, syscall.EWOULDBLOCK) {
+	held, err := probeLock(d)
+	if held {
 		return readHolder(dir), true, nil
 	}
-	if err != nil {
-		return Holder{}, false, err
-	}
-	return Holder{}, false, syscall.Flock(int(d.Fd()), syscall.LOCK_UN)
+	return Holder{}, false, err
 }

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"sort"
-	"syscall"
 	"time"
 )
 
@@ -219,11 +218,7 @@ func (b *bench) peakRSS(args ...string) (float64, error) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return 0, fmt.Errorf("%v: %v\n%s", args, err, out)
 	}
-	ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	if !ok {
-		return 0, fmt.Errorf("no rusage")
-	}
-	return float64(ru.Maxrss) / 1024, nil // Linux reports KiB
+	return maxRSS(cmd.ProcessState)
 }
 
 // writerCase measures a writer's commit rate alone, while hot-backups of the
