@@ -8,9 +8,9 @@ import (
 	"github.com/hotpipe/hotpipe/txframe"
 )
 
-// Object is one object of a repository, as its listing gives it: what its
+// Entry is one object of a repository, as its listing gives it: what its
 // name says, and its size.
-type Object struct {
+type Entry struct {
 	Name
 	Key  string // the object's name in the store
 	Size int64
@@ -21,7 +21,7 @@ type Object struct {
 type History struct {
 	DB      string
 	Origin  txframe.Origin
-	Objects []Object
+	Objects []Entry
 }
 
 // Catalog is a repository's content as its listing gives it.
@@ -45,7 +45,7 @@ func (c *Catalog) Add(key string, size int64) {
 		h = &History{DB: n.DB, Origin: n.Origin}
 		c.Histories = append(c.Histories, h)
 	}
-	h.Objects = append(h.Objects, Object{Name: n, Key: key, Size: size})
+	h.Objects = append(h.Objects, Entry{Name: n, Key: key, Size: size})
 }
 
 // Sort puts histories and their objects in order.
@@ -54,7 +54,7 @@ func (c *Catalog) Sort() {
 		return cmp.Or(cmp.Compare(a.DB, b.DB), cmp.Compare(a.Origin.String(), b.Origin.String()))
 	})
 	for _, h := range c.Histories {
-		slices.SortFunc(h.Objects, func(a, b Object) int {
+		slices.SortFunc(h.Objects, func(a, b Entry) int {
 			return cmp.Or(cmp.Compare(a.First, b.First), cmp.Compare(a.Last, b.Last), cmp.Compare(a.Key, b.Key))
 		})
 	}

@@ -42,9 +42,9 @@ const (
 // MaxLevel is the highest backup level.
 const MaxLevel = 9
 
-// ErrName marks an object name that is not one of a repository's: the
+// ErrForeign marks an object name that is not one of a repository's: the
 // object is no part of the catalog.
-var ErrName = errors.New("not a hotpipe repository object name")
+var ErrForeign = errors.New("not a hotpipe repository object name")
 
 // Name is what an object's name says.
 type Name struct {
@@ -94,23 +94,23 @@ func Prefix(db string, origin txframe.Origin) string {
 func (n Name) Check() error {
 	switch {
 	case engine.ValidateName(n.DB) != nil:
-		return fmt.Errorf("%w: database name %q", ErrName, n.DB)
+		return fmt.Errorf("%w: database name %q", ErrForeign, n.DB)
 	case n.Origin.IsZero():
-		return fmt.Errorf("%w: no origin", ErrName)
+		return fmt.Errorf("%w: no origin", ErrForeign)
 	case n.First == 0 || n.Last < n.First:
-		return fmt.Errorf("%w: LSN range %d..%d", ErrName, n.First, n.Last)
+		return fmt.Errorf("%w: LSN range %d..%d", ErrForeign, n.First, n.Last)
 	case n.Kind > Backup || n.Level < 0 || n.Level > MaxLevel || n.Kind == Archive && n.Level != 0:
-		return fmt.Errorf("%w: kind %d level %d", ErrName, n.Kind, n.Level)
+		return fmt.Errorf("%w: kind %d level %d", ErrForeign, n.Kind, n.Level)
 	case n.LastTime.Before(n.FirstTime):
-		return fmt.Errorf("%w: commit times %s after %s", ErrName, n.FirstTime, n.LastTime)
+		return fmt.Errorf("%w: commit times %s after %s", ErrForeign, n.FirstTime, n.LastTime)
 	}
 	return nil
 }
 
-// ParseName parses an object name; an error wraps ErrName.
+// ParseName parses an object name; an error wraps ErrForeign.
 func ParseName(s string) (Name, error) {
 	var n Name
-	bad := func(what string) (Name, error) { return Name{}, fmt.Errorf("%w: %q: %s", ErrName, s, what) }
+	bad := func(what string) (Name, error) { return Name{}, fmt.Errorf("%w: %q: %s", ErrForeign, s, what) }
 	rest, ok := strings.CutSuffix(s, nameSuffix)
 	if !ok {
 		return bad("no " + nameSuffix + " suffix")

@@ -73,8 +73,8 @@ func TestParseNameRefuses(t *testing.T) {
 		strings.Replace(good, ".hp", ".x20261207T000000Z.y.hp", 1),
 		"foo/bar/" + good,
 	} {
-		if n, err := ParseName(s); !errors.Is(err, ErrName) {
-			t.Errorf("ParseName(%q) = %+v, %v; want ErrName", s, n, err)
+		if n, err := ParseName(s); !errors.Is(err, ErrForeign) {
+			t.Errorf("ParseName(%q) = %+v, %v; want ErrForeign", s, n, err)
 		}
 	}
 }
@@ -86,8 +86,8 @@ func FuzzParseName(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		n, err := ParseName(s)
 		if err != nil {
-			if !errors.Is(err, ErrName) {
-				t.Fatalf("ParseName(%q): %v is not ErrName", s, err)
+			if !errors.Is(err, ErrForeign) {
+				t.Fatalf("ParseName(%q): %v is not ErrForeign", s, err)
 			}
 			return
 		}

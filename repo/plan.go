@@ -20,7 +20,7 @@ var ErrEmpty = errors.New("no object to restore from")
 // A target before from needs nothing: the plan is empty.
 // When target cannot be reached, the error is a *txframe.GapError naming
 // the LSNs the repository lacks (errors.Is txframe.ErrGap).
-func (h *History) Plan(from, target uint64) ([]Object, error) {
+func (h *History) Plan(from, target uint64) ([]Entry, error) {
 	if from == 0 {
 		from = 1
 	}
@@ -45,7 +45,7 @@ func (h *History) Plan(from, target uint64) ([]Object, error) {
 	if !found {
 		return nil, h.gap(from, end, best)
 	}
-	var plan []Object
+	var plan []Entry
 	for s := goal; s != from; {
 		o := h.Objects[prev[s]]
 		plan = append(plan, o)
@@ -103,7 +103,7 @@ func (h *History) paths(from uint64) (map[uint64]cost, map[uint64]int) {
 }
 
 // stateBefore is the state an object of a plan was taken from.
-func stateBefore(o Object, from uint64) uint64 {
+func stateBefore(o Entry, from uint64) uint64 {
 	if o.First <= from {
 		return from
 	}

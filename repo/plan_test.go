@@ -12,13 +12,13 @@ import (
 
 // obj is an object of foo's test history covering first..last, size bytes;
 // its commit times are its LSNs in seconds.
-func obj(first, last uint64, size int64, kind Kind) Object {
+func obj(first, last uint64, size int64, kind Kind) Entry {
 	n := Name{DB: "foo", Origin: testOrigin, First: first, Last: last, Kind: kind,
 		FirstTime: time.Unix(int64(first), 0), LastTime: time.Unix(int64(last), 0)}
-	return Object{Name: n, Key: n.String(), Size: size}
+	return Entry{Name: n, Key: n.String(), Size: size}
 }
 
-func history(objs ...Object) *History {
+func history(objs ...Entry) *History {
 	var c Catalog
 	for _, o := range objs {
 		c.Add(o.Key, o.Size)
@@ -31,7 +31,7 @@ func history(objs ...Object) *History {
 	return c.Histories[0]
 }
 
-func ranges(plan []Object) string {
+func ranges(plan []Entry) string {
 	var s []string
 	for _, o := range plan {
 		s = append(s, fmt.Sprintf("%d-%d", o.First, o.Last))
@@ -133,7 +133,7 @@ func TestLastBeforeATime(t *testing.T) {
 func FuzzPlan(f *testing.F) {
 	f.Add([]byte{1, 10, 5, 11, 20, 5, 1, 20, 12}, uint8(1), uint8(0))
 	f.Fuzz(func(t *testing.T, spec []byte, from8, target8 uint8) {
-		var objs []Object
+		var objs []Entry
 		for i := 0; i+2 < len(spec) && len(objs) < 8; i += 3 {
 			first := uint64(spec[i]%40) + 1
 			objs = append(objs, obj(first, first+uint64(spec[i+1]%20), int64(spec[i+2]%50)+1, Archive))
@@ -175,13 +175,13 @@ func FuzzPlan(f *testing.F) {
 }
 
 // cheapestChain tries every chain of objects by brute force.
-func cheapestChain(objs []Object, from, target uint64) ([]Object, bool) {
-	var best []Object
-	var walk func(chain []Object, next uint64)
-	walk = func(chain []Object, next uint64) {
+func cheapestChain(objs []Entry, from, target uint64) ([]Entry, bool) {
+	var best []Entry
+	var walk func(chain []Entry, next uint64)
+	walk = func(chain []Entry, next uint64) {
 		if target != 0 && next > target {
 			if best == nil || bytesOf(chain) < bytesOf(best) {
-				best = append([]Object(nil), chain...)
+				best = append([]Entry(nil), chain...)
 			}
 			return
 		}
@@ -195,7 +195,7 @@ func cheapestChain(objs []Object, from, target uint64) ([]Object, bool) {
 	return best, best != nil
 }
 
-func bytesOf(objs []Object) (n int64) {
+func bytesOf(objs []Entry) (n int64) {
 	for _, o := range objs {
 		n += o.Size
 	}
