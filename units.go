@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/dustin/go-humanize"
 )
@@ -43,4 +44,37 @@ func zero(s string) bool {
 	num := strings.TrimRight(strings.TrimSpace(s), "kKmMgGtTpPeEiIbB/s ")
 	f, err := strconv.ParseFloat(num, 64)
 	return err == nil && f == 0
+}
+
+// parseAge reads a span of time as operators write retention periods:
+// numbers with units w (weeks), d (days), h, m and s, summed (1w3d,
+// 36h, 90m, 1w2d12h), or anything time.ParseDuration takes. A day is 24
+// hours: retention counts calendar days loosely, never to the second.
+func parseAge(s string) (time.Duration, error) {
+	bad := fmt.Errorf("%q is not a span of time: use a number and a unit, like 7d, 1w3d, 36h or 90m", s)
+	if d, err := time.ParseDuration(s); err == nil && d > 0 {
+		return d, nil
+	}
+	units := map[byte]time.Duration{'w': 7 * 24 * time.Hour, 'd': 24 * time.Hour, 'h': time.Hour, 'm': time.Minute, 's': time.Second}
+	var total time.Duration
+	rest := strings.TrimSpace(s)
+	if rest == "" {
+		return 0, bad
+	}
+	for rest != "" {
+		i := 0
+		for i < len(rest) && '0' <= rest[i] && rest[i] <= '9' {
+			i++
+		}
+		if i == 0 || i > 6 || i == len(rest) || units[rest[i]] == 0 {
+			return 0, bad
+		}
+		n, _ := strconv.Atoi(rest[:i])
+		total += time.Duration(n) * units[rest[i]]
+		rest = rest[i+1:]
+	}
+	if total <= 0 || total > 100*365*24*time.Hour {
+		return 0, bad
+	}
+	return total, nil
 }

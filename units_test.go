@@ -1,6 +1,9 @@
 package main
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 func TestParseRate(t *testing.T) {
 	for _, tt := range []struct {
@@ -56,6 +59,30 @@ func TestParseSize(t *testing.T) {
 		got, err := parseSize(tt.in)
 		if tt.bad != (err != nil) || got != tt.want {
 			t.Errorf("parseSize(%q) = %v, %v; want %v (error: %v)", tt.in, got, err, tt.want, tt.bad)
+		}
+	}
+}
+
+func TestParseAge(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want time.Duration
+	}{
+		{"7d", 7 * 24 * time.Hour},
+		{"1w3d", 10 * 24 * time.Hour},
+		{"1w2d12h", 9*24*time.Hour + 12*time.Hour},
+		{"36h", 36 * time.Hour},
+		{"90m", 90 * time.Minute},
+		{"1h30m", 90 * time.Minute},
+		{"45s", 45 * time.Second},
+	} {
+		if got, err := parseAge(tc.in); err != nil || got != tc.want {
+			t.Errorf("parseAge(%q) = %v, %v; want %v", tc.in, got, err, tc.want)
+		}
+	}
+	for _, bad := range []string{"", "7", "d", "7x", "-7d", "1w-3d", "0d", "9999999d", "1.5d", "7 d", "1e9w"} {
+		if got, err := parseAge(bad); err == nil {
+			t.Errorf("parseAge(%q) = %v, want an error", bad, got)
 		}
 	}
 }
