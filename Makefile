@@ -24,7 +24,17 @@ COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS    = $(if $(VERSION),-X main.version=$(VERSION) -X main.modified=$(if $(filter %-dirty,$(VERSION)),true,false)) \
              $(if $(COMMIT),-X main.commit=$(COMMIT))
 
-.PHONY: build install demo test vet fmt fmtcheck lint fuzz fuzzsmoke cover bench gobench torture clean
+.PHONY: build install demo test vet fmt fmtcheck lint fuzz fuzzsmoke cover bench gobench torture clean s3server
+
+# s3server installs the S3-compatible server the repository tests run
+# against (versitygw, Apache-2.0) into a cache outside the repository, once:
+# building it takes about six minutes, so an installed binary of the right
+# version is kept. The tests find it through HOTPIPE_VERSITYGW, which
+# `make test` sets; without it they look in the cache and on PATH, and fail
+# (never skip) saying to run `make s3server`.
+S3SERVER_VERSION ?= v1.8.0
+S3SERVER_DIR     ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/hotpipe/bin
+S3SERVER         := $(S3SERVER_DIR)/versitygw
 
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) .
@@ -39,10 +49,21 @@ install: build
 demo: build
 	HOTPIPE=$(BIN) DATA_DIR=$(DATA_DIR) bash scripts/demo.sh
 
-test: fmtcheck vet
+test: export HOTPIPE_VERSITYGW := $(S3SERVER)
+test: fmtcheck vet s3server
 	$(GO) test -race -count=1 ./...
 	$(GO) test -run='^$$' -bench=. -benchtime=1x ./... > /dev/null
 	$(MAKE) fuzzsmoke
+
+# The version check reads the module version Go stamped into the binary, so
+# a cached build of another version is replaced.
+s3server:
+	@if $(GO) version -m '$(S3SERVER)' 2>/dev/null | grep -q 'mod[[:space:]]*github.com/versity/versitygw[[:space:]]*$(S3SERVER_VERSION)[[:space:]]'; then \
+		echo "s3server: $(S3SERVER) ($(S3SERVER_VERSION))"; \
+	else \
+		echo "s3server: installing versitygw $(S3SERVER_VERSION) into $(S3SERVER_DIR) (a few minutes)"; \
+		GOBIN='$(S3SERVER_DIR)' $(GO) install github.com/versity/versitygw/cmd/versitygw@$(S3SERVER_VERSION); \
+	fi
 
 fmtcheck:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
