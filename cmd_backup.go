@@ -64,7 +64,13 @@ Examples:
    hotpipe hot-backup foo -o foo.backup --append
    hotpipe hot-backup foo --start-lsn 123 | xz > inc.xz
    hotpipe hot-backup foo | hotpipe hot-restore bar
-   hotpipe hot-backup foo -o foo.backup --json 2> report.json`,
+   hotpipe hot-backup foo -o foo.backup --json 2> report.json
+   hotpipe hot-backup foo --repo s3://backups/hotpipe --level 1 --expire 1w3d
+
+--repo URL writes the backup into a repository as one object (see hotpipe
+repo --help) instead of a stream: level 0 copies LSN 1 to the last durable
+LSN, level N the frames after the last backup of a lower level (nothing,
+exit 0, when there are none); --expire records until when it is kept.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write to `FILE` instead of stdout (- is stdout)"},
 			&cli.BoolFlag{Name: "append", Usage: "append what FILE lacks to FILE (needs -o)"},
@@ -75,12 +81,18 @@ Examples:
 			&cli.BoolFlag{Name: "follow", Usage: "keep streaming new commits as they become durable, until SIGINT or SIGTERM"},
 			&cli.StringFlag{Name: "max-rate", Usage: "write at most `RATE` bytes per second (100MB/s, 50MiB, 800k; default: unlimited)", EnvVars: []string{"HOTPIPE_MAX_RATE"}},
 			&cli.BoolFlag{Name: "json", Usage: "print the report as one JSON object on one line, errors included, on stderr: stdout is the stream's (docs/JSON.md)"},
+			repoFlag(),
+			&cli.IntFlag{Name: "level", Usage: "with --repo: the backup's level `N`, 0 to 9: 0 copies everything, N the frames after the last backup of a lower level", DefaultText: "0"},
+			&cli.StringFlag{Name: "expire", Usage: "with --repo: keep the backup for `SPAN` (7d, 1w3d, 36h) or until a time (RFC 3339); expire deletes it after, unless a kept restore point needs it", DefaultText: "never"},
 		},
 		Action: e.hotBackup,
 	}
 }
 
 func (e *env) hotBackup(c *cli.Context) error {
+	if c.IsSet("repo") || c.IsSet("level") || c.IsSet("expire") {
+		return e.repoBackup(c)
+	}
 	opts, err := e.backupOptions(c)
 	if err != nil {
 		return err
@@ -219,7 +231,11 @@ func (e *env) repaired(r backup.Repair) {
 type backupReport struct {
 	head
 	DB             string     `json:"db"`
-	File           string     `json:"file"` // "-": stdout
+	File           string     `json:"file,omitempty"` // "-": stdout
+	Repo           string     `json:"repo,omitempty"`
+	Object         string     `json:"object,omitempty"`
+	Level          *int       `json:"level,omitempty"`
+	Expires        *time.Time `json:"expires,omitempty"`
 	FirstLSN       uint64     `json:"first_lsn"`
 	LastLSN        uint64     `json:"last_lsn"`
 	EndLSN         uint64     `json:"end_lsn"`

@@ -63,6 +63,13 @@ Examples:
    hotpipe hot-restore bar -i foo.backup --target-time 2026-11-20T14:30:00Z
    hotpipe hot-restore -i foo.backup --verify
    hotpipe hot-restore bar -i foo.backup --json
+   hotpipe hot-restore foo --repo s3://backups/hotpipe --target-time 2026-11-20T14:30:00Z
+   hotpipe hot-restore foo2 --repo /backup/hotpipe --source foo --append --force-replica
+
+--repo URL restores from a repository instead of a stream: the objects that
+reach the target with the fewest bytes, read in order, each verified before
+it is committed. With --append the plan starts after DB's last LSN, in its
+history; gaps in the repository are named (exit 4).
    hotpipe hot-restore foo -i /backup/foo.backup --if-not-exists --if-input-exists   # at boot`,
 		Flags: []cli.Flag{
 			&cli.StringSliceFlag{Name: "input", Aliases: []string{"i"}, Usage: "read `FILE` (repeatable, in order; - is stdin)"},
@@ -75,6 +82,9 @@ Examples:
 			&cli.Uint64Flag{Name: "target-lsn", Usage: "stop after LSN `N` (point-in-time restore)"},
 			&cli.StringFlag{Name: "target-time", Usage: "stop after the last frame committed at or before `T` (RFC 3339, or \"latest\")"},
 			jsonFlag(),
+			repoFlag(),
+			&cli.StringFlag{Name: "source", Usage: "with --repo: restore database `NAME`'s history (default: DB's name)"},
+			&cli.StringFlag{Name: "origin", Usage: "with --repo: restore the history of origin `ID`, when the repository holds several of the database"},
 		},
 		Action: e.hotRestore,
 	}
@@ -86,6 +96,9 @@ func (e *env) hotRestore(c *cli.Context) error {
 	opts, err := restoreOptions(c) // a bad target is refused before any input is opened
 	if err != nil {
 		return err
+	}
+	if c.IsSet("repo") || c.IsSet("source") || c.IsSet("origin") {
+		return e.repoRestore(c, opts)
 	}
 	files := c.StringSlice("input")
 	if c.Bool("if-input-exists") {

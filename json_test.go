@@ -129,6 +129,7 @@ func TestJSONReportsFollowOneSchema(t *testing.T) {
 	mustHotpipe(t, filepath.Join(dir, "data"), "db", "create", "foo")
 	backupFile := filepath.Join(dir, "foo.backup")
 	damaged := filepath.Join(dir, "damaged.backup")
+	repoDir := filepath.Join(dir, "repo")
 	notABackup := filepath.Join(dir, "notes.txt")
 	if err := os.WriteFile(notABackup, []byte("not a backup\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -161,6 +162,12 @@ func TestJSONReportsFollowOneSchema(t *testing.T) {
 		{[]string{"inspect", notABackup}, exitIntegrity, "integrity"},
 		{[]string{"hot-restore", "baz", "-i", damaged}, exitIntegrity, "integrity"},
 		{[]string{"load", "foo", "--acks"}, exitUsage, "usage"},
+		{[]string{"hot-backup", "foo", "--repo", repoDir, "--level", "0", "--expire", "7d"}, 0, ""},
+		{[]string{"put", "foo", "b=2"}, 0, ""},
+		{[]string{"hot-backup", "foo", "--repo", repoDir, "--level", "1"}, 0, ""},
+		{[]string{"repo", "list", "--repo", repoDir}, 0, ""},
+		{[]string{"hot-restore", "qux", "--repo", repoDir, "--source", "foo"}, 0, ""},
+		{[]string{"repo", "list"}, exitUsage, "usage"},
 	}
 	keys := schema(t)
 	seen := map[string]bool{}

@@ -122,7 +122,7 @@ func profile(path string) func() {
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	env := &env{stdin: stdin, stdout: stdout, stderr: stderr}
 	app := newApp(env)
-	ctx, stop := interruptible()
+	ctx, stop := interruptible(&env.stop)
 	defer stop()
 	line := permute(app, args)
 	env.asJSON, env.command = line.asJSON, line.command
@@ -159,6 +159,7 @@ type env struct {
 	asJSON  bool
 	command string // the command as typed, like "db status"
 	report  reporter
+	stop    stopper // a graceful stop at the first signal, for commands that ask
 }
 
 // warnf prints a warning on stderr, even with -q.
@@ -208,7 +209,7 @@ Examples:
 				Usage: "report progress on stderr, or with `[=json]` as JSON lines (=false: none); on a terminal, one line fitted to its width, drawn by one hotpipe process of a pipeline at a time (they take a lock on the terminal)"},
 		},
 		Commands: []*cli.Command{backupCommand(e), restoreCommand(e), verifyCommand(e), inspectCommand(e),
-			dbCommand(e), putCommand(e), getCommand(e), scanCommand(e), loadCommand(e), versionCommand(e), completionCommand(e), manCommand(e)},
+			archiveCommand(e), repoCommand(e), dbCommand(e), putCommand(e), getCommand(e), scanCommand(e), loadCommand(e), versionCommand(e), completionCommand(e), manCommand(e)},
 		Metadata: map[string]any{envKey: e},
 		Before: func(*cli.Context) error {
 			if e.dataDir == "" { // HOTPIPE_DATA_DIR set but empty

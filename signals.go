@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 )
 
@@ -25,17 +26,61 @@ func (interruptError) Unwrap() error { return context.Canceled }
 // with errInterrupted as its cause.
 // After it, signal handling returns to the default, so a second signal
 // ends the process at once.
-func interruptible() (context.Context, func()) {
+//
+// A command that can end gracefully (archive: it writes what is durable as
+// a last object) calls stopper.graceful before it starts; then the first
+// signal closes stopper's channel instead, the second cancels the context,
+// and the third ends the process.
+func interruptible(st *stopper) (context.Context, func()) {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	ch := make(chan os.Signal, 1)
 	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
 	go func() {
-		select {
-		case <-ch:
-			signal.Stop(ch)
-			cancel(errInterrupted)
-		case <-ctx.Done():
+		for {
+			select {
+			case <-ch:
+				if st.stopGracefully() {
+					continue
+				}
+				signal.Stop(ch)
+				cancel(errInterrupted)
+			case <-ctx.Done():
+			}
+			return
 		}
 	}()
 	return ctx, func() { signal.Stop(ch); cancel(nil) }
+}
+
+// stopper is a graceful stop asked for by a signal.
+type stopper struct {
+	mu       sync.Mutex
+	enabled  bool
+	stopping bool
+	ch       chan struct{}
+}
+
+// graceful makes the first signal close the returned channel rather than
+// cancel the command's context.
+func (s *stopper) graceful() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.enabled = true
+	if s.ch == nil {
+		s.ch = make(chan struct{})
+	}
+	return s.ch
+}
+
+// stopGracefully closes the channel at the first signal, when graceful
+// stops were asked for, and reports whether it did.
+func (s *stopper) stopGracefully() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.enabled || s.stopping {
+		return false
+	}
+	s.stopping = true
+	close(s.ch)
+	return true
 }

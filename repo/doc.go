@@ -27,4 +27,18 @@
 // Errors wrap the sentinels ErrExist, ErrNotExist, ErrName, ErrSize,
 // ErrURL, ErrNoBucket, ErrAccess and ErrUnavailable, with the store's URL,
 // the operation and the name; credentials never appear in them.
+//
+// # Catalog, archive and restore
+//
+// A Repository keeps hotpipe stream objects in a Store, each the frames of
+// one LSN range of one database history, named so that a listing alone is
+// the catalog (see Name). The continuous archive (Repository.Archive) and
+// levelled backups (Repository.Backup) write objects; a restore plans the
+// objects a target needs with the fewest bytes (History.Plan) and reads
+// them through the same verify-before-commit path as any restore (package
+// replica).
+//
+// The database is append-only and never compacted, so restoring any point
+// needs every frame from LSN 1: retention removes redundant copies and
+// whole expired histories, never a frame a kept restore point needs.
 package repo

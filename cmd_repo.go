@@ -1,0 +1,209 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/hotpipe/hotpipe/repo"
+)
+
+// repoFlag is --repo, the backup repository of every command that uses
+// one.
+func repoFlag() cli.Flag {
+	return &cli.StringFlag{Name: "repo", EnvVars: []string{"HOTPIPE_REPO"},
+		Usage: "the backup repository at `URL`: a directory, or s3://bucket/prefix (endpoint, region and credentials from HOTPIPE_S3_ENDPOINT, AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)"}
+}
+
+// openRepo opens the repository --repo names.
+func (e *env) openRepo(c *cli.Context) (*repo.Repository, error) {
+	url := c.String("repo")
+	if url == "" {
+		return nil, usagef("%s: --repo URL (or HOTPIPE_REPO) names the repository", commandPath(c))
+	}
+	s, err := repo.OpenStore(c.Context, url, repo.StoreOptions{}.WithEnv(os.Getenv))
+	if err != nil {
+		return nil, usagef("%s: --repo: %v", commandPath(c), err)
+	}
+	return repo.New(s), nil
+}
+
+func repoCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:            "repo",
+		Usage:           "list and check a backup repository",
+		HideHelpCommand: true,
+		Description: `A repository (--repo URL: a directory, or s3://bucket/prefix) holds
+hotpipe stream objects: the continuous archive (hotpipe archive) and
+levelled backups (hot-backup --repo). Each object is an ordinary hotpipe
+stream of one LSN range of one database history, and its name says which
+(database, origin, LSNs, commit times, kind, expiry): a listing is the
+catalog. hot-restore --repo restores from it.`,
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return usagef("repo: unknown command %q", c.Args().First())
+			}
+			c.App.Writer = e.stderr
+			cli.ShowSubcommandHelp(c)
+			return usagef("repo: no command given")
+		},
+		Subcommands: []*cli.Command{repoListCommand(e)},
+	}
+}
+
+func repoListCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:      "list",
+		Usage:     "list the histories a repository holds, their LSN and time ranges, gaps and backups",
+		ArgsUsage: "[DB]",
+		Description: `For each database history (database and origin) in the repository, prints
+the LSNs and commit times a restore can reach from LSN 1, the objects and
+bytes, the backups by level with their expiry, and any gap: LSNs no object
+holds, which no restore can pass. With DB, only that database. Nothing is
+read but the listing.
+
+Examples:
+   hotpipe repo list --repo /backup/hotpipe
+   hotpipe repo list foo --repo s3://backups/hotpipe --json`,
+		Flags:  []cli.Flag{repoFlag(), jsonFlag()},
+		Action: e.repoList,
+	}
+}
+
+func (e *env) repoList(c *cli.Context) error {
+	if err := args(c, 0, 1); err != nil {
+		return err
+	}
+	r, err := e.openRepo(c)
+	if err != nil {
+		return err
+	}
+	cat, err := r.Catalog(c.Context, c.Args().First())
+	if err != nil {
+		return err
+	}
+	rep := repoListJSONOf(r, cat)
+	if e.asJSON {
+		e.report = rep
+		return nil
+	}
+	printRepoList(e, rep)
+	return nil
+}
+
+// repoListReport is what repo list --json prints.
+type repoListReport struct {
+	head
+	Repo      string        `json:"repo"`
+	Histories []historyJSON `json:"histories"`
+	Foreign   []string      `json:"foreign"`
+}
+
+// historyJSON sums up one history of a repository.
+type historyJSON struct {
+	DB          string       `json:"db"`
+	Origin      string       `json:"origin"`
+	FirstLSN    uint64       `json:"first_lsn"`
+	LastLSN     uint64       `json:"last_lsn"` // reachable from LSN 1; 0 when LSN 1 is missing
+	FirstCommit *time.Time   `json:"first_commit,omitempty"`
+	LastCommit  *time.Time   `json:"last_commit,omitempty"`
+	ObjectCount int          `json:"object_count"`
+	Bytes       int64        `json:"bytes"`
+	Gaps        []rangeJSON  `json:"gaps"`
+	Archive     *archiveJSON `json:"archive,omitempty"`
+	Backups     []backupJSON `json:"backups"`
+}
+
+type rangeJSON struct {
+	FirstLSN uint64 `json:"first_lsn"`
+	LastLSN  uint64 `json:"last_lsn"`
+}
+
+type archiveJSON struct {
+	FirstLSN    uint64     `json:"first_lsn"`
+	LastLSN     uint64     `json:"last_lsn"`
+	LastCommit  *time.Time `json:"last_commit,omitempty"`
+	ObjectCount int        `json:"object_count"`
+	Bytes       int64      `json:"bytes"`
+}
+
+type backupJSON struct {
+	Level      int        `json:"level"`
+	FirstLSN   uint64     `json:"first_lsn"`
+	LastLSN    uint64     `json:"last_lsn"`
+	LastCommit *time.Time `json:"last_commit,omitempty"`
+	Expires    *time.Time `json:"expires,omitempty"`
+	Bytes      int64      `json:"bytes"`
+	Object     string     `json:"object"`
+}
+
+func repoListJSONOf(r *repo.Repository, cat *repo.Catalog) *repoListReport {
+	out := &repoListReport{Repo: r.String(), Histories: []historyJSON{}, Foreign: append([]string{}, cat.Foreign...)}
+	for _, h := range cat.Histories {
+		hj := historyJSON{DB: h.DB, Origin: h.Origin.String(), ObjectCount: len(h.Objects), Bytes: h.Bytes(),
+			Gaps: []rangeJSON{}, Backups: []backupJSON{}}
+		last, lastTime := h.Restorable()
+		if last > 0 {
+			hj.FirstLSN, hj.LastLSN = 1, last
+			hj.FirstCommit, hj.LastCommit = jsonTime(h.Objects[0].FirstTime), jsonTime(lastTime)
+		}
+		for _, g := range h.Gaps() {
+			hj.Gaps = append(hj.Gaps, rangeJSON{g.First, g.Last})
+		}
+		for _, o := range h.Objects {
+			switch o.Kind {
+			case repo.Archive:
+				if hj.Archive == nil {
+					hj.Archive = &archiveJSON{FirstLSN: o.First}
+				}
+				a := hj.Archive
+				a.ObjectCount++
+				a.Bytes += o.Size
+				if o.Last > a.LastLSN {
+					a.LastLSN, a.LastCommit = o.Last, jsonTime(o.LastTime)
+				}
+			case repo.Backup:
+				hj.Backups = append(hj.Backups, backupJSON{Level: o.Level, FirstLSN: o.First, LastLSN: o.Last,
+					LastCommit: jsonTime(o.LastTime), Expires: jsonTime(o.Expires), Bytes: o.Size, Object: o.Key})
+			}
+		}
+		out.Histories = append(out.Histories, hj)
+	}
+	return out
+}
+
+// printRepoList prints the catalog for a person.
+func printRepoList(e *env, rep *repoListReport) {
+	w := e.stdout
+	if len(rep.Histories) == 0 {
+		fmt.Fprintf(w, "%s: no hotpipe objects\n", rep.Repo)
+	}
+	for _, h := range rep.Histories {
+		fmt.Fprintf(w, "%s (origin %s): %d object(s), %s\n", h.DB, h.Origin, h.ObjectCount, size(h.Bytes))
+		if h.LastLSN > 0 {
+			fmt.Fprintf(w, "  restorable: LSN 1..%d, committed %s .. %s\n", h.LastLSN,
+				h.FirstCommit.Format(time.RFC3339Nano), h.LastCommit.Format(time.RFC3339Nano))
+		} else {
+			fmt.Fprintln(w, "  restorable: nothing (LSN 1 is missing)")
+		}
+		for _, g := range h.Gaps {
+			fmt.Fprintf(w, "  gap: LSN %d..%d is missing\n", g.FirstLSN, g.LastLSN)
+		}
+		if a := h.Archive; a != nil {
+			fmt.Fprintf(w, "  archive: LSN %d..%d, %d object(s), %s\n", a.FirstLSN, a.LastLSN, a.ObjectCount, size(a.Bytes))
+		}
+		for _, b := range h.Backups {
+			exp := ""
+			if b.Expires != nil {
+				exp = ", expires " + b.Expires.Format(time.RFC3339)
+			}
+			fmt.Fprintf(w, "  backup level %d: LSN %d..%d, committed by %s, %s%s\n", b.Level, b.FirstLSN, b.LastLSN,
+				b.LastCommit.Format(time.RFC3339Nano), size(b.Bytes), exp)
+		}
+	}
+	for _, f := range rep.Foreign {
+		fmt.Fprintf(w, "not a hotpipe object, left alone: %s\n", shown(f))
+	}
+}

@@ -1,0 +1,66 @@
+package main
+
+import (
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/hotpipe/hotpipe/replica"
+	"github.com/hotpipe/hotpipe/repo"
+	"github.com/hotpipe/hotpipe/txframe"
+)
+
+// repoRestore is hot-restore --repo: a restore planned from a repository.
+func (e *env) repoRestore(c *cli.Context, opts replica.Options) error {
+	if err := args(c, 1, 1); err != nil {
+		return err
+	}
+	for _, f := range []string{"input", "if-input-exists", "verify"} {
+		if c.IsSet(f) {
+			return usagef("hot-restore: --repo reads the repository; it cannot take --%s", f)
+		}
+	}
+	ro := repo.RestoreOptions{Source: c.String("source")}
+	if v := c.String("origin"); v != "" {
+		o, err := txframe.ParseOrigin(v)
+		if err != nil {
+			return usagef("hot-restore: --origin %q: %v", v, err)
+		}
+		ro.Origin = o
+	}
+	r, err := e.openRepo(c)
+	if err != nil {
+		return err
+	}
+	name := c.Args().First()
+	prog := e.newProgress("hot-restore", name, 0, opts.TargetLSN)
+	var seen replica.Progress
+	opts.Notify = e.notify
+	opts.Progress = func(p replica.Progress) {
+		prog.add(p.Frames-seen.Frames, int(p.Bytes-seen.Bytes), p.Last, p.LastTime.UnixNano())
+		seen = p
+	}
+	ro.Options = opts
+	res, err := r.Restore(c.Context, e.dataDir, name, ro)
+	if e.asJSON {
+		e.report = restoreJSONOf(name, res.Result, time.Since(prog.start))
+	}
+	if res.Skipped {
+		e.notef("hot-restore %s: %s exists (at LSN %d); --if-not-exists leaves it untouched", name, name, res.State.LSN)
+		return nil
+	}
+	if res.Started && res.State != nil {
+		prog.finish()
+	}
+	if err != nil {
+		if !e.asJSON {
+			e.restoreFailed(name, res.Result, err)
+		}
+		return restoreHint(err, opts)
+	}
+	if len(res.Plan) > 0 {
+		e.notef("hot-restore %s: %d object(s) of %s, LSN %d..%d", name, len(res.Plan), r, res.Plan[0].First, res.Plan[len(res.Plan)-1].Last)
+	}
+	e.restored(name, res.Result, prog)
+	return nil
+}

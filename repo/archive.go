@@ -1,0 +1,250 @@
+package repo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hotpipe/hotpipe/backup"
+	"github.com/hotpipe/hotpipe/engine"
+	"github.com/hotpipe/hotpipe/stream"
+	"github.com/hotpipe/hotpipe/txframe"
+)
+
+// ArchiveOptions tune the continuous archive.
+type ArchiveOptions struct {
+	// MaxDelay bounds how long a committed frame waits before the object
+	// holding it is written: the recovery point objective. 0 means a
+	// second.
+	MaxDelay time.Duration
+	// ObjectSize is about how many bytes of frames make an object written
+	// before MaxDelay is up. 0 means 64 MiB.
+	ObjectSize int64
+	// Stop, when closed, ends the archive gracefully: what is durable then
+	// is written as a last object, and Archive returns nil. Cancelling
+	// ctx instead aborts at once, leaving no partial object.
+	Stop <-chan struct{}
+	// Progress, if set, is called after each object and while waiting,
+	// about every poll.
+	Progress func(ArchiveProgress)
+	// Written, if set, is called with each object once it is stored.
+	Written func(Entry)
+}
+
+// ArchiveProgress is how far the archive is behind its database.
+type ArchiveProgress struct {
+	DB           string
+	Archived     uint64    // last LSN archived
+	ArchivedTime time.Time // its commit time: the recovery point
+	Durable      uint64    // the database's last durable LSN
+	Lag          time.Duration
+	Objects      int   // objects this run wrote
+	Bytes        int64 // their bytes
+}
+
+// Lag in LSNs: durable at the source and not yet archived.
+func (p ArchiveProgress) LagLSNs() uint64 { return p.Durable - min(p.Archived, p.Durable) }
+
+// ErrAhead means the repository holds more of a history than the
+// database it is asked to archive: it is not that history's source.
+var ErrAhead = errors.New("the repository is ahead of the database")
+
+// archivePoll is how often a waiting archive looks at its database.
+const archivePoll = 50 * time.Millisecond
+
+// Archive follows db into the repository until ctx is cancelled or
+// opts.Stop is closed: whenever a committed frame has waited MaxDelay, or
+// ObjectSize bytes are waiting, the frames durable then become one
+// object. It starts after the last LSN the repository holds of db's
+// history from LSN 1 (checking that the hash there is db's, else
+// txframe.ErrHistory), so that a restarted archive leaves no gap.
+func (r *Repository) Archive(ctx context.Context, db *engine.DB, opts ArchiveOptions) error {
+	if opts.MaxDelay <= 0 {
+		opts.MaxDelay = time.Second
+	}
+	if opts.ObjectSize <= 0 {
+		opts.ObjectSize = 64 << 20
+	}
+	a := &archiver{r: r, db: db, opts: opts}
+	if err := a.resume(ctx); err != nil {
+		return err
+	}
+	for {
+		stopping, err := a.wait(ctx)
+		if err != nil {
+			return err
+		}
+		if err := a.cut(ctx); err != nil {
+			return err
+		}
+		if stopping {
+			return nil
+		}
+	}
+}
+
+type archiver struct {
+	r      *Repository
+	db     *engine.DB
+	opts   ArchiveOptions
+	origin txframe.Origin
+	prog   ArchiveProgress
+}
+
+// resume finds where the repository's copy of db's history ends and
+// checks that it is db's.
+func (a *archiver) resume(ctx context.Context) error {
+	meta, err := a.db.Meta()
+	if err != nil {
+		return err
+	}
+	a.origin, a.prog.DB = meta.Origin, a.db.Name()
+	c, err := a.r.Catalog(ctx, a.db.Name())
+	if err != nil {
+		return err
+	}
+	h := c.History(a.db.Name(), meta.Origin)
+	if h == nil {
+		return nil
+	}
+	last, lastTime := h.Restorable()
+	if last == 0 {
+		return nil
+	}
+	durable, hash, err := a.db.State()
+	if err != nil {
+		return err
+	}
+	if last > durable {
+		return fmt.Errorf("%s: %w: it holds LSN %d of %s's history, the database ends at %d", a.r, ErrAhead, last, a.db.Name(), durable)
+	}
+	if last < durable {
+		if hash, err = a.db.HashAt(last); err != nil {
+			return err
+		}
+	}
+	theirs, err := a.r.lastHash(ctx, h, last)
+	if err != nil {
+		return err
+	}
+	if err := txframe.SameHash(last, theirs, hash, a.r.String(), a.db.Name()); err != nil {
+		return err
+	}
+	a.prog.Archived, a.prog.ArchivedTime = last, lastTime
+	return nil
+}
+
+// lastHash reads h(last) from the end record of an object of h ending at
+// last: one small read at its end.
+func (r *Repository) lastHash(ctx context.Context, h *History, last uint64) (txframe.Hash, error) {
+	for _, e := range h.Objects {
+		if e.Last != last {
+			continue
+		}
+		o, err := r.store.Open(ctx, e.Key)
+		if err != nil {
+			return txframe.Hash{}, err
+		}
+		defer o.Close()
+		tail, err := stream.ReadTail(o, o.Size(), e.Key)
+		if err != nil {
+			return txframe.Hash{}, err
+		}
+		if !tail.Complete || tail.Last != last {
+			return txframe.Hash{}, fmt.Errorf("%s: %s: %w: it ends at LSN %d, its name says %d", r, e.Key, stream.ErrEndMismatch, tail.Last, last)
+		}
+		return tail.LastHash, nil
+	}
+	return txframe.Hash{}, fmt.Errorf("%s: no object of %s ends at LSN %d", r, h.name(), last)
+}
+
+// wait returns once an object is due: a frame has waited MaxDelay (by its
+// commit time, or since the archive saw it, whichever is earlier), or
+// ObjectSize bytes are waiting, or Stop was closed (stopping).
+func (a *archiver) wait(ctx context.Context) (stopping bool, err error) {
+	var dueAt time.Time // zero while nothing waits
+	base, err := a.db.Size()
+	if err != nil {
+		return false, err
+	}
+	for {
+		durable, err := a.db.WaitDurable(ctx, a.prog.Archived, archivePoll)
+		if err := ctx.Err(); err != nil {
+			return false, stream.Stopped(ctx)
+		}
+		if err != nil {
+			return false, err
+		}
+		a.prog.Durable = durable
+		if durable > a.prog.Archived && dueAt.IsZero() {
+			t, err := commitTime(a.db, a.prog.Archived+1)
+			if err != nil {
+				return false, err
+			}
+			dueAt = minTime(t, time.Now()).Add(a.opts.MaxDelay)
+		}
+		a.report()
+		select {
+		case <-a.opts.Stop:
+			return true, nil
+		default:
+		}
+		if dueAt.IsZero() {
+			continue
+		}
+		size, err := a.db.Size()
+		if err != nil {
+			return false, err
+		}
+		if !time.Now().Before(dueAt) || size-base >= a.opts.ObjectSize {
+			return false, nil
+		}
+	}
+}
+
+// cut writes what is durable and not yet archived as one object.
+func (a *archiver) cut(ctx context.Context) error {
+	end, _, err := a.db.State()
+	if err != nil || end <= a.prog.Archived {
+		return err
+	}
+	n, err := nameFor(a.db, a.origin, a.prog.Archived+1, end)
+	if err != nil {
+		return err
+	}
+	n.Kind = Archive
+	e, _, err := a.r.put(ctx, a.db, n, backup.Options{})
+	if err != nil {
+		return err
+	}
+	a.prog.Archived, a.prog.ArchivedTime = n.Last, n.LastTime
+	a.prog.Objects++
+	a.prog.Bytes += e.Size
+	if a.opts.Written != nil {
+		a.opts.Written(e)
+	}
+	a.report()
+	return nil
+}
+
+// report hands the progress to opts.Progress, with the lag: how long ago
+// the last frame archived was committed, when frames wait after it (they
+// were all committed after it).
+func (a *archiver) report() {
+	if a.opts.Progress == nil {
+		return
+	}
+	p := a.prog
+	if p.Durable > p.Archived && !p.ArchivedTime.IsZero() {
+		p.Lag = max(time.Since(p.ArchivedTime), 0)
+	}
+	a.opts.Progress(p)
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
