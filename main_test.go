@@ -47,6 +47,7 @@ func TestScripts(t *testing.T) {
 			"waitframes":  cmdWaitFrames,
 			"waitadvance": cmdWaitAdvance,
 			"craft":       cmdCraft,
+			"waitrepo":    cmdWaitRepo,
 			"progress":    cmdProgress,
 		},
 	})

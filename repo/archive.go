@@ -2,7 +2,6 @@ package repo
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -47,8 +46,10 @@ type ArchiveProgress struct {
 func (p ArchiveProgress) LagLSNs() uint64 { return p.Durable - min(p.Archived, p.Durable) }
 
 // ErrAhead means the repository holds more of a history than the
-// database it is asked to archive: it is not that history's source.
-var ErrAhead = errors.New("the repository is ahead of the database")
+// database it is asked to archive: it is not that history's source (an
+// older copy, or one that went its own way). It is txframe.ErrHistory to
+// errors.Is.
+var ErrAhead = fmt.Errorf("the repository is ahead of the database (%w)", txframe.ErrHistory)
 
 // archivePoll is how often a waiting archive looks at its database.
 const archivePoll = 50 * time.Millisecond
@@ -117,7 +118,8 @@ func (a *archiver) resume(ctx context.Context) error {
 		return err
 	}
 	if last > durable {
-		return fmt.Errorf("%s: %w: it holds LSN %d of %s's history, the database ends at %d", a.r, ErrAhead, last, a.db.Name(), durable)
+		return fmt.Errorf("%s: %w: it holds LSN %d of %s's history, the database ends at %d: archive the database it comes from, or into another repository",
+			a.r, ErrAhead, last, a.db.Name(), durable)
 	}
 	if last < durable {
 		if hash, err = a.db.HashAt(last); err != nil {
