@@ -166,6 +166,7 @@ func TestJSONReportsFollowOneSchema(t *testing.T) {
 		{[]string{"put", "foo", "b=2"}, 0, ""},
 		{[]string{"hot-backup", "foo", "--repo", repoDir, "--level", "1"}, 0, ""},
 		{[]string{"repo", "list", "--repo", repoDir}, 0, ""},
+		{[]string{"repo", "verify", "--repo", repoDir}, 0, ""},
 		{[]string{"hot-restore", "qux", "--repo", repoDir, "--source", "foo"}, 0, ""},
 		{[]string{"repo", "list"}, exitUsage, "usage"},
 	}

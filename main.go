@@ -20,6 +20,7 @@ import (
 
 	"github.com/hotpipe/hotpipe/backup"
 	"github.com/hotpipe/hotpipe/engine"
+	"github.com/hotpipe/hotpipe/repo"
 	"github.com/hotpipe/hotpipe/stream"
 	"github.com/hotpipe/hotpipe/txframe"
 )
@@ -86,7 +87,7 @@ func exitCode(err error) int {
 func isIntegrity(err error) bool {
 	for _, target := range []error{engine.ErrCorrupt, txframe.ErrChecksum, txframe.ErrChain,
 		txframe.ErrIncomplete, txframe.ErrMagic, txframe.ErrMalformed, txframe.ErrTooLarge,
-		stream.ErrTruncated, stream.ErrEmpty, stream.ErrFormat, stream.ErrChecksum, stream.ErrEndMismatch} {
+		stream.ErrTruncated, stream.ErrEmpty, stream.ErrFormat, stream.ErrChecksum, stream.ErrEndMismatch, repo.ErrNameMismatch} {
 		if errors.Is(err, target) {
 			return true
 		}

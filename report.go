@@ -10,6 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/hotpipe/hotpipe/engine"
+	"github.com/hotpipe/hotpipe/repo"
 	"github.com/hotpipe/hotpipe/stream"
 	"github.com/hotpipe/hotpipe/verify"
 )
@@ -46,6 +47,7 @@ type jsonError struct {
 	ExitCode int    `json:"exit_code"`
 	Kind     string `json:"kind"`
 	File     string `json:"file,omitempty"`
+	Object   string `json:"object,omitempty"`
 	Offset   *int64 `json:"offset,omitempty"`
 	LSN      uint64 `json:"lsn,omitempty"`
 }
@@ -60,7 +62,10 @@ func jsonErrorOf(err error) *jsonError {
 	var se *stream.Error
 	var ce *engine.CorruptionError
 	var f verify.Finding
+	var p repo.Problem
 	switch {
+	case errors.As(err, &p) && p.Key != "":
+		je.Object, je.Offset, je.LSN = p.Key, &p.Offset, p.LSN
 	case errors.As(err, &f):
 		je.File, je.Offset, je.LSN = jsonFile(f.Source), &f.Offset, f.LSN
 	case errors.As(err, &se):
@@ -116,7 +121,8 @@ func perSecond(n float64, d time.Duration) float64 {
 
 // problemJSON is one problem a verify or check found.
 type problemJSON struct {
-	File    string `json:"file"`
+	File    string `json:"file,omitempty"`
+	Object  string `json:"object,omitempty"`
 	Offset  int64  `json:"offset"`
 	LSN     uint64 `json:"lsn,omitempty"`
 	Message string `json:"message"`

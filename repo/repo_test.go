@@ -247,6 +247,25 @@ func TestArchiveRefusesAnotherHistory(t *testing.T) {
 	})
 }
 
+func replicaTarget(lsn uint64) replica.Options { return replica.Options{TargetLSN: lsn} }
+
+func openWritable(t *testing.T, dir, name string) *engine.DB {
+	t.Helper()
+	db, err := engine.Open(dir, name, engine.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func commitOne(t *testing.T, db *engine.DB) {
+	t.Helper()
+	if _, err := db.Commit([]txframe.Entry{{Op: txframe.OpPut, Key: []byte("x"), Value: []byte("y")}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestRestoreNamesMissingLSNs(t *testing.T) {
 	eachBackend(t, func(t *testing.T, r *Repository) {
 		ctx := context.Background()
