@@ -49,7 +49,7 @@ catalog. hot-restore --repo restores from it.`,
 			cli.ShowSubcommandHelp(c)
 			return usagef("repo: no command given")
 		},
-		Subcommands: []*cli.Command{repoListCommand(e), repoVerifyCommand(e)},
+		Subcommands: []*cli.Command{repoListCommand(e), repoVerifyCommand(e), repoExpireCommand(e)},
 	}
 }
 
@@ -271,5 +271,96 @@ func (e *env) repoVerify(c *cli.Context) error {
 		return rep.Err()
 	}
 	fmt.Fprintln(e.stdout, "repo verify: ok")
+	return nil
+}
+
+func repoExpireCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:      "expire",
+		Usage:     "delete expired and redundant objects, saying why each kept one is kept",
+		ArgsUsage: "[DB]",
+		Description: `The database is append-only and never compacted, so restoring any point
+needs every frame from LSN 1: retention removes redundant copies and whole
+expired histories, never a frame a kept restore point needs. expire keeps
+every object of each history's chain from LSN 1 to the last LSN it can
+restore (the objects a restore of the latest point reads) and never leaves
+a gap; it deletes backups whose --expire has passed, archive objects whose
+frames the chain holds, and, with --keep-within, older histories of a
+database (before it was recreated or restored from another) with no commit
+within that span. --keep-full N keeps the N newest level 0 backups of each
+history whatever their expiry. Objects past a gap are kept. Every object
+is printed with what is done with it and why.
+
+Examples:
+   hotpipe repo expire --repo /backup/hotpipe --dry-run
+   hotpipe repo expire foo --repo s3://backups/hotpipe --keep-within 7d --keep-full 2`,
+		Flags: []cli.Flag{repoFlag(), jsonFlag(),
+			&cli.StringFlag{Name: "keep-within", Usage: "keep every history with a commit within `SPAN` (7d, 1w3d, 36h)", DefaultText: "every history"},
+			&cli.IntFlag{Name: "keep-full", Usage: "keep the `N` newest level 0 backups of each history, expired or not"},
+			&cli.BoolFlag{Name: "dry-run", Usage: "say what would be deleted, and delete nothing"},
+		},
+		Action: e.repoExpire,
+	}
+}
+
+// repoExpireReport is what repo expire --json prints.
+type repoExpireReport struct {
+	head
+	Repo      string         `json:"repo"`
+	DryRun    bool           `json:"dry_run"`
+	Decisions []decisionJSON `json:"decisions"`
+}
+
+type decisionJSON struct {
+	Object  string `json:"object"`
+	Keep    bool   `json:"keep"`
+	Deleted bool   `json:"deleted"`
+	Reason  string `json:"reason"`
+}
+
+func (e *env) repoExpire(c *cli.Context) error {
+	if err := args(c, 0, 1); err != nil {
+		return err
+	}
+	opts := repo.ExpireOptions{KeepFull: c.Int("keep-full"), DryRun: c.Bool("dry-run")}
+	if opts.KeepFull < 0 {
+		return usagef("repo expire: --keep-full %d: give 0 or more", opts.KeepFull)
+	}
+	if v := c.String("keep-within"); v != "" {
+		d, err := parseAge(v)
+		if err != nil {
+			return usagef("repo expire: --keep-within: %v", err)
+		}
+		opts.KeepWithin = d
+	}
+	r, err := e.openRepo(c)
+	if err != nil {
+		return err
+	}
+	rep := &repoExpireReport{Repo: r.String(), DryRun: opts.DryRun, Decisions: []decisionJSON{}}
+	e.report = rep
+	deleted := 0
+	opts.Decided = func(d repo.Decision) {
+		rep.Decisions = append(rep.Decisions, decisionJSON{Object: d.Key, Keep: d.Keep, Deleted: d.Deleted, Reason: d.Reason})
+		if d.Deleted {
+			deleted++
+		}
+		if e.asJSON {
+			return
+		}
+		verb := "keep  "
+		switch {
+		case d.Deleted:
+			verb = "delete"
+		case !d.Keep:
+			verb = "would delete"
+		}
+		fmt.Fprintf(e.stdout, "%s %s: %s\n", verb, d.Key, d.Reason)
+	}
+	_, err = r.Expire(c.Context, c.Args().First(), opts)
+	if err != nil {
+		return err
+	}
+	e.notef("repo expire: %d object(s) looked at, %d deleted", len(rep.Decisions), deleted)
 	return nil
 }

@@ -167,6 +167,7 @@ func TestJSONReportsFollowOneSchema(t *testing.T) {
 		{[]string{"hot-backup", "foo", "--repo", repoDir, "--level", "1"}, 0, ""},
 		{[]string{"repo", "list", "--repo", repoDir}, 0, ""},
 		{[]string{"repo", "verify", "--repo", repoDir}, 0, ""},
+		{[]string{"repo", "expire", "--repo", repoDir, "--dry-run"}, 0, ""},
 		{[]string{"hot-restore", "qux", "--repo", repoDir, "--source", "foo"}, 0, ""},
 		{[]string{"repo", "list"}, exitUsage, "usage"},
 	}
