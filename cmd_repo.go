@@ -49,7 +49,7 @@ catalog. hot-restore --repo restores from it.`,
 			cli.ShowSubcommandHelp(c)
 			return usagef("repo: no command given")
 		},
-		Subcommands: []*cli.Command{repoListCommand(e), repoVerifyCommand(e), repoExpireCommand(e)},
+		Subcommands: []*cli.Command{repoListCommand(e), repoVerifyCommand(e), repoExpireCommand(e), repoCompactCommand(e)},
 	}
 }
 
@@ -362,5 +362,81 @@ func (e *env) repoExpire(c *cli.Context) error {
 		return err
 	}
 	e.notef("repo expire: %d object(s) looked at, %d deleted", len(rep.Decisions), deleted)
+	return nil
+}
+
+func repoCompactCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:      "compact",
+		Usage:     "merge small archive objects into large ones",
+		ArgsUsage: "[DB]",
+		Description: `The archive writes an object every --max-delay: many small objects, which
+slow a restore from a long archive. compact merges runs of archive objects
+(each starting right after the one before) into objects of up to
+--target-size. A merged object is written whole, then read back and
+verified (every frame, and its end hash the run's) before the small ones
+are deleted, so the frames are always held at least once; a compact that
+was interrupted is finished by the next.
+
+Examples:
+   hotpipe repo compact --repo /backup/hotpipe
+   hotpipe repo compact foo --repo s3://backups/hotpipe --target-size 1GiB --dry-run`,
+		Flags: []cli.Flag{repoFlag(), jsonFlag(),
+			&cli.StringFlag{Name: "target-size", Value: "256MiB", Usage: "merge up to `SIZE` of objects into one"},
+			&cli.BoolFlag{Name: "dry-run", Usage: "say what would be merged, and write nothing"},
+		},
+		Action: e.repoCompact,
+	}
+}
+
+// repoCompactReport is what repo compact --json prints.
+type repoCompactReport struct {
+	head
+	Repo   string      `json:"repo"`
+	DryRun bool        `json:"dry_run"`
+	Merges []mergeJSON `json:"merges"`
+}
+
+type mergeJSON struct {
+	Object      string   `json:"object"`
+	Replaced    []string `json:"replaced"`
+	ObjectCount int      `json:"object_count"`
+	Bytes       int64    `json:"bytes"`
+}
+
+func (e *env) repoCompact(c *cli.Context) error {
+	if err := args(c, 0, 1); err != nil {
+		return err
+	}
+	target, err := parseSize(c.String("target-size"))
+	if err != nil || target < 1<<20 {
+		return usagef("repo compact: --target-size %q: give at least 1MiB", c.String("target-size"))
+	}
+	r, err := e.openRepo(c)
+	if err != nil {
+		return err
+	}
+	dry := c.Bool("dry-run")
+	rep := &repoCompactReport{Repo: r.String(), DryRun: dry, Merges: []mergeJSON{}}
+	e.report = rep
+	opts := repo.CompactOptions{TargetSize: int64(target), DryRun: dry, Merged: func(m repo.Merge) {
+		mj := mergeJSON{Object: m.Into.Key, ObjectCount: len(m.From), Bytes: m.Into.Size}
+		for _, f := range m.From {
+			mj.Replaced = append(mj.Replaced, f.Key)
+		}
+		rep.Merges = append(rep.Merges, mj)
+		if e.asJSON {
+			return
+		}
+		verb := "merged"
+		if dry {
+			verb = "would merge"
+		}
+		fmt.Fprintf(e.stdout, "%s %d object(s), LSN %d..%d, into %s\n", verb, len(m.From), m.Into.First, m.Into.Last, m.Into.Key)
+	}}
+	if _, err := r.Compact(c.Context, c.Args().First(), opts); err != nil {
+		return err
+	}
+	e.notef("repo compact: %d merge(s)", len(rep.Merges))
 	return nil
 }

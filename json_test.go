@@ -168,6 +168,7 @@ func TestJSONReportsFollowOneSchema(t *testing.T) {
 		{[]string{"repo", "list", "--repo", repoDir}, 0, ""},
 		{[]string{"repo", "verify", "--repo", repoDir}, 0, ""},
 		{[]string{"repo", "expire", "--repo", repoDir, "--dry-run"}, 0, ""},
+		{[]string{"repo", "compact", "--repo", repoDir, "--dry-run"}, 0, ""},
 		{[]string{"hot-restore", "qux", "--repo", repoDir, "--source", "foo"}, 0, ""},
 		{[]string{"repo", "list"}, exitUsage, "usage"},
 	}

@@ -138,25 +138,12 @@ func (a *archiver) resume(ctx context.Context) error {
 }
 
 // lastHash reads h(last) from the end record of an object of h ending at
-// last: one small read at its end.
+// last.
 func (r *Repository) lastHash(ctx context.Context, h *History, last uint64) (txframe.Hash, error) {
 	for _, e := range h.Objects {
-		if e.Last != last {
-			continue
+		if e.Last == last {
+			return r.endHash(ctx, e)
 		}
-		o, err := r.store.Open(ctx, e.Key)
-		if err != nil {
-			return txframe.Hash{}, err
-		}
-		defer o.Close()
-		tail, err := stream.ReadTail(o, o.Size(), e.Key)
-		if err != nil {
-			return txframe.Hash{}, err
-		}
-		if !tail.Complete || tail.Last != last {
-			return txframe.Hash{}, fmt.Errorf("%s: %s: %w: it ends at LSN %d, its name says %d", r, e.Key, stream.ErrEndMismatch, tail.Last, last)
-		}
-		return tail.LastHash, nil
 	}
 	return txframe.Hash{}, fmt.Errorf("%s: no object of %s ends at LSN %d", r, h.name(), last)
 }
