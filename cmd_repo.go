@@ -11,15 +11,21 @@ import (
 )
 
 // repoFlag is --repo, the backup repository of every command that uses
-// one.
+// one. HOTPIPE_REPO is read by openRepo, not by the flag: hot-backup and
+// hot-restore switch to the repository only when --repo (or --level,
+// --expire) is on their command line, so an exported HOTPIPE_REPO never
+// turns `hot-backup foo | bzip2` into something else.
 func repoFlag() cli.Flag {
-	return &cli.StringFlag{Name: "repo", EnvVars: []string{"HOTPIPE_REPO"},
+	return &cli.StringFlag{Name: "repo", DefaultText: "$HOTPIPE_REPO",
 		Usage: "the backup repository at `URL`: a directory, or s3://bucket/prefix (endpoint, region and credentials from HOTPIPE_S3_ENDPOINT, AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)"}
 }
 
-// openRepo opens the repository --repo names.
+// openRepo opens the repository --repo names, else HOTPIPE_REPO.
 func (e *env) openRepo(c *cli.Context) (*repo.Repository, error) {
 	url := c.String("repo")
+	if url == "" {
+		url = os.Getenv("HOTPIPE_REPO")
+	}
 	if url == "" {
 		return nil, usagef("%s: --repo URL (or HOTPIPE_REPO) names the repository", commandPath(c))
 	}
