@@ -2,6 +2,7 @@ package repo
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -50,6 +51,11 @@ func (p ArchiveProgress) LagLSNs() uint64 { return p.Durable - min(p.Archived, p
 // older copy, or one that went its own way). It is txframe.ErrHistory to
 // errors.Is.
 var ErrAhead = fmt.Errorf("the repository is ahead of the database (%w)", txframe.ErrHistory)
+
+// ErrOtherArchive means another archive is writing the same database's
+// history into the repository: two would write every frame twice, so the
+// one that notices stops.
+var ErrOtherArchive = errors.New("another archive is writing this database into the repository")
 
 // archivePoll is how often a waiting archive looks at its database.
 const archivePoll = 50 * time.Millisecond
@@ -204,7 +210,13 @@ func (a *archiver) cut(ctx context.Context) error {
 	}
 	n.Kind = Archive
 	e, _, err := a.r.put(ctx, a.db, n, backup.Options{})
+	if errors.Is(err, ErrExist) {
+		return fmt.Errorf("%s: %w: %s exists already; this one stops", a.r, ErrOtherArchive, n)
+	}
 	if err != nil {
+		return err
+	}
+	if err := a.alone(ctx, e); err != nil {
 		return err
 	}
 	a.prog.Archived, a.prog.ArchivedTime = n.Last, n.LastTime
@@ -214,6 +226,28 @@ func (a *archiver) cut(ctx context.Context) error {
 		a.opts.Written(e)
 	}
 	a.report()
+	return nil
+}
+
+// alone checks that no other archive object holds any of e's LSNs, as
+// another archiver of the same database would have written: one listing
+// from e's first LSN on.
+func (a *archiver) alone(ctx context.Context, e Entry) error {
+	prefix := Prefix(e.DB, e.Origin)
+	after := prefix + fmt.Sprintf("%020d~", e.First-1) // past every name of First-1
+	for info, err := range a.r.store.List(ctx, prefix, after) {
+		if err != nil {
+			return err
+		}
+		n, err := ParseName(info.Name)
+		if err != nil || n.Kind != Archive || info.Name == e.Key {
+			continue
+		}
+		if n.First > e.Last {
+			break
+		}
+		return fmt.Errorf("%s: %w: %s holds LSNs this one just wrote (%s); this one stops", a.r, ErrOtherArchive, info.Name, e.Key)
+	}
 	return nil
 }
 

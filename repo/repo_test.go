@@ -296,3 +296,39 @@ func TestRestoreNamesMissingLSNs(t *testing.T) {
 		}
 	})
 }
+
+// TestTwoArchivesOneStops runs two archives of one database into one
+// repository: one of them notices the other's objects and stops, saying
+// why; nothing is overwritten and the repository has no gap.
+func TestTwoArchivesOneStops(t *testing.T) {
+	eachBackend(t, func(t *testing.T, r *Repository) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		d := newTestDB(t, "foo")
+		d.commit(t, 5)
+		stop := make(chan struct{})
+		errs := make(chan error, 2)
+		for range 2 {
+			go func() { errs <- r.Archive(ctx, d.db, ArchiveOptions{MaxDelay: 5 * time.Millisecond, Stop: stop}) }()
+		}
+		var first error
+		for first == nil { // commit until one of them stops
+			d.commit(t, 1)
+			select {
+			case first = <-errs:
+			case <-time.After(time.Millisecond):
+			}
+		}
+		if !errors.Is(first, ErrOtherArchive) {
+			t.Fatalf("the first to stop: %v, want ErrOtherArchive", first)
+		}
+		close(stop)
+		if err := <-errs; err != nil && !errors.Is(err, ErrOtherArchive) {
+			t.Fatalf("the other: %v", err)
+		}
+		rep, err := r.Verify(ctx, "foo", VerifyOptions{})
+		if err != nil || !rep.OK() {
+			t.Fatalf("Verify: %v %v", rep.Problems, err)
+		}
+	})
+}
