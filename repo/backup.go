@@ -18,7 +18,8 @@ type BackupOptions struct {
 	// lower level.
 	Level int
 	// Expires, when not zero, is when the backup may be deleted: expire
-	// deletes it then, unless a kept restore point still needs it.
+	// deletes it then, unless a kept restore point still needs it. It is
+	// kept to the second.
 	Expires time.Time
 	// MaxRate and Progress are as in backup.Options.
 	MaxRate  float64
@@ -65,7 +66,7 @@ func (r *Repository) Backup(ctx context.Context, db *engine.DB, opts BackupOptio
 	if err != nil {
 		return BackupResult{}, err
 	}
-	n.Kind, n.Level, n.Expires = Backup, opts.Level, opts.Expires
+	n.Kind, n.Level, n.Expires = Backup, opts.Level, opts.Expires.Truncate(time.Second) // as its name keeps it
 	if e, ok := h.entry(n.String()); ok { // the same frames, level and expiry: made already
 		return BackupResult{Entry: e, UpToDate: true}, nil
 	}
