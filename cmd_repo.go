@@ -91,6 +91,7 @@ func (e *env) repoList(c *cli.Context) error {
 		return err
 	}
 	rep := repoListJSONOf(r, cat)
+	e.freshness(rep, time.Now())
 	if e.asJSON {
 		e.report = rep
 		return nil
@@ -120,6 +121,14 @@ type historyJSON struct {
 	Gaps        []rangeJSON  `json:"gaps"`
 	Archive     *archiveJSON `json:"archive,omitempty"`
 	Backups     []backupJSON `json:"backups"`
+	// Freshness, for monitoring: how old the newest archived frame and the
+	// newest backup are (by commit time), and, when the database is in
+	// the data directory with this history, how far the repository is
+	// behind it.
+	ArchiveAgeSeconds *float64 `json:"archive_age_seconds,omitempty"`
+	BackupAgeSeconds  *float64 `json:"backup_age_seconds,omitempty"`
+	LagLSNs           *uint64  `json:"lag_lsns,omitempty"`
+	LagSeconds        *float64 `json:"lag_seconds,omitempty"`
 }
 
 type rangeJSON struct {
@@ -180,6 +189,46 @@ func repoListJSONOf(r *repo.Repository, cat *repo.Catalog) *repoListReport {
 	return out
 }
 
+// freshness fills in each history's ages and, for a database in the data
+// directory with that history, its lag.
+func (e *env) freshness(rep *repoListReport, now time.Time) {
+	age := func(t *time.Time) *float64 {
+		if t == nil {
+			return nil
+		}
+		a := max(now.Sub(*t).Seconds(), 0)
+		return &a
+	}
+	for i := range rep.Histories {
+		h := &rep.Histories[i]
+		if h.Archive != nil {
+			h.ArchiveAgeSeconds = age(h.Archive.LastCommit)
+		}
+		var newest *time.Time
+		for _, b := range h.Backups {
+			if b.LastCommit != nil && (newest == nil || b.LastCommit.After(*newest)) {
+				newest = b.LastCommit
+			}
+		}
+		h.BackupAgeSeconds = age(newest)
+		db, err := e.open(h.DB, true)
+		if err != nil {
+			continue
+		}
+		m, err1 := db.Meta()
+		last, _, err2 := db.State()
+		db.Close()
+		if err1 != nil || err2 != nil || m.Origin.String() != h.Origin || last < h.LastLSN {
+			continue
+		}
+		lag := last - h.LastLSN
+		h.LagLSNs = &lag
+		if lag > 0 {
+			h.LagSeconds = age(h.LastCommit)
+		}
+	}
+}
+
 // printRepoList prints the catalog for a person.
 func printRepoList(e *env, rep *repoListReport) {
 	w := e.stdout
@@ -193,6 +242,13 @@ func printRepoList(e *env, rep *repoListReport) {
 				h.FirstCommit.Format(time.RFC3339Nano), h.LastCommit.Format(time.RFC3339Nano))
 		} else {
 			fmt.Fprintln(w, "  restorable: nothing (LSN 1 is missing)")
+		}
+		if h.LagLSNs != nil {
+			lag := fmt.Sprintf("  behind %s in %s: %d LSN(s)", h.DB, "the data directory", *h.LagLSNs)
+			if h.LagSeconds != nil {
+				lag += fmt.Sprintf(", the oldest committed %s ago", time.Duration(*h.LagSeconds*1e9).Round(time.Millisecond))
+			}
+			fmt.Fprintln(w, lag)
 		}
 		for _, g := range h.Gaps {
 			fmt.Fprintf(w, "  gap: LSN %d..%d is missing\n", g.FirstLSN, g.LastLSN)

@@ -66,7 +66,8 @@ func (r *Repository) Backup(ctx context.Context, db *engine.DB, opts BackupOptio
 	if err != nil {
 		return BackupResult{}, err
 	}
-	n.Kind, n.Level, n.Expires = Backup, opts.Level, opts.Expires.Truncate(time.Second) // as its name keeps it
+	// The expiry is kept to the second, as the name keeps it.
+	n.Kind, n.Level, n.Expires = Backup, opts.Level, opts.Expires.Truncate(time.Second)
 	if e, ok := h.entry(n.String()); ok { // the same frames, level and expiry: made already
 		return BackupResult{Entry: e, UpToDate: true}, nil
 	}
