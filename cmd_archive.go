@@ -89,6 +89,7 @@ func (e *env) archive(c *cli.Context) error {
 		m.write(e)
 		return err
 	}
+	m.write(e)
 	e.notef("archive %s: stopped at LSN %d (committed %s); %d object(s), %s this run", db.Name(), m.state.Archived,
 		commitTime(m.state.ArchivedTime.UnixNano()), m.state.Objects, size(m.state.Bytes))
 	return nil

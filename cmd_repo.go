@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -72,8 +73,14 @@ read but the listing.
 
 Examples:
    hotpipe repo list --repo /backup/hotpipe
-   hotpipe repo list foo --repo s3://backups/hotpipe --json`,
-		Flags:  []cli.Flag{repoFlag(), jsonFlag()},
+   hotpipe repo list foo --repo s3://backups/hotpipe --json
+   hotpipe repo list --metrics-file /var/lib/node_exporter/hotpipe_repo.prom   # from cron
+
+--metrics-file FILE also writes, per history, the restorable LSN and time,
+the gaps, the age of the newest backup and archived frame and the lag as a
+node_exporter textfile (replaced atomically), for alerts.`,
+		Flags: []cli.Flag{repoFlag(), jsonFlag(),
+			&cli.StringFlag{Name: "metrics-file", Usage: "also write the repository's freshness as a node_exporter textfile at `FILE`"}},
 		Action: e.repoList,
 	}
 }
@@ -92,6 +99,11 @@ func (e *env) repoList(c *cli.Context) error {
 	}
 	rep := repoListJSONOf(r, cat)
 	e.freshness(rep, time.Now())
+	if f := c.String("metrics-file"); f != "" {
+		if err := writeAtomically(f, []byte(repoMetrics(rep))); err != nil {
+			return fmt.Errorf("repo list: --metrics-file: %w", err)
+		}
+	}
 	if e.asJSON {
 		e.report = rep
 		return nil
@@ -227,6 +239,43 @@ func (e *env) freshness(rep *repoListReport, now time.Time) {
 			h.LagSeconds = age(h.LastCommit)
 		}
 	}
+}
+
+// repoMetrics is repo list's report as a node_exporter textfile.
+func repoMetrics(rep *repoListReport) string {
+	var b strings.Builder
+	metric := func(name, help string, get func(h *historyJSON) (float64, bool)) {
+		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name)
+		for i := range rep.Histories {
+			h := &rep.Histories[i]
+			if v, ok := get(h); ok {
+				fmt.Fprintf(&b, "%s{repo=%q,db=%q,origin=%q} %g\n", name, rep.Repo, h.DB, h.Origin, v)
+			}
+		}
+	}
+	opt := func(p *float64) (float64, bool) {
+		if p == nil {
+			return 0, false
+		}
+		return *p, true
+	}
+	metric("hotpipe_repo_restorable_lsn", "Last LSN a restore from the repository reaches.", func(h *historyJSON) (float64, bool) { return float64(h.LastLSN), true })
+	metric("hotpipe_repo_restorable_timestamp_seconds", "Commit time of that LSN: the newest point a restore reaches.", func(h *historyJSON) (float64, bool) {
+		if h.LastCommit == nil {
+			return 0, false
+		}
+		return seconds(*h.LastCommit), true
+	})
+	metric("hotpipe_repo_gaps", "LSN ranges no object holds.", func(h *historyJSON) (float64, bool) { return float64(len(h.Gaps)), true })
+	metric("hotpipe_repo_backup_age_seconds", "How long ago the newest frame of the newest backup was committed.", func(h *historyJSON) (float64, bool) { return opt(h.BackupAgeSeconds) })
+	metric("hotpipe_repo_archive_age_seconds", "How long ago the newest archived frame was committed.", func(h *historyJSON) (float64, bool) { return opt(h.ArchiveAgeSeconds) })
+	metric("hotpipe_repo_lag_lsns", "LSNs the database in the data directory holds and the repository does not.", func(h *historyJSON) (float64, bool) {
+		if h.LagLSNs == nil {
+			return 0, false
+		}
+		return float64(*h.LagLSNs), true
+	})
+	return b.String()
 }
 
 // printRepoList prints the catalog for a person.

@@ -222,10 +222,10 @@ func (a *archiver) cut(ctx context.Context) error {
 	a.prog.Archived, a.prog.ArchivedTime = n.Last, n.LastTime
 	a.prog.Objects++
 	a.prog.Bytes += e.Size
+	a.report()
 	if a.opts.Written != nil {
 		a.opts.Written(e)
 	}
-	a.report()
 	return nil
 }
 
