@@ -2,6 +2,7 @@ package repo
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -105,6 +106,53 @@ func TestExpireDeletesAndRestoresStillWork(t *testing.T) {
 		}
 		if _, lsn, _ := restored(t, r, RestoreOptions{Source: "foo"}); lsn != 25 {
 			t.Errorf("restored to %d, want 25", lsn)
+		}
+	})
+}
+
+// hookStore calls onOpen before each Open.
+type hookStore struct {
+	Store
+	onOpen func(name string)
+}
+
+func (h hookStore) Open(ctx context.Context, name string) (Object, error) {
+	h.onOpen(name)
+	return h.Store.Open(ctx, name)
+}
+
+// TestExpireRacingARestore deletes, while a restore runs, the object the
+// restore planned to read next: the restore fails cleanly, naming the
+// object, and the same restore run again succeeds.
+func TestExpireRacingARestore(t *testing.T) {
+	eachBackend(t, func(t *testing.T, r *Repository) {
+		ctx := context.Background()
+		d := newTestDB(t, "foo")
+		d.commit(t, 10)
+		stop := make(chan struct{})
+		close(stop)
+		if err := r.Archive(ctx, d.db, ArchiveOptions{Stop: stop}); err != nil { // 1..10
+			t.Fatal(err)
+		}
+		d.commit(t, 10)
+		if _, err := r.Backup(ctx, d.db, BackupOptions{}); err != nil { // 1..20: the chain
+			t.Fatal(err)
+		}
+		raced := New(hookStore{Store: r.Store(), onOpen: func(name string) {
+			if strings.Contains(name, ".a.") { // the restore to LSN 10 reads the archive's 1..10
+				if _, err := r.Expire(ctx, "foo", ExpireOptions{}); err != nil {
+					t.Error(err)
+				}
+			}
+		}})
+		dir := t.TempDir()
+		_, err := raced.Restore(ctx, dir, "foo", RestoreOptions{Options: replicaTarget(10)})
+		if !errors.Is(err, ErrNotExist) {
+			t.Fatalf("a restore whose object expire deleted: %v, want ErrNotExist", err)
+		}
+		res, err := r.Restore(ctx, dir, "foo", RestoreOptions{Options: replicaTarget(10)})
+		if err != nil || res.State == nil || res.State.LSN != 10 {
+			t.Fatalf("the restore again: %+v, %v", res.State, err)
 		}
 	})
 }
