@@ -75,7 +75,7 @@ func (d *dirStore) Create(ctx context.Context, name string, r io.Reader, size in
 	path := d.path(name)
 	dir := filepath.Dir(path)
 	if err := d.mkdirAll(dir); err != nil {
-		return d.errorf("create", name, err)
+		return d.errorf("create", name, fmt.Errorf("%w; no object was made", err))
 	}
 	tmp, err := d.fs.createTemp(dir)
 	if err != nil {
@@ -188,6 +188,10 @@ func (d *dirStore) mkdirAll(dir string) error {
 		return err
 	}
 	if err := d.fs.syncDir(parent); err != nil {
+		// Take the directory back (if still empty), so that the next
+		// Create makes it again and fsyncs its parent; otherwise it would
+		// find it and count on a name that may not survive a crash.
+		_ = os.Remove(dir)
 		return fmt.Errorf("fsync of %s: %w", parent, err)
 	}
 	return nil
