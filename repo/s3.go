@@ -371,11 +371,29 @@ func (s *s3Store) Open(ctx context.Context, name string) (Object, error) {
 	if err != nil {
 		return nil, s.errorf("open", name, err)
 	}
-	st, err := s.mc.StatObject(ctx, s.bucket, key, minio.StatObjectOptions{})
+	st, err := s.stat(ctx, key)
 	if err != nil {
 		return nil, s.errorf("open", name, s.mapErr(ctx, err))
 	}
 	return &s3Object{ctx: ctx, s: s, name: name, key: key, etag: st.ETag, size: st.Size}, nil
+}
+
+// stat returns the size and ETag of key. A HEAD's answer has no body, so
+// minio-go guesses its error code from the status: 404 reads as NoSuchKey
+// whether the key, the bucket or (on versitygw) the access key is missing,
+// and a wrong region is a bare 400. For those a GET, whose answer names
+// the error, says which.
+func (s *s3Store) stat(ctx context.Context, key string) (minio.ObjectInfo, error) {
+	st, err := s.mc.StatObject(ctx, s.bucket, key, minio.StatObjectOptions{})
+	if code := minio.ToErrorResponse(err).StatusCode; code != 404 && code != 400 {
+		return st, err
+	}
+	body, info, _, err := s.core.GetObject(ctx, s.bucket, key, minio.GetObjectOptions{})
+	if err != nil {
+		return minio.ObjectInfo{}, err
+	}
+	_ = body.Close() // created since the HEAD: its size and ETag are all we need
+	return info, nil
 }
 
 // List yields the objects under prefix after startAfter in byte order: see
