@@ -3,6 +3,7 @@ package repo
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -134,17 +135,15 @@ func TestStoreContract(t *testing.T) {
 	}
 }
 
-// content returns n deterministic bytes, different for each seed.
+// content returns n deterministic bytes, different for each seed and n.
 func content(seed uint64, n int) []byte {
-	r := rand.New(rand.NewPCG(seed, n64(n)))
+	var key [32]byte
+	binary.LittleEndian.PutUint64(key[:], seed)
+	binary.LittleEndian.PutUint64(key[8:], uint64(n))
 	b := make([]byte, n)
-	for i := range b {
-		b[i] = byte(r.Uint32())
-	}
+	_, _ = rand.NewChaCha8(key).Read(b) // never fails
 	return b
 }
-
-func n64(n int) uint64 { return uint64(n) }
 
 // create stores data as name, with its size known or not.
 func create(t *testing.T, st Store, name string, data []byte, knownSize bool) error {
