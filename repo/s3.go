@@ -210,7 +210,7 @@ func readPart(src *bufio.Reader, buf []byte, done, want int64) error {
 // body (ETag = MD5, and size), and a match is this Create's success.
 func (s *s3Store) putSingle(ctx context.Context, key string, body []byte) error {
 	rd := &seekCounter{Reader: bytes.NewReader(body)}
-	o := minio.PutObjectOptions{DisableMultipart: true}
+	o := minio.PutObjectOptions{}
 	o.SetMatchETagExcept("*")
 	_, err := s.core.PutObject(ctx, s.bucket, key, rd, int64(len(body)), "", "", o)
 	if err == nil {
@@ -398,8 +398,9 @@ func (s *s3Store) stat(ctx context.Context, key string) (minio.ObjectInfo, error
 
 // List yields the objects under prefix after startAfter in byte order: see
 // Store.List. S3 lists keys in byte (UTF-8 binary) order, a page of up to
-// 1000 at a time. Keys under the store's prefix that are not valid names
-// (directory markers, other tools' files) are passed over.
+// 1000 at a time; a server that does not is caught, not trusted. Keys
+// under the store's prefix that are not valid names (directory markers,
+// other tools' files) are passed over.
 func (s *s3Store) List(ctx context.Context, prefix, startAfter string) iter.Seq2[Info, error] {
 	return func(yield func(Info, error) bool) {
 		for _, c := range []struct{ what, s string }{{"prefix", prefix}, {"start-after", startAfter}} {
@@ -408,13 +409,15 @@ func (s *s3Store) List(ctx context.Context, prefix, startAfter string) iter.Seq2
 				return
 			}
 		}
-		ctx, cancel := context.WithCancel(ctx) // ends minio-go's lister when we stop early
-		defer cancel()
-		opts := minio.ListObjectsOptions{Prefix: s.base + prefix, Recursive: true}
+		noOwner := false
+		opts := minio.ListObjectsOptions{Prefix: s.base + prefix, Recursive: true, FetchOwner: &noOwner}
 		if startAfter != "" {
 			opts.StartAfter = s.base + startAfter
 		}
-		for oi := range s.mc.ListObjects(ctx, s.bucket, opts) {
+		last := startAfter
+		// The iterator form runs no goroutine, so stopping early leaks
+		// nothing; it ends quietly when ctx is done, hence the check after.
+		for oi := range s.mc.ListObjectsIter(ctx, s.bucket, opts) {
 			if oi.Err != nil {
 				yield(Info{}, s.errorf("list", prefix, s.mapErr(ctx, oi.Err)))
 				return
@@ -423,9 +426,17 @@ func (s *s3Store) List(ctx context.Context, prefix, startAfter string) iter.Seq2
 			if nameProblem(name) != "" {
 				continue
 			}
+			if name <= last {
+				yield(Info{}, s.errorf("list", prefix, fmt.Errorf("%s listed %q after %q: not in byte order", s.endpoint, name, last)))
+				return
+			}
+			last = name
 			if !yield(Info{Name: name, Size: oi.Size}, nil) {
 				return
 			}
+		}
+		if err := ctx.Err(); err != nil {
+			yield(Info{}, s.errorf("list", prefix, err))
 		}
 	}
 }
@@ -448,23 +459,30 @@ func (s *s3Store) Delete(ctx context.Context, name string) error {
 
 // Cleanup aborts the incomplete multipart uploads under the store's prefix
 // (the whole bucket's, for a store at its root) initiated more than
-// olderThan ago by the server's clock: see Store.Cleanup.
+// olderThan ago by the server's clock: see Store.Cleanup. It pages through
+// the uploads itself: minio-go's ListIncompleteUploads runs a goroutine
+// that stopping early can leave blocked.
 func (s *s3Store) Cleanup(ctx context.Context, olderThan time.Duration) (int, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	removed := 0
-	for u := range s.mc.ListIncompleteUploads(ctx, s.bucket, s.base, true) {
-		if u.Err != nil {
-			return removed, s.errorf("cleanup", "", s.mapErr(ctx, u.Err))
+	var keyMarker, idMarker string
+	for {
+		res, err := s.core.ListMultipartUploads(ctx, s.bucket, s.base, keyMarker, idMarker, "", 1000)
+		if err != nil {
+			return removed, s.errorf("cleanup", "", s.mapErr(ctx, err))
 		}
-		if time.Since(u.Initiated) < olderThan {
-			continue
+		for _, u := range res.Uploads {
+			if time.Since(u.Initiated) < olderThan {
+				continue
+			}
+			err := s.core.AbortMultipartUpload(ctx, s.bucket, u.Key, u.UploadID)
+			if err != nil && minio.ToErrorResponse(err).Code != "NoSuchUpload" {
+				return removed, s.errorf("cleanup", strings.TrimPrefix(u.Key, s.base), s.mapErr(ctx, err))
+			}
+			removed++
 		}
-		err := s.core.AbortMultipartUpload(ctx, s.bucket, u.Key, u.UploadID)
-		if err != nil && minio.ToErrorResponse(err).Code != "NoSuchUpload" {
-			return removed, s.errorf("cleanup", strings.TrimPrefix(u.Key, s.base), s.mapErr(ctx, err))
+		if !res.IsTruncated || (res.NextKeyMarker == keyMarker && res.NextUploadIDMarker == idMarker) {
+			return removed, nil
 		}
-		removed++
+		keyMarker, idMarker = res.NextKeyMarker, res.NextUploadIDMarker
 	}
-	return removed, nil
 }
