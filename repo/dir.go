@@ -122,7 +122,9 @@ func writeTemp(ctx context.Context, tmp tempFile, r io.Reader, size int64) error
 	if size >= 0 {
 		src = io.LimitReader(src, size+1) // one byte more tells a longer r
 	}
-	n, err := io.CopyBuffer(tmp, src, make([]byte, copyBufferSize))
+	// writerOnly hides *os.File's ReadFrom, whose fallback for a reader
+	// that is not a file or socket copies 32 KiB at a time.
+	n, err := io.CopyBuffer(writerOnly{tmp}, src, make([]byte, copyBufferSize))
 	if err == nil && size >= 0 && n != size {
 		err = sizeError(n, size)
 	}
@@ -265,6 +267,9 @@ func (d *dirStore) Delete(ctx context.Context, name string) error {
 	}
 	return nil
 }
+
+// writerOnly is an io.Writer and nothing else.
+type writerOnly struct{ io.Writer }
 
 // ctxReader is r that fails once ctx is done, so a Create from a reader
 // that never ends can be cancelled between reads.

@@ -159,6 +159,12 @@ func (s *s3Store) Create(ctx context.Context, name string, r io.Reader, size int
 		return s.errorf2("create", name, s.putMultipart(ctx, key, first, mem, src, size))
 	}
 	n, err := io.ReadFull(src, mem)
+	if err == nil {
+		// A full part: one byte more says whether it is all there is.
+		if _, perr := src.Peek(1); perr == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+	}
 	switch {
 	case err == nil:
 		return s.errorf2("create", name, s.putMultipart(ctx, key, mem, mem, src, size))
