@@ -126,8 +126,11 @@ func (s *s3Store) key(name string) (string, error) {
 	return k, nil
 }
 
-// errorf wraps err with the store, operation and name.
+// errorf wraps err with the store, operation and name; nil stays nil.
 func (s *s3Store) errorf(op, name string, err error) error {
+	if err == nil {
+		return nil
+	}
 	return opError(s.url, op, name, err)
 }
 
@@ -148,7 +151,7 @@ func (s *s3Store) Create(ctx context.Context, name string, r io.Reader, size int
 		if err := readPart(src, body, size, size); err != nil {
 			return s.errorf("create", name, err)
 		}
-		return s.errorf2("create", name, s.putSingle(ctx, key, body))
+		return s.errorf("create", name, s.putSingle(ctx, key, body))
 	}
 	mem := make([]byte, s.opts.PartSize)
 	if size >= 0 {
@@ -156,7 +159,7 @@ func (s *s3Store) Create(ctx context.Context, name string, r io.Reader, size int
 		if err := readPart(src, first, int64(len(first)), size); err != nil {
 			return s.errorf("create", name, err)
 		}
-		return s.errorf2("create", name, s.putMultipart(ctx, key, first, mem, src, size))
+		return s.errorf("create", name, s.putMultipart(ctx, key, first, mem, src, size))
 	}
 	n, err := io.ReadFull(src, mem)
 	if err == nil {
@@ -167,21 +170,13 @@ func (s *s3Store) Create(ctx context.Context, name string, r io.Reader, size int
 	}
 	switch {
 	case err == nil:
-		return s.errorf2("create", name, s.putMultipart(ctx, key, mem, mem, src, size))
+		return s.errorf("create", name, s.putMultipart(ctx, key, mem, mem, src, size))
 	case err != io.EOF && err != io.ErrUnexpectedEOF:
 		return s.errorf("create", name, fmt.Errorf("reading the object: %w", err))
 	case int64(n) <= s.opts.MaxSinglePut:
-		return s.errorf2("create", name, s.putSingle(ctx, key, mem[:n]))
+		return s.errorf("create", name, s.putSingle(ctx, key, mem[:n]))
 	}
-	return s.errorf2("create", name, s.putMultipart(ctx, key, mem[:n], mem, src, size))
-}
-
-// errorf2 is errorf, passing nil through.
-func (s *s3Store) errorf2(op, name string, err error) error {
-	if err == nil {
-		return nil
-	}
-	return s.errorf(op, name, err)
+	return s.errorf("create", name, s.putMultipart(ctx, key, mem[:n], mem, src, size))
 }
 
 // readPart fills buf from src. done is the number of bytes of the object
