@@ -113,6 +113,16 @@ func TestS3ClearErrors(t *testing.T) {
 	}
 }
 
+// TestS3TooManyParts: an object too large for S3's 10,000 parts is
+// refused before anything is read or sent.
+func TestS3TooManyParts(t *testing.T) {
+	st := mustOpen(t, "s3://bkt/p", StoreOptions{S3: S3Options{Endpoint: "http://127.0.0.1:1", PartSize: MinPartSize}})
+	err := st.Create(context.Background(), "x", strings.NewReader(""), MinPartSize*maxParts+1)
+	if !errors.Is(err, ErrSize) || !strings.Contains(err.Error(), "raise the part size") {
+		t.Errorf("Create of %d bytes = %v, want ErrSize", MinPartSize*maxParts+1, err)
+	}
+}
+
 // TestS3CredentialsFromEnvironment: with no keys in the options, the
 // store signs with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.
 func TestS3CredentialsFromEnvironment(t *testing.T) {

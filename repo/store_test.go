@@ -125,6 +125,7 @@ func TestStoreContract(t *testing.T) {
 	srv := s3test.Start(t)
 	for _, b := range backends(srv) {
 		t.Run(b.name, func(t *testing.T) {
+			t.Parallel() // the S3 cases mostly wait on the server
 			for _, c := range contractCases {
 				t.Run(c.name, func(t *testing.T) { c.run(t, b) })
 			}
