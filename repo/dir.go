@@ -75,7 +75,7 @@ func (d *dirStore) Create(ctx context.Context, name string, r io.Reader, size in
 	path := d.path(name)
 	dir := filepath.Dir(path)
 	if err := d.mkdirAll(dir); err != nil {
-		return d.errorf("create", name, err)
+		return d.errorf("create", name, fmt.Errorf("%w; no object was made", err))
 	}
 	tmp, err := d.fs.createTemp(dir)
 	if err != nil {
@@ -122,7 +122,9 @@ func writeTemp(ctx context.Context, tmp tempFile, r io.Reader, size int64) error
 	if size >= 0 {
 		src = io.LimitReader(src, size+1) // one byte more tells a longer r
 	}
-	n, err := io.CopyBuffer(tmp, src, make([]byte, copyBufferSize))
+	// writerOnly hides *os.File's ReadFrom, whose fallback for a reader
+	// that is not a file or socket copies 32 KiB at a time.
+	n, err := io.CopyBuffer(writerOnly{tmp}, src, make([]byte, copyBufferSize))
 	if err == nil && size >= 0 && n != size {
 		err = sizeError(n, size)
 	}
@@ -188,6 +190,10 @@ func (d *dirStore) mkdirAll(dir string) error {
 		return err
 	}
 	if err := d.fs.syncDir(parent); err != nil {
+		// Take the directory back (if still empty), so that the next
+		// Create makes it again and fsyncs its parent; otherwise it would
+		// find it and count on a name that may not survive a crash.
+		_ = os.Remove(dir)
 		return fmt.Errorf("fsync of %s: %w", parent, err)
 	}
 	return nil
@@ -261,6 +267,9 @@ func (d *dirStore) Delete(ctx context.Context, name string) error {
 	}
 	return nil
 }
+
+// writerOnly is an io.Writer and nothing else.
+type writerOnly struct{ io.Writer }
 
 // ctxReader is r that fails once ctx is done, so a Create from a reader
 // that never ends can be cancelled between reads.

@@ -1,13 +1,8 @@
 package repo
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"crypto/md5"
-	"encoding/hex"
 	"fmt"
-	"io"
 	"iter"
 	"net/url"
 	"strings"
@@ -126,240 +121,12 @@ func (s *s3Store) key(name string) (string, error) {
 	return k, nil
 }
 
-// errorf wraps err with the store, operation and name.
+// errorf wraps err with the store, operation and name; nil stays nil.
 func (s *s3Store) errorf(op, name string, err error) error {
+	if err == nil {
+		return nil
+	}
 	return opError(s.url, op, name, err)
-}
-
-// Create stores r as the object name: see Store.Create. An object of known
-// size up to MaxSinglePut, or of unknown size that turns out no larger than
-// PartSize and MaxSinglePut, goes in one PUT; anything else in parts.
-func (s *s3Store) Create(ctx context.Context, name string, r io.Reader, size int64) error {
-	if err := checkCreate(name, size); err != nil {
-		return s.errorf("create", name, err)
-	}
-	key, err := s.key(name)
-	if err != nil {
-		return s.errorf("create", name, err)
-	}
-	src := bufio.NewReaderSize(ctxReader{ctx, r}, 64<<10)
-	if size >= 0 && size <= s.opts.MaxSinglePut {
-		body := make([]byte, size)
-		if err := readPart(src, body, size, size); err != nil {
-			return s.errorf("create", name, err)
-		}
-		return s.errorf2("create", name, s.putSingle(ctx, key, body))
-	}
-	mem := make([]byte, s.opts.PartSize)
-	if size >= 0 {
-		first := mem[:min(s.opts.PartSize, size)]
-		if err := readPart(src, first, int64(len(first)), size); err != nil {
-			return s.errorf("create", name, err)
-		}
-		return s.errorf2("create", name, s.putMultipart(ctx, key, first, mem, src, size))
-	}
-	n, err := io.ReadFull(src, mem)
-	switch {
-	case err == nil:
-		return s.errorf2("create", name, s.putMultipart(ctx, key, mem, mem, src, size))
-	case err != io.EOF && err != io.ErrUnexpectedEOF:
-		return s.errorf("create", name, fmt.Errorf("reading the object: %w", err))
-	case int64(n) <= s.opts.MaxSinglePut:
-		return s.errorf2("create", name, s.putSingle(ctx, key, mem[:n]))
-	}
-	return s.errorf2("create", name, s.putMultipart(ctx, key, mem[:n], mem, src, size))
-}
-
-// errorf2 is errorf, passing nil through.
-func (s *s3Store) errorf2(op, name string, err error) error {
-	if err == nil {
-		return nil
-	}
-	return s.errorf(op, name, err)
-}
-
-// readPart fills buf from src. done is the number of bytes of the object
-// read once buf is full, want the number promised: a src that ends early,
-// or holds more once done reaches want, fails with ErrSize.
-func readPart(src *bufio.Reader, buf []byte, done, want int64) error {
-	n, err := io.ReadFull(src, buf)
-	switch {
-	case err == io.EOF || err == io.ErrUnexpectedEOF:
-		return sizeError(done-int64(len(buf))+int64(n), want)
-	case err != nil:
-		return fmt.Errorf("reading the object: %w", err)
-	}
-	if done != want {
-		return nil
-	}
-	switch _, err := src.Peek(1); {
-	case err == nil:
-		return sizeError(want+1, want)
-	case err != io.EOF:
-		return fmt.Errorf("reading the object: %w", err)
-	}
-	return nil
-}
-
-// putSingle stores body under key in one conditional PUT. The body is a
-// bytes.Reader, which minio-go rewinds to resend on a retry (a body it
-// cannot seek it sends once, never a truncated copy).
-//
-// A PUT whose answer was lost (a cut connection) and that minio-go retried
-// finds its own object: 412. Only then is the stored object compared with
-// body (ETag = MD5, and size), and a match is this Create's success.
-func (s *s3Store) putSingle(ctx context.Context, key string, body []byte) error {
-	rd := &seekCounter{Reader: bytes.NewReader(body)}
-	o := minio.PutObjectOptions{DisableMultipart: true}
-	o.SetMatchETagExcept("*")
-	_, err := s.core.PutObject(ctx, s.bucket, key, rd, int64(len(body)), "", "", o)
-	if err == nil {
-		return nil
-	}
-	if preconditionFailed(err) {
-		if rd.seeks > 1 {
-			sum := md5.Sum(body)
-			if s.holds(ctx, key, hex.EncodeToString(sum[:]), int64(len(body))) {
-				return nil
-			}
-		}
-		return ErrExist
-	}
-	return s.mapErr(ctx, err)
-}
-
-// seekCounter counts the rewinds of a PUT body: one per attempt.
-type seekCounter struct {
-	*bytes.Reader
-	seeks int
-}
-
-func (c *seekCounter) Seek(off int64, whence int) (int64, error) {
-	c.seeks++
-	return c.Reader.Seek(off, whence)
-}
-
-// holds reports whether key is an object of that ETag and size.
-func (s *s3Store) holds(ctx context.Context, key, etag string, size int64) bool {
-	st, err := s.mc.StatObject(ctx, s.bucket, key, minio.StatObjectOptions{})
-	return err == nil && strings.Trim(st.ETag, `"`) == etag && st.Size == size
-}
-
-// preconditionFailed reports whether err is S3's answer to a conditional
-// request whose condition failed (If-None-Match: * on an existing key).
-func preconditionFailed(err error) bool {
-	resp := minio.ToErrorResponse(err)
-	return resp.Code == "PreconditionFailed" || resp.StatusCode == 412
-}
-
-// putMultipart stores first and the rest of src under key as a multipart
-// upload completed with If-None-Match: *, one part in memory at a time
-// (mem, which first is the start of). On
-// any failure it aborts the upload; if even that fails, the error says so
-// and Cleanup aborts it later.
-func (s *s3Store) putMultipart(ctx context.Context, key string, first, mem []byte, src *bufio.Reader, size int64) (err error) {
-	// A name that exists fails now rather than after the upload; the
-	// completion's condition still decides a race.
-	if _, serr := s.mc.StatObject(ctx, s.bucket, key, minio.StatObjectOptions{}); serr == nil {
-		return ErrExist
-	}
-	id, err := s.core.NewMultipartUpload(ctx, s.bucket, key, minio.PutObjectOptions{})
-	if err != nil {
-		return s.mapErr(ctx, err)
-	}
-	defer func() {
-		if err != nil {
-			err = s.abort(ctx, key, id, err)
-		}
-	}()
-	var (
-		parts []minio.CompletePart
-		md5s  []byte // the parts' MD5s, for the object's ETag
-		done  int64
-		buf   = first
-	)
-	for num := 1; ; num++ {
-		p, err := s.core.PutObjectPart(ctx, s.bucket, key, id, num, bytes.NewReader(buf), int64(len(buf)), minio.PutObjectPartOptions{})
-		if err != nil {
-			return s.mapErr(ctx, err)
-		}
-		parts = append(parts, minio.CompletePart{PartNumber: num, ETag: p.ETag})
-		if sum, herr := hex.DecodeString(strings.Trim(p.ETag, `"`)); herr == nil {
-			md5s = append(md5s, sum...)
-		}
-		done += int64(len(buf))
-		last, err := nextPart(src, &buf, mem, done, size)
-		if err != nil {
-			return err
-		}
-		if last {
-			break
-		}
-	}
-	o := minio.PutObjectOptions{}
-	o.SetMatchETagExcept("*")
-	if _, err := s.core.CompleteMultipartUpload(ctx, s.bucket, key, id, parts, o); err != nil {
-		if !preconditionFailed(err) {
-			return s.mapErr(ctx, err)
-		}
-		// Our completion may have landed and its answer been lost: then
-		// the upload is gone and the object is ours, by its ETag (the MD5
-		// of the parts' MD5s, then "-" and the count).
-		sum := md5.Sum(md5s)
-		etag := fmt.Sprintf("%s-%d", hex.EncodeToString(sum[:]), len(parts))
-		if s.uploadGone(ctx, key, id) && s.holds(ctx, key, etag, done) {
-			return nil
-		}
-		return ErrExist
-	}
-	return nil
-}
-
-// nextPart reads the next part into *buf (reusing mem) and reports whether
-// the part just sent was the last. With a known size the last part is the
-// one that reaches it; with an unknown one, the one src ends in.
-func nextPart(src *bufio.Reader, buf *[]byte, mem []byte, done, size int64) (last bool, err error) {
-	if size >= 0 {
-		if done == size {
-			return true, nil
-		}
-		n := min(int64(len(mem)), size-done)
-		*buf = mem[:n]
-		return false, readPart(src, *buf, done+n, size)
-	}
-	if _, err := src.Peek(1); err == io.EOF {
-		return true, nil
-	} else if err != nil {
-		return false, fmt.Errorf("reading the object: %w", err)
-	}
-	n, err := io.ReadFull(src, mem)
-	if err != nil && err != io.ErrUnexpectedEOF {
-		return false, fmt.Errorf("reading the object: %w", err)
-	}
-	*buf = mem[:n]
-	return false, nil
-}
-
-// uploadGone reports whether the multipart upload id no longer exists.
-func (s *s3Store) uploadGone(ctx context.Context, key, id string) bool {
-	_, err := s.core.ListObjectParts(ctx, s.bucket, key, id, 0, 1)
-	return minio.ToErrorResponse(err).Code == "NoSuchUpload"
-}
-
-// abortTimeout bounds aborting a failed upload, which runs even when the
-// Create's context is done.
-const abortTimeout = 30 * time.Second
-
-// abort aborts the multipart upload id after cause and returns cause,
-// saying so if the upload is left behind.
-func (s *s3Store) abort(ctx context.Context, key, id string, cause error) error {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), abortTimeout)
-	defer cancel()
-	err := s.core.AbortMultipartUpload(ctx, s.bucket, key, id)
-	if err != nil && minio.ToErrorResponse(err).Code != "NoSuchUpload" {
-		return fmt.Errorf("%w; no object was made, and the incomplete upload %s could not be aborted (%v): Cleanup aborts it", cause, id, s.mapErr(ctx, err))
-	}
-	return fmt.Errorf("%w; no object was made", cause)
 }
 
 // Open opens the object name: see Store.Open. Its reads use ctx.
@@ -371,17 +138,36 @@ func (s *s3Store) Open(ctx context.Context, name string) (Object, error) {
 	if err != nil {
 		return nil, s.errorf("open", name, err)
 	}
-	st, err := s.mc.StatObject(ctx, s.bucket, key, minio.StatObjectOptions{})
+	st, err := s.stat(ctx, key)
 	if err != nil {
 		return nil, s.errorf("open", name, s.mapErr(ctx, err))
 	}
 	return &s3Object{ctx: ctx, s: s, name: name, key: key, etag: st.ETag, size: st.Size}, nil
 }
 
+// stat returns the size and ETag of key. A HEAD's answer has no body, so
+// minio-go guesses its error code from the status: 404 reads as NoSuchKey
+// whether the key, the bucket or (on versitygw) the access key is missing,
+// and a wrong region is a bare 400. For those a GET, whose answer names
+// the error, says which.
+func (s *s3Store) stat(ctx context.Context, key string) (minio.ObjectInfo, error) {
+	st, err := s.mc.StatObject(ctx, s.bucket, key, minio.StatObjectOptions{})
+	if code := minio.ToErrorResponse(err).StatusCode; code != 404 && code != 400 {
+		return st, err
+	}
+	body, info, _, err := s.core.GetObject(ctx, s.bucket, key, minio.GetObjectOptions{})
+	if err != nil {
+		return minio.ObjectInfo{}, err
+	}
+	_ = body.Close() // created since the HEAD: its size and ETag are all we need
+	return info, nil
+}
+
 // List yields the objects under prefix after startAfter in byte order: see
 // Store.List. S3 lists keys in byte (UTF-8 binary) order, a page of up to
-// 1000 at a time. Keys under the store's prefix that are not valid names
-// (directory markers, other tools' files) are passed over.
+// 1000 at a time; a server that does not is caught, not trusted. Keys
+// under the store's prefix that are not valid names (directory markers,
+// other tools' files) are passed over.
 func (s *s3Store) List(ctx context.Context, prefix, startAfter string) iter.Seq2[Info, error] {
 	return func(yield func(Info, error) bool) {
 		for _, c := range []struct{ what, s string }{{"prefix", prefix}, {"start-after", startAfter}} {
@@ -390,13 +176,15 @@ func (s *s3Store) List(ctx context.Context, prefix, startAfter string) iter.Seq2
 				return
 			}
 		}
-		ctx, cancel := context.WithCancel(ctx) // ends minio-go's lister when we stop early
-		defer cancel()
-		opts := minio.ListObjectsOptions{Prefix: s.base + prefix, Recursive: true}
+		noOwner := false
+		opts := minio.ListObjectsOptions{Prefix: s.base + prefix, Recursive: true, FetchOwner: &noOwner}
 		if startAfter != "" {
 			opts.StartAfter = s.base + startAfter
 		}
-		for oi := range s.mc.ListObjects(ctx, s.bucket, opts) {
+		last := startAfter
+		// The iterator form runs no goroutine, so stopping early leaks
+		// nothing; it ends quietly when ctx is done, hence the check after.
+		for oi := range s.mc.ListObjectsIter(ctx, s.bucket, opts) {
 			if oi.Err != nil {
 				yield(Info{}, s.errorf("list", prefix, s.mapErr(ctx, oi.Err)))
 				return
@@ -405,9 +193,17 @@ func (s *s3Store) List(ctx context.Context, prefix, startAfter string) iter.Seq2
 			if nameProblem(name) != "" {
 				continue
 			}
+			if name <= last {
+				yield(Info{}, s.errorf("list", prefix, fmt.Errorf("%s listed %q after %q: not in byte order", s.endpoint, name, last)))
+				return
+			}
+			last = name
 			if !yield(Info{Name: name, Size: oi.Size}, nil) {
 				return
 			}
+		}
+		if err := ctx.Err(); err != nil {
+			yield(Info{}, s.errorf("list", prefix, err))
 		}
 	}
 }
@@ -430,23 +226,30 @@ func (s *s3Store) Delete(ctx context.Context, name string) error {
 
 // Cleanup aborts the incomplete multipart uploads under the store's prefix
 // (the whole bucket's, for a store at its root) initiated more than
-// olderThan ago by the server's clock: see Store.Cleanup.
+// olderThan ago by the server's clock: see Store.Cleanup. It pages through
+// the uploads itself: minio-go's ListIncompleteUploads runs a goroutine
+// that stopping early can leave blocked.
 func (s *s3Store) Cleanup(ctx context.Context, olderThan time.Duration) (int, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	removed := 0
-	for u := range s.mc.ListIncompleteUploads(ctx, s.bucket, s.base, true) {
-		if u.Err != nil {
-			return removed, s.errorf("cleanup", "", s.mapErr(ctx, u.Err))
+	var keyMarker, idMarker string
+	for {
+		res, err := s.core.ListMultipartUploads(ctx, s.bucket, s.base, keyMarker, idMarker, "", 1000)
+		if err != nil {
+			return removed, s.errorf("cleanup", "", s.mapErr(ctx, err))
 		}
-		if time.Since(u.Initiated) < olderThan {
-			continue
+		for _, u := range res.Uploads {
+			if time.Since(u.Initiated) < olderThan {
+				continue
+			}
+			err := s.core.AbortMultipartUpload(ctx, s.bucket, u.Key, u.UploadID)
+			if err != nil && minio.ToErrorResponse(err).Code != "NoSuchUpload" {
+				return removed, s.errorf("cleanup", strings.TrimPrefix(u.Key, s.base), s.mapErr(ctx, err))
+			}
+			removed++
 		}
-		err := s.core.AbortMultipartUpload(ctx, s.bucket, u.Key, u.UploadID)
-		if err != nil && minio.ToErrorResponse(err).Code != "NoSuchUpload" {
-			return removed, s.errorf("cleanup", strings.TrimPrefix(u.Key, s.base), s.mapErr(ctx, err))
+		if !res.IsTruncated || (res.NextKeyMarker == keyMarker && res.NextUploadIDMarker == idMarker) {
+			return removed, nil
 		}
-		removed++
+		keyMarker, idMarker = res.NextKeyMarker, res.NextUploadIDMarker
 	}
-	return removed, nil
 }

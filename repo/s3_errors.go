@@ -21,12 +21,12 @@ func (s *s3Store) mapErr(ctx context.Context, err error) error {
 	resp := minio.ToErrorResponse(err)
 	switch resp.Code {
 	case "NoSuchBucket":
-		return fmt.Errorf("%w: bucket %q at %s", ErrNoBucket, s.bucket, s.endpoint)
+		return fmt.Errorf("%w (endpoint %s)", ErrNoBucket, s.endpoint)
 	case "NoSuchKey":
 		return ErrNotExist
 	case "AccessDenied", "SignatureDoesNotMatch", "InvalidAccessKeyId", "XAdminUserNotFound",
 		"InvalidToken", "ExpiredToken", "TokenRefreshRequired", "AllAccessDisabled":
-		return fmt.Errorf("%w by %s for bucket %q (%s): check AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY", ErrAccess, s.endpoint, s.bucket, resp.Code)
+		return fmt.Errorf("%w by %s (%s): check AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY", ErrAccess, s.endpoint, resp.Code)
 	case "AuthorizationHeaderMalformed", "InvalidRegion":
 		region := s.region
 		if region == "" {
@@ -36,15 +36,19 @@ func (s *s3Store) mapErr(ctx context.Context, err error) error {
 		if resp.Region != "" {
 			hint = fmt.Sprintf(" (the server expects %q)", resp.Region)
 		}
-		return fmt.Errorf("%w by %s for bucket %q: region %q refused%s: set AWS_REGION or HOTPIPE_S3_REGION", ErrAccess, s.endpoint, s.bucket, region, hint)
+		return fmt.Errorf("%w by %s: region %q refused%s: set AWS_REGION or HOTPIPE_S3_REGION", ErrAccess, s.endpoint, region, hint)
+	}
+	attempts := s.opts.MaxRetries
+	if attempts == 0 {
+		attempts = minio.MaxRetry
 	}
 	if resp.StatusCode >= 500 || resp.Code == "SlowDown" || resp.Code == "RequestTimeout" {
-		return fmt.Errorf("%w: %s answered %d %s after retries: %s", ErrUnavailable, s.endpoint, resp.StatusCode, resp.Code, resp.Message)
+		return fmt.Errorf("%w: %s answered %d %s (after up to %d attempts): %s", ErrUnavailable, s.endpoint, resp.StatusCode, resp.Code, attempts, resp.Message)
 	}
 	var ue *url.Error
 	var ne net.Error
 	if resp.StatusCode == 0 && (errors.As(err, &ue) || errors.As(err, &ne)) {
-		return fmt.Errorf("%w: cannot reach %s after retries: %v", ErrUnavailable, s.endpoint, err)
+		return fmt.Errorf("%w: cannot reach %s (after up to %d attempts): %v", ErrUnavailable, s.endpoint, attempts, err)
 	}
 	return fmt.Errorf("%s: %w", s.endpoint, err)
 }

@@ -32,8 +32,9 @@ type Store interface {
 	Create(ctx context.Context, name string, r io.Reader, size int64) error
 
 	// Open opens the object name for reading: ErrNotExist if it does not
-	// exist. An object deleted while it is read fails the read rather than
-	// yielding another object's bytes.
+	// exist. Reads never mix two objects: an open object of a directory
+	// store stays readable after Delete; on S3, a read after the object was
+	// deleted (or deleted and created again) fails with ErrNotExist.
 	Open(ctx context.Context, name string) (Object, error)
 
 	// List yields the objects whose names start with prefix and sort after
@@ -117,6 +118,9 @@ const (
 // or temp files of the directory store). Leading, trailing and doubled
 // slashes, spaces, backslashes and control, non-ASCII and shell or Windows
 // special characters are refused. The error wraps ErrName and says why.
+//
+// Names that differ only in case are two objects on S3 and Linux but one
+// file on macOS and Windows: naming schemes use one case.
 func CheckName(name string) error {
 	if why := nameProblem(name); why != "" {
 		return fmt.Errorf("%w %q: %s", ErrName, truncate(name), why)
