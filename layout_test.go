@@ -25,7 +25,7 @@ var allowedImports = map[string][]string{
 	"repo":    {"backup", "replica", "verify", "stream", "engine", "txframe"},
 	"server":  {"repo", "backup", "replica", "verify", "stream", "engine", "txframe"},
 	// the S3 test server harness: runs versitygw for tests, imports none of ours
-	"repo/internal/s3test": {},
+	"internal/s3test": {},
 }
 
 // TestPackagesImportOnlyDownTheLayout: every library package imports only

@@ -7,12 +7,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/hotpipe/hotpipe/engine"
+	"github.com/hotpipe/hotpipe/internal/s3test"
 )
 
 func TestMain(m *testing.M) {
@@ -33,6 +35,9 @@ func TestScripts(t *testing.T) {
 			// Under -race every hotpipe process would otherwise sleep a
 			// second at exit waiting for late race reports.
 			env.Setenv("GORACE", "atexit_sleep_ms=0")
+			if strings.Contains(filepath.Base(env.WorkDir), "s3_") {
+				startS3(env)
+			}
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
@@ -51,6 +56,19 @@ func TestScripts(t *testing.T) {
 			"progress":    cmdProgress,
 		},
 	})
+}
+
+// startS3 gives an s3_ scenario an S3 server of its own (versitygw on a
+// loopback port, stopped when the scenario ends) with a bucket "backups",
+// and the environment that points hotpipe at it.
+func startS3(env *testscript.Env) {
+	tb := env.T().(testing.TB)
+	srv := s3test.Start(tb)
+	srv.MakeBucket(tb, "backups")
+	env.Setenv("HOTPIPE_S3_ENDPOINT", srv.Endpoint)
+	env.Setenv("AWS_REGION", s3test.Region)
+	env.Setenv("AWS_ACCESS_KEY_ID", s3test.AccessKey)
+	env.Setenv("AWS_SECRET_ACCESS_KEY", s3test.SecretKey)
 }
 
 // cmdFails runs a program and requires it to exit with the given code:

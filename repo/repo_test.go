@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/hotpipe/hotpipe/engine"
+	"github.com/hotpipe/hotpipe/internal/s3test"
 	"github.com/hotpipe/hotpipe/replica"
-	"github.com/hotpipe/hotpipe/repo/internal/s3test"
 	"github.com/hotpipe/hotpipe/txframe"
 )
 

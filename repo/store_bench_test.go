@@ -9,7 +9,7 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/hotpipe/hotpipe/repo/internal/s3test"
+	"github.com/hotpipe/hotpipe/internal/s3test"
 	"github.com/minio/minio-go/v7"
 )
 

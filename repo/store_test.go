@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hotpipe/hotpipe/repo/internal/s3test"
+	"github.com/hotpipe/hotpipe/internal/s3test"
 	"github.com/minio/minio-go/v7"
 )
 
