@@ -57,11 +57,7 @@ func (e *env) archive(c *cli.Context) error {
 	if d := c.Duration("max-delay"); d < 10*time.Millisecond || d > 24*time.Hour {
 		return usagef("archive: --max-delay %s: give 10ms to 24h", d)
 	}
-	r, err := e.openRepo(c)
-	if err != nil {
-		return err
-	}
-	db, err := e.open(c.Args().First(), true)
+	r, db, err := e.openRepoDB(c)
 	if err != nil {
 		return err
 	}

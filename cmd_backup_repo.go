@@ -37,11 +37,7 @@ func (e *env) repoBackup(c *cli.Context) error {
 			return usagef("hot-backup: --max-rate: %v", err)
 		}
 	}
-	r, err := e.openRepo(c)
-	if err != nil {
-		return err
-	}
-	db, err := e.open(c.Args().First(), true)
+	r, db, err := e.openRepoDB(c)
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/hotpipe/hotpipe/engine"
 	"github.com/hotpipe/hotpipe/repo"
 )
 
@@ -35,6 +36,17 @@ func (e *env) openRepo(c *cli.Context) (*repo.Repository, error) {
 		return nil, usagef("%s: --repo: %v", commandPath(c), err)
 	}
 	return repo.New(s), nil
+}
+
+// openRepoDB opens --repo's repository and, as a lock-free reader, the
+// database the command names; the caller closes the database.
+func (e *env) openRepoDB(c *cli.Context) (*repo.Repository, *engine.DB, error) {
+	r, err := e.openRepo(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	db, err := e.open(c.Args().First(), true)
+	return r, db, err
 }
 
 func repoCommand(e *env) *cli.Command {

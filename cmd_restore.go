@@ -125,29 +125,10 @@ func (e *env) hotRestore(c *cli.Context) error {
 		return err
 	}
 	name := c.Args().First()
-	prog := e.newProgress("hot-restore", name, 0, expectedEnd(c.StringSlice("input"), opts.TargetLSN))
-	var seen replica.Progress
-	opts.Notify = e.notify
-	opts.Progress = func(p replica.Progress) {
-		prog.add(p.Frames-seen.Frames, int(p.Bytes-seen.Bytes), p.Last, p.LastTime.UnixNano())
-		seen = p
-	}
+	prog := e.restoreProgress(name, expectedEnd(c.StringSlice("input"), opts.TargetLSN), &opts)
 	res, err := replica.Restore(c.Context, e.dataDir, name, stream.NewReader(inputs, stream.Options{}), opts)
-	if e.asJSON {
-		e.report = restoreJSONOf(name, res, time.Since(prog.start))
-	}
-	if res.Skipped {
-		e.notef("hot-restore %s: %s exists (at LSN %d); --if-not-exists leaves it untouched", name, name, res.State.LSN)
-		return nil
-	}
-	if res.Started && res.State != nil {
-		prog.finish()
-	}
-	if err != nil {
-		if !e.asJSON { // the report says where the database is
-			e.restoreFailed(name, res, err)
-		}
-		return restoreHint(err, opts)
+	if done, err := e.restoreEnded(name, res, err, opts, prog); done {
+		return err
 	}
 	e.restored(name, res, prog)
 	return nil
@@ -198,6 +179,43 @@ func restoreJSONOf(name string, res replica.Result, d time.Duration) *restoreRep
 		r.Stop = &stopJSON{LastLSN: s.Last, LastCommit: jsonTime(s.LastTime), NextLSN: s.Next, NextCommit: jsonTime(s.NextTime)}
 	}
 	return r
+}
+
+// restoreProgress makes a restore's progress display and has opts report
+// to it (and engine notices to the operator).
+func (e *env) restoreProgress(name string, end uint64, opts *replica.Options) *progress {
+	prog := e.newProgress("hot-restore", name, 0, end)
+	var seen replica.Progress
+	opts.Notify = e.notify
+	opts.Progress = func(p replica.Progress) {
+		prog.add(p.Frames-seen.Frames, int(p.Bytes-seen.Bytes), p.Last, p.LastTime.UnixNano())
+		seen = p
+	}
+	return prog
+}
+
+// restoreEnded handles what every restore's end has in common: the JSON
+// report, a database --if-not-exists left alone, the last progress line,
+// and where a failure left the database. done means the command ends
+// here, with err.
+func (e *env) restoreEnded(name string, res replica.Result, err error, opts replica.Options, prog *progress) (done bool, _ error) {
+	if e.asJSON {
+		e.report = restoreJSONOf(name, res, time.Since(prog.start))
+	}
+	if res.Skipped {
+		e.notef("hot-restore %s: %s exists (at LSN %d); --if-not-exists leaves it untouched", name, name, res.State.LSN)
+		return true, nil
+	}
+	if res.Started && res.State != nil {
+		prog.finish()
+	}
+	if err != nil {
+		if !e.asJSON { // the report says where the database is
+			e.restoreFailed(name, res, err)
+		}
+		return true, restoreHint(err, opts)
+	}
+	return false, nil
 }
 
 // restoreHint adds to a refused restore the flag that changes the answer.

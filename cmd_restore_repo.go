@@ -1,8 +1,6 @@
 package main
 
 import (
-	"time"
-
 	"github.com/urfave/cli/v2"
 
 	"github.com/hotpipe/hotpipe/replica"
@@ -33,30 +31,11 @@ func (e *env) repoRestore(c *cli.Context, opts replica.Options) error {
 		return err
 	}
 	name := c.Args().First()
-	prog := e.newProgress("hot-restore", name, 0, opts.TargetLSN)
-	var seen replica.Progress
-	opts.Notify = e.notify
-	opts.Progress = func(p replica.Progress) {
-		prog.add(p.Frames-seen.Frames, int(p.Bytes-seen.Bytes), p.Last, p.LastTime.UnixNano())
-		seen = p
-	}
+	prog := e.restoreProgress(name, opts.TargetLSN, &opts)
 	ro.Options = opts
 	res, err := r.Restore(c.Context, e.dataDir, name, ro)
-	if e.asJSON {
-		e.report = restoreJSONOf(name, res.Result, time.Since(prog.start))
-	}
-	if res.Skipped {
-		e.notef("hot-restore %s: %s exists (at LSN %d); --if-not-exists leaves it untouched", name, name, res.State.LSN)
-		return nil
-	}
-	if res.Started && res.State != nil {
-		prog.finish()
-	}
-	if err != nil {
-		if !e.asJSON {
-			e.restoreFailed(name, res.Result, err)
-		}
-		return restoreHint(err, opts)
+	if done, err := e.restoreEnded(name, res.Result, err, opts, prog); done {
+		return err
 	}
 	if len(res.Plan) > 0 {
 		e.notef("hot-restore %s: %d object(s) of %s, LSN %d..%d", name, len(res.Plan), r, res.Plan[0].First, res.Plan[len(res.Plan)-1].Last)

@@ -31,11 +31,7 @@ func TestCompactKeepsEveryFrame(t *testing.T) {
 		d := newTestDB(t, "foo")
 		for range 6 { // six small archive objects
 			d.commit(t, 5)
-			stop := make(chan struct{})
-			close(stop)
-			if err := r.Archive(ctx, d.db, ArchiveOptions{Stop: stop}); err != nil {
-				t.Fatal(err)
-			}
+			archiveOnce(t, r, d.db)
 		}
 		ms, err := r.Compact(ctx, "foo", CompactOptions{})
 		if err != nil || len(ms) != 1 || len(ms[0].From) != 6 || ms[0].Into.First != 1 || ms[0].Into.Last != 30 {
@@ -55,11 +51,7 @@ func TestCompactKeepsEveryFrame(t *testing.T) {
 		}
 		// The archive goes on after the merged object.
 		d.commit(t, 3)
-		stop := make(chan struct{})
-		close(stop)
-		if err := r.Archive(ctx, d.db, ArchiveOptions{Stop: stop}); err != nil {
-			t.Fatal(err)
-		}
+		archiveOnce(t, r, d.db)
 	})
 }
 
@@ -69,11 +61,7 @@ func TestCompactFinishesAnInterruptedMerge(t *testing.T) {
 		d := newTestDB(t, "foo")
 		for range 3 {
 			d.commit(t, 5)
-			stop := make(chan struct{})
-			close(stop)
-			if err := r.Archive(ctx, d.db, ArchiveOptions{Stop: stop}); err != nil {
-				t.Fatal(err)
-			}
+			archiveOnce(t, r, d.db)
 		}
 		c, _ := r.Catalog(ctx, "foo")
 		run := c.Histories[0].archiveRuns(1 << 30)[0]

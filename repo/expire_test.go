@@ -64,21 +64,13 @@ func TestExpireDeletesAndRestoresStillWork(t *testing.T) {
 		ctx := context.Background()
 		d := newTestDB(t, "foo")
 		d.commit(t, 10)
-		stop := make(chan struct{})
-		close(stop)
-		if err := r.Archive(ctx, d.db, ArchiveOptions{Stop: stop}); err != nil {
-			t.Fatal(err)
-		}
+		archiveOnce(t, r, d.db)
 		d.commit(t, 10)
 		if _, err := r.Backup(ctx, d.db, BackupOptions{Expires: time.Now().Add(-time.Hour)}); err != nil {
 			t.Fatal(err)
 		}
-		stop2 := make(chan struct{})
-		close(stop2)
 		d.commit(t, 5)
-		if err := r.Archive(ctx, d.db, ArchiveOptions{Stop: stop2}); err != nil {
-			t.Fatal(err)
-		}
+		archiveOnce(t, r, d.db)
 		dry, err := r.Expire(ctx, "foo", ExpireOptions{DryRun: true})
 		if err != nil {
 			t.Fatal(err)
@@ -129,11 +121,7 @@ func TestExpireRacingARestore(t *testing.T) {
 		ctx := context.Background()
 		d := newTestDB(t, "foo")
 		d.commit(t, 10)
-		stop := make(chan struct{})
-		close(stop)
-		if err := r.Archive(ctx, d.db, ArchiveOptions{Stop: stop}); err != nil { // 1..10
-			t.Fatal(err)
-		}
+		archiveOnce(t, r, d.db) // 1..10
 		d.commit(t, 10)
 		if _, err := r.Backup(ctx, d.db, BackupOptions{}); err != nil { // 1..20: the chain
 			t.Fatal(err)

@@ -234,9 +234,7 @@ func TestArchiveRefusesAnotherHistory(t *testing.T) {
 		}
 		defer db.Close()
 		for range 10 {
-			if _, err := db.Commit([]txframe.Entry{{Op: txframe.OpPut, Key: []byte("x"), Value: []byte("y")}}); err != nil {
-				t.Fatal(err)
-			}
+			commitOne(t, db)
 		}
 		stop := make(chan struct{})
 		close(stop)
@@ -245,6 +243,16 @@ func TestArchiveRefusesAnotherHistory(t *testing.T) {
 			t.Fatalf("Archive of a diverged copy: %v, want ErrHistory", err)
 		}
 	})
+}
+
+// archiveOnce archives what db holds and stops: one object.
+func archiveOnce(t *testing.T, r *Repository, db *engine.DB) {
+	t.Helper()
+	stop := make(chan struct{})
+	close(stop)
+	if err := r.Archive(context.Background(), db, ArchiveOptions{Stop: stop}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func replicaTarget(lsn uint64) replica.Options { return replica.Options{TargetLSN: lsn} }
