@@ -412,7 +412,9 @@ frames the chain holds, and, with --keep-within, older histories of a
 database (before it was recreated or restored from another) with no commit
 within that span. --keep-full N keeps the N newest level 0 backups of each
 history whatever their expiry. Objects past a gap are kept. Every object
-is printed with what is done with it and why.
+is printed with what is done with it and why. Temp files and incomplete
+multipart uploads that failed writes left are removed after
+--cleanup-after (24h).
 
 Examples:
    hotpipe repo expire --repo /backup/hotpipe --dry-run
@@ -421,6 +423,7 @@ Examples:
 			&cli.StringFlag{Name: "keep-within", Usage: "keep every history with a commit within `SPAN` (7d, 1w3d, 36h)", DefaultText: "every history"},
 			&cli.IntFlag{Name: "keep-full", Usage: "keep the `N` newest level 0 backups of each history, expired or not"},
 			&cli.BoolFlag{Name: "dry-run", Usage: "say what would be deleted, and delete nothing"},
+			&cli.DurationFlag{Name: "cleanup-after", Value: 24 * time.Hour, Usage: "also remove temp files and incomplete uploads that failed writes left, started longer ago than this (0: none)"},
 		},
 		Action: e.repoExpire,
 	}
@@ -445,7 +448,12 @@ func (e *env) repoExpire(c *cli.Context) error {
 	if err := args(c, 0, 1); err != nil {
 		return err
 	}
-	opts := repo.ExpireOptions{KeepFull: c.Int("keep-full"), DryRun: c.Bool("dry-run")}
+	opts := repo.ExpireOptions{KeepFull: c.Int("keep-full"), DryRun: c.Bool("dry-run"), CleanupAfter: c.Duration("cleanup-after"),
+		CleanedUp: func(n int) {
+			if n > 0 {
+				e.notef("repo expire: removed %d temp file(s) or incomplete upload(s) that failed writes left", n)
+			}
+		}}
 	if opts.KeepFull < 0 {
 		return usagef("repo expire: --keep-full %d: give 0 or more", opts.KeepFull)
 	}

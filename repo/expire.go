@@ -22,6 +22,12 @@ type ExpireOptions struct {
 	Now time.Time
 	// Decided, if set, is called with each decision as it is made.
 	Decided func(Decision)
+	// CleanupAfter, when positive, also removes what failed writes left
+	// (temp files, incomplete multipart uploads) started longer ago than
+	// this (Store.Cleanup); it must exceed the longest a write can take.
+	CleanupAfter time.Duration
+	// CleanedUp, if set, is told how many such leftovers were removed.
+	CleanedUp func(n int)
 }
 
 // Decision is what Expire does with one object, and why.
@@ -50,6 +56,15 @@ type Decision struct {
 func (r *Repository) Expire(ctx context.Context, db string, opts ExpireOptions) ([]Decision, error) {
 	if opts.Now.IsZero() {
 		opts.Now = time.Now()
+	}
+	if opts.CleanupAfter > 0 && !opts.DryRun {
+		n, err := r.store.Cleanup(ctx, opts.CleanupAfter)
+		if err != nil {
+			return nil, err
+		}
+		if opts.CleanedUp != nil {
+			opts.CleanedUp(n)
+		}
 	}
 	c, err := r.Catalog(ctx, db)
 	if err != nil {
