@@ -19,14 +19,7 @@ func dbCommand(e *env) *cli.Command {
 		Name:            "db",
 		Usage:           "create, list and inspect databases",
 		HideHelpCommand: true,
-		Action: func(c *cli.Context) error {
-			if c.NArg() > 0 {
-				return usagef("db: unknown command %q", c.Args().First())
-			}
-			c.App.Writer = e.stderr // usage after an error goes with the error
-			cli.ShowSubcommandHelp(c)
-			return usagef("db: no command given")
-		},
+		Action:          groupAction(e, "db"),
 		Subcommands: []*cli.Command{dbCreateCommand(e), dbListCommand(e), dbStatusCommand(e),
 			dbHashCommand(e), dbPositionCommand(e), dbReplicaCommand(e), dbCheckCommand(e)},
 	}

@@ -60,14 +60,7 @@ levelled backups (hot-backup --repo). Each object is an ordinary hotpipe
 stream of one LSN range of one database history, and its name says which
 (database, origin, LSNs, commit times, kind, expiry): a listing is the
 catalog. hot-restore --repo restores from it.`,
-		Action: func(c *cli.Context) error {
-			if c.NArg() > 0 {
-				return usagef("repo: unknown command %q", c.Args().First())
-			}
-			c.App.Writer = e.stderr
-			cli.ShowSubcommandHelp(c)
-			return usagef("repo: no command given")
-		},
+		Action:      groupAction(e, "repo"),
 		Subcommands: []*cli.Command{repoListCommand(e), repoVerifyCommand(e), repoExpireCommand(e), repoCompactCommand(e)},
 	}
 }

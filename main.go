@@ -218,20 +218,35 @@ Examples:
 			}
 			return nil
 		},
-		Action: func(c *cli.Context) error {
-			if c.NArg() > 0 {
-				return usagef("unknown command %q", c.Args().First())
-			}
-			c.App.Writer = e.stderr // usage after an error goes with the error
-			cli.ShowAppHelp(c)
-			return usagef("no command given")
-		},
+		Action: groupAction(e, ""),
 	}
 	quietBoolDefaults(app.Flags)
 	for _, c := range app.Commands {
 		prepare(c)
 	}
 	return app
+}
+
+// groupAction is the action of a command that only holds others (hotpipe,
+// db, repo): an unknown one, or none, is a usage error, with the group's
+// help on stderr, where usage after an error goes.
+func groupAction(e *env, group string) cli.ActionFunc {
+	prefix := ""
+	if group != "" {
+		prefix = group + ": "
+	}
+	return func(c *cli.Context) error {
+		if c.NArg() > 0 {
+			return usagef("%sunknown command %q", prefix, c.Args().First())
+		}
+		c.App.Writer = e.stderr
+		if group == "" {
+			cli.ShowAppHelp(c)
+		} else {
+			cli.ShowSubcommandHelp(c)
+		}
+		return usagef("%sno command given", prefix)
+	}
 }
 
 // prepare gives every command our usage-error handling and exit code help.

@@ -214,31 +214,33 @@ func waitArchived(t *testing.T, got <-chan Entry, lsn uint64) {
 	}
 }
 
+// backedUpAndDiverged backs foo's LSNs 1..10 up into r, then returns a
+// copy of foo restored from r to LSN 5 that went its own way for n more
+// commits: the same name and origin, another history.
+func backedUpAndDiverged(t *testing.T, r *Repository, n int) *engine.DB {
+	t.Helper()
+	d := newTestDB(t, "foo")
+	d.commit(t, 10)
+	if _, err := r.Backup(context.Background(), d.db, BackupOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	other := t.TempDir()
+	if _, err := r.Restore(context.Background(), other, "foo", RestoreOptions{Options: replicaTarget(5)}); err != nil {
+		t.Fatal(err)
+	}
+	db := openWritable(t, other, "foo")
+	for range n {
+		commitOne(t, db)
+	}
+	return db
+}
+
 func TestArchiveRefusesAnotherHistory(t *testing.T) {
 	eachBackend(t, func(t *testing.T, r *Repository) {
-		ctx := context.Background()
-		d := newTestDB(t, "foo")
-		d.commit(t, 10)
-		if _, err := r.Backup(ctx, d.db, BackupOptions{}); err != nil {
-			t.Fatal(err)
-		}
-		// A database of the same name and origin but another history:
-		// restored from the backup, then diverged.
-		other := t.TempDir()
-		if _, err := r.Restore(ctx, other, "foo", RestoreOptions{Options: replica.Options{TargetLSN: 5}}); err != nil {
-			t.Fatal(err)
-		}
-		db, err := engine.Open(other, "foo", engine.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer db.Close()
-		for range 10 {
-			commitOne(t, db)
-		}
+		db := backedUpAndDiverged(t, r, 10)
 		stop := make(chan struct{})
 		close(stop)
-		err = r.Archive(ctx, db, ArchiveOptions{Stop: stop})
+		err := r.Archive(context.Background(), db, ArchiveOptions{Stop: stop})
 		if !errors.Is(err, txframe.ErrHistory) {
 			t.Fatalf("Archive of a diverged copy: %v, want ErrHistory", err)
 		}

@@ -110,22 +110,9 @@ func isDamage(err error) bool {
 func TestVerifyFindsObjectsThatDisagree(t *testing.T) {
 	eachBackend(t, func(t *testing.T, r *Repository) {
 		ctx := context.Background()
-		d := newTestDB(t, "foo")
-		d.commit(t, 10)
-		if _, err := r.Backup(ctx, d.db, BackupOptions{}); err != nil {
-			t.Fatal(err)
-		}
 		// A copy restored to LSN 5 that went its own way backs up its
 		// LSNs 11..20 as a level 1 of the same history.
-		other := newTestDB(t, "other")
-		other.db.Close()
-		if _, err := r.Restore(ctx, other.dir, "foo", RestoreOptions{Options: replicaTarget(5)}); err != nil {
-			t.Fatal(err)
-		}
-		diverged := openWritable(t, other.dir, "foo")
-		for range 15 {
-			commitOne(t, diverged)
-		}
+		diverged := backedUpAndDiverged(t, r, 15)
 		if _, err := r.Backup(ctx, diverged, BackupOptions{Level: 1}); err != nil {
 			t.Fatal(err)
 		}
