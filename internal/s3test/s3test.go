@@ -48,10 +48,11 @@ type Server struct {
 	// Dir is the directory the server stores buckets and objects in.
 	Dir string
 
-	cmd    *exec.Cmd
-	exited chan struct{} // closed when the process has exited
+	bin    string
 	stderr *lockedBuffer
-	once   sync.Once
+	mu     sync.Mutex    // guards cmd and exited
+	cmd    *exec.Cmd     // nil while stopped
+	exited chan struct{} // closed when the process has exited
 
 	clientOnce sync.Once
 	client     *minio.Client
@@ -120,24 +121,34 @@ func start(bin, dir string) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{Endpoint: "http://" + addr, Addr: addr, Dir: dir, exited: make(chan struct{}), stderr: &lockedBuffer{}}
-	s.cmd = exec.Command(bin, "--port", addr, "--region", Region, "--quiet", "posix", dir)
+	s := &Server{Endpoint: "http://" + addr, Addr: addr, Dir: dir, bin: bin, stderr: &lockedBuffer{}}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s, s.run()
+}
+
+// run starts the process and waits for its port; s.mu is held.
+func (s *Server) run() error {
+	s.cmd = exec.Command(s.bin, "--port", s.Addr, "--region", Region, "--quiet", "posix", s.Dir)
 	// Credentials go through the environment, not argv, where ps shows them.
 	s.cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY="+AccessKey, "ROOT_SECRET_KEY="+SecretKey)
 	s.cmd.Stdout = s.stderr
 	s.cmd.Stderr = s.stderr
 	if err := s.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("%s: %w", bin, err)
+		s.cmd = nil
+		return fmt.Errorf("%s: %w", s.bin, err)
 	}
-	go func() {
-		_ = s.cmd.Wait() // the exit status is of no interest once Stop kills it
-		close(s.exited)
-	}()
+	exited := make(chan struct{})
+	s.exited = exited
+	go func(cmd *exec.Cmd) {
+		_ = cmd.Wait() // the exit status is of no interest once Stop kills it
+		close(exited)
+	}(s.cmd)
 	if err := s.waitReady(); err != nil {
-		s.Stop()
-		return nil, err
+		s.kill()
+		return err
 	}
-	return s, nil
+	return nil
 }
 
 // freeAddr returns a loopback address whose port was free a moment ago.
@@ -172,12 +183,31 @@ func (s *Server) waitReady() error {
 
 // Stop kills the server and waits for it to exit. It may be called more
 // than once; tests that need the server gone (to test an unreachable
-// endpoint) call it themselves.
+// endpoint, or a crash) call it themselves.
 func (s *Server) Stop() {
-	s.once.Do(func() {
-		_ = s.cmd.Process.Kill() // fails only if it has already exited
-		<-s.exited
-	})
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.kill()
+}
+
+// Restart kills the server if it runs and starts it again on the same
+// address and directory, as a server that crashed and came back: what it
+// had stored is still there.
+func (s *Server) Restart() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.kill()
+	return s.run()
+}
+
+// kill ends the process, if any; s.mu is held.
+func (s *Server) kill() {
+	if s.cmd == nil {
+		return
+	}
+	_ = s.cmd.Process.Kill() // fails only if it has already exited
+	<-s.exited
+	s.cmd = nil
 }
 
 // Client returns a minio-go client of the server with the root
