@@ -25,8 +25,15 @@ are waiting. Started again, it resumes after the last LSN the repository
 holds of DB's history, once the hash there is DB's (else exit 4): no gap,
 no duplicate.
 
-SIGINT or SIGTERM writes what is durable as a last object and exits 0; a
-second signal aborts at once (exit 130), leaving no partial object.
+When the repository fails (unreachable, cut off, answering 5xx), archive
+says so on stderr and tries again, waiting 1 s, then 2 s, up to 30 s
+between attempts; after --give-up-after of failures in a row it exits 1
+with the last error. Frames wait in DB meanwhile: nothing is lost, and
+the next object covers them.
+
+SIGINT or SIGTERM writes what is durable as a last object (retrying as
+above) and exits 0; a second signal aborts at once (exit 130), leaving no
+partial object.
 Progress shows the lag behind DB in LSNs and seconds. --metrics-file FILE
 keeps a node_exporter textfile (replaced atomically after each object)
 with the last archived LSN and commit time, the lag, the time of the last
@@ -40,6 +47,7 @@ Examples:
 			repoFlag(),
 			&cli.DurationFlag{Name: "max-delay", Value: time.Second, Usage: "write an object once a committed frame has waited this long (the RPO)"},
 			&cli.StringFlag{Name: "object-size", Value: "64MiB", Usage: "write an object once this many bytes of frames wait"},
+			&cli.DurationFlag{Name: "give-up-after", Value: 5 * time.Minute, Usage: "exit once the repository has failed this long in a row (0: never)"},
 			&cli.StringFlag{Name: "metrics-file", Usage: "keep a node_exporter textfile of the archive's state at `FILE`"},
 		},
 		Action: e.archive,
@@ -56,6 +64,13 @@ func (e *env) archive(c *cli.Context) error {
 	}
 	if d := c.Duration("max-delay"); d < 10*time.Millisecond || d > 24*time.Hour {
 		return usagef("archive: --max-delay %s: give 10ms to 24h", d)
+	}
+	giveUp := c.Duration("give-up-after")
+	if giveUp < 0 {
+		return usagef("archive: --give-up-after %s: give 0 (never) or more", giveUp)
+	}
+	if giveUp == 0 {
+		giveUp = -1 // the library's "for ever"
 	}
 	r, db, err := e.openRepoDB(c)
 	if err != nil {
@@ -76,7 +91,13 @@ func (e *env) archive(c *cli.Context) error {
 			m.state = p
 			prog.add(p.Archived-start-prog.frames, int(p.Bytes-prog.bytes), p.Archived, p.ArchivedTime.UnixNano())
 		},
-		Written: func(repo.Entry) { m.success = time.Now(); m.write(e) },
+		Written:     func(repo.Entry) { m.success = time.Now(); m.write(e) },
+		GiveUpAfter: giveUp,
+		Retrying: func(rt repo.Retry) {
+			m.retries++
+			m.write(e)
+			e.warnf("archive %s: attempt %d failed: %v; trying again in %s", db.Name(), rt.Attempt, rt.Err, rt.Wait.Round(time.Millisecond))
+		},
 	}
 	err = r.Archive(c.Context, db, opts)
 	prog.finish()
@@ -97,6 +118,7 @@ type archiveMetrics struct {
 	state          repo.ArchiveProgress
 	success        time.Time
 	errors         int
+	retries        int
 }
 
 // write replaces the textfile with the current state: a temp file in the
@@ -127,6 +149,7 @@ func (m *archiveMetrics) text() string {
 		gauge("hotpipe_archive_last_success_timestamp_seconds", "When the archive last wrote an object.", seconds(m.success))
 	}
 	gauge("hotpipe_archive_errors", "Errors that stopped the archive (it exits on the first).", float64(m.errors))
+	gauge("hotpipe_archive_retries", "Failed attempts at the repository that the archive retried, this run.", float64(m.retries))
 	return b.String()
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"github.com/hotpipe/hotpipe/backup"
@@ -30,6 +31,25 @@ type ArchiveOptions struct {
 	Progress func(ArchiveProgress)
 	// Written, if set, is called with each object once it is stored.
 	Written func(Entry)
+	// GiveUpAfter bounds how long the archive retries a repository
+	// operation that fails with ErrUnavailable (the store is down, cut
+	// off, or answering 5xx) before it returns that error. 0 means five
+	// minutes; a negative value retries for ever.
+	GiveUpAfter time.Duration
+	// RetryWait is the first wait before a retry; each retry doubles it,
+	// up to 30 s, with jitter. 0 means a second.
+	RetryWait time.Duration
+	// Retrying, if set, is called with each failure the archive retries,
+	// before it waits.
+	Retrying func(Retry)
+}
+
+// Retry is a failed repository operation the archive is about to try
+// again.
+type Retry struct {
+	Attempt int           // attempts made so far
+	Err     error         // the last attempt's error
+	Wait    time.Duration // before the next attempt
 }
 
 // ArchiveProgress is how far the archive is behind its database.
@@ -73,8 +93,14 @@ func (r *Repository) Archive(ctx context.Context, db *engine.DB, opts ArchiveOpt
 	if opts.ObjectSize <= 0 {
 		opts.ObjectSize = 64 << 20
 	}
+	if opts.GiveUpAfter == 0 {
+		opts.GiveUpAfter = 5 * time.Minute
+	}
+	if opts.RetryWait <= 0 {
+		opts.RetryWait = time.Second
+	}
 	a := &archiver{r: r, db: db, opts: opts}
-	if err := a.resume(ctx); err != nil {
+	if err := a.retry(ctx, func(int) error { return a.resume(ctx) }); err != nil {
 		return err
 	}
 	for {
@@ -209,14 +235,22 @@ func (a *archiver) cut(ctx context.Context) error {
 		return err
 	}
 	n.Kind = Archive
-	e, _, err := a.r.put(ctx, a.db, n, backup.Options{})
-	if errors.Is(err, ErrExist) {
-		return fmt.Errorf("%s: %w: %s exists already; this one stops", a.r, ErrOtherArchive, n)
-	}
+	var e Entry
+	err = a.retry(ctx, func(attempt int) error {
+		var err error
+		e, _, err = a.r.put(ctx, a.db, n, backup.Options{})
+		switch {
+		case errors.Is(err, ErrExist) && attempt > 1:
+			e, err = a.adopt(ctx, n)
+		case errors.Is(err, ErrExist):
+			err = fmt.Errorf("%s: %w: %s exists already; this one stops", a.r, ErrOtherArchive, n)
+		}
+		return err
+	})
 	if err != nil {
 		return err
 	}
-	if err := a.alone(ctx, e); err != nil {
+	if err := a.retry(ctx, func(int) error { return a.alone(ctx, e) }); err != nil {
 		return err
 	}
 	a.prog.Archived, a.prog.ArchivedTime = n.Last, n.LastTime
@@ -227,6 +261,71 @@ func (a *archiver) cut(ctx context.Context) error {
 		a.opts.Written(e)
 	}
 	return nil
+}
+
+// adopt takes the object n as this archive's own when an attempt to
+// create it failed, and a later one found it: the failed attempt's
+// request arrived although its answer was lost. Its last hash must be
+// db's there.
+func (a *archiver) adopt(ctx context.Context, n Name) (Entry, error) {
+	e := Entry{Name: n, Key: n.String()}
+	o, err := a.r.store.Open(ctx, e.Key)
+	if err != nil {
+		return Entry{}, fmt.Errorf("%s: %s: %w", a.r, e.Key, err)
+	}
+	e.Size = o.Size()
+	o.Close()
+	theirs, err := a.r.endHash(ctx, e)
+	if err != nil {
+		return Entry{}, err
+	}
+	ours, err := a.db.HashAt(n.Last)
+	if err != nil {
+		return Entry{}, err
+	}
+	return e, txframe.SameHash(n.Last, theirs, ours, a.r.String()+": "+e.Key, a.db.Name())
+}
+
+// retry runs op until it succeeds, fails with an error other than
+// ErrUnavailable, or has failed for opts.GiveUpAfter: then the error says
+// how long and how often it was tried. It waits between attempts, longer
+// each time.
+func (a *archiver) retry(ctx context.Context, op func(attempt int) error) error {
+	var first time.Time
+	next := a.opts.RetryWait
+	for attempt := 1; ; attempt++ {
+		err := op(attempt)
+		if err == nil || !errors.Is(err, ErrUnavailable) || ctx.Err() != nil {
+			return err
+		}
+		if first.IsZero() {
+			first = time.Now()
+		}
+		wait := jitter(next)
+		next = min(2*next, maxRetryWait)
+		if tried := time.Since(first); a.opts.GiveUpAfter > 0 && tried+wait > a.opts.GiveUpAfter {
+			return fmt.Errorf("archiving %s: gave up after %d attempts over %s: %w", a.db.Name(), attempt, tried.Round(time.Millisecond), err)
+		}
+		if a.opts.Retrying != nil {
+			a.opts.Retrying(Retry{Attempt: attempt, Err: err, Wait: wait})
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return stream.Stopped(ctx)
+		case <-t.C:
+		}
+	}
+}
+
+// maxRetryWait bounds the wait between two attempts.
+const maxRetryWait = 30 * time.Second
+
+// jitter returns d give or take a quarter, so that archives that failed
+// together do not retry together.
+func jitter(d time.Duration) time.Duration {
+	return d - d/4 + rand.N(d/2+1)
 }
 
 // alone checks that no other archive object holds any of e's LSNs, as

@@ -64,10 +64,10 @@ func (r *Repository) put(ctx context.Context, db *engine.DB, n Name, opts backup
 	err := r.store.Create(ctx, key, counted, -1)
 	pr.CloseWithError(fmt.Errorf("%s: %w", key, errStopped(err)))
 	if berr := <-done; berr != nil && err == nil {
-		err = berr
+		err = fmt.Errorf("%s: %s: %w", r, key, berr)
 	}
-	if err != nil {
-		return Entry{}, res, fmt.Errorf("%s: %s: %w", r, key, err)
+	if err != nil { // the store's errors name it and the object
+		return Entry{}, res, err
 	}
 	return Entry{Name: n, Key: key, Size: counted.n}, res, nil
 }
