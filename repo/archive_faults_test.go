@@ -14,13 +14,14 @@ import (
 
 // faultyS3 opens a repository in a new bucket of srv, reached through a
 // fault-injecting proxy, with minio-go's own retries off: every failure
-// reaches the archive, whose retries are under test.
-func faultyS3(t *testing.T, srv *s3test.Server) (*Repository, *s3test.Proxy) {
+// reaches the archive, whose retries are under test. retries is
+// minio-go's attempts per request.
+func faultyS3(t *testing.T, srv *s3test.Server, retries int) (*Repository, *s3test.Proxy) {
 	t.Helper()
 	p := s3test.NewProxy(t, srv)
 	_, bucket := openS3(t, srv, nil)
 	o := testS3Options(srv)
-	o.Endpoint, o.MaxRetries = p.Endpoint, 1
+	o.Endpoint, o.MaxRetries = p.Endpoint, retries
 	return New(mustOpen(t, "s3://"+bucket+"/pre", StoreOptions{S3: o})), p
 }
 
@@ -35,7 +36,7 @@ func isList(r *http.Request) bool {
 // repository holds every frame once, verified and restorable.
 func TestArchiveRidesOutStoreFaults(t *testing.T) {
 	srv := s3test.Start(t)
-	r, proxy := faultyS3(t, srv)
+	r, proxy := faultyS3(t, srv, 1)
 	d := newTestDB(t, "foo")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -138,7 +139,7 @@ func assertArchivedOnce(t *testing.T, r *Repository, d *testDB, last uint64) {
 // long, and what the store answered; nothing is stored.
 func TestArchiveGivesUp(t *testing.T) {
 	srv := s3test.Start(t)
-	r, proxy := faultyS3(t, srv)
+	r, proxy := faultyS3(t, srv, 1)
 	proxy.Inject(s3test.Fault{Match: isObjectPut, Status: http.StatusServiceUnavailable})
 	d := newTestDB(t, "foo")
 	d.commit(t, 3)
@@ -157,5 +158,51 @@ func TestArchiveGivesUp(t *testing.T) {
 	proxy.Clear()
 	if c, err := r.Catalog(context.Background(), "foo"); err != nil || len(c.Histories) != 0 {
 		t.Errorf("catalog after giving up: %+v, %v", c, err)
+	}
+}
+
+// TestRestoreRidesOutStoreFaults: a restore from S3 reads through 503s, a
+// GET cut midway and a failed listing; against a store that keeps failing
+// it fails with ErrUnavailable, keeping what it restored, and once the
+// store is back, Append restores the rest.
+func TestRestoreRidesOutStoreFaults(t *testing.T) {
+	srv := s3test.Start(t)
+	r, proxy := faultyS3(t, srv, 3)
+	d := newTestDB(t, "foo")
+	d.commit(t, 50)
+	archiveOnce(t, r, d.db)
+	d.commit(t, 50)
+	archiveOnce(t, r, d.db)
+	_, want, err := d.db.State()
+	if err != nil {
+		t.Fatal(err)
+	}
+	isGet := func(r *http.Request) bool { return r.Method == http.MethodGet && !isList(r) }
+	proxy.Inject(s3test.Fault{Match: isGet, Times: 2, Status: http.StatusServiceUnavailable})
+	proxy.Inject(s3test.Fault{Match: isGet, Times: 1, CutAfter: 200})
+	proxy.Inject(s3test.Fault{Match: isList, Times: 1, Status: http.StatusInternalServerError})
+	if _, lsn, hash := restored(t, r, RestoreOptions{Source: "foo"}); lsn != 100 || hash != want {
+		t.Errorf("restored LSN %d hash %x, want 100 %x", lsn, hash, want)
+	}
+	if _, hurt := proxy.Counts(); hurt != 4 {
+		t.Errorf("the faults hit %d requests, want 4", hurt)
+	}
+
+	// The second object's GETs keep failing.
+	proxy.Inject(s3test.Fault{Match: func(r *http.Request) bool {
+		return isGet(r) && strings.Contains(r.URL.Path, "-00000000000000000100.a.")
+	},
+		Status: http.StatusServiceUnavailable})
+	dir := t.TempDir()
+	_, err = r.Restore(context.Background(), dir, "copy", RestoreOptions{Source: "foo"})
+	if !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Restore from a failing store = %v, want ErrUnavailable", err)
+	}
+	proxy.Clear()
+	opts := RestoreOptions{Source: "foo"}
+	opts.Append = true
+	res, err := r.Restore(context.Background(), dir, "copy", opts)
+	if err != nil || res.First != 51 || res.Last != 100 {
+		t.Fatalf("Restore --append once the store is back = %+v, %v; want LSN 51..100", res.Result, err)
 	}
 }
