@@ -27,6 +27,9 @@ type sizes struct {
 }
 
 func main() {
+	if len(os.Args) > 2 && os.Args[1] == rssExecArg {
+		os.Exit(rssExec(os.Args[2:]))
+	}
 	quick := flag.Bool("quick", false, "smaller databases and 3 repetitions (about two minutes)")
 	out := flag.String("o", "BENCHMARKS.md", "write the table here too")
 	flag.Parse()
@@ -53,6 +56,27 @@ func main() {
 			os.Exit(1)
 		}
 	}
+}
+
+// rssExecArg makes this program run the command after it and print the
+// command's peak RSS in MiB on stdout, its output going to stderr: see
+// peakRSS.
+const rssExecArg = "-rss-exec"
+
+func rssExec(argv []string) int {
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	mib, err := maxRSS(cmd.ProcessState)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	fmt.Println(mib)
+	return 0
 }
 
 // bench holds the built binary and a scratch directory.
