@@ -24,6 +24,9 @@ type sizes struct {
 	smallTxs int // database of 1-entry 100-byte transactions
 	rssMiB   []int
 	reps     int
+	// archiveMiB is the database archive writes into S3, lagSeconds how
+	// long the archive lag case's load runs.
+	archiveMiB, lagSeconds int
 }
 
 func main() {
@@ -33,9 +36,9 @@ func main() {
 	quick := flag.Bool("quick", false, "smaller databases and 3 repetitions (about two minutes)")
 	out := flag.String("o", "BENCHMARKS.md", "write the table here too")
 	flag.Parse()
-	sz := sizes{bigMiB: 1024, smallTxs: 1000000, rssMiB: []int{256, 1024}, reps: 5}
+	sz := sizes{bigMiB: 1024, smallTxs: 1000000, rssMiB: []int{256, 1024}, reps: 5, archiveMiB: 256, lagSeconds: 20}
 	if *quick {
-		sz = sizes{bigMiB: 128, smallTxs: 100000, rssMiB: []int{64, 128}, reps: 3}
+		sz = sizes{bigMiB: 128, smallTxs: 100000, rssMiB: []int{64, 128}, reps: 3, archiveMiB: 128, lagSeconds: 8}
 	}
 	b, err := setup()
 	if err != nil {
