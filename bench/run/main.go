@@ -4,7 +4,7 @@
 // max. It prints one table and writes it to BENCHMARKS.md.
 //
 //	go run ./bench/run            # full: 1 GiB and 1,000,000-transaction databases
-//	go run ./bench/run -quick     # within two minutes: smaller databases, 3 repetitions
+//	go run ./bench/run -quick     # about three minutes: smaller databases, 3 repetitions
 package main
 
 import (
@@ -33,7 +33,7 @@ func main() {
 	if len(os.Args) > 2 && os.Args[1] == rssExecArg {
 		os.Exit(rssExec(os.Args[2:]))
 	}
-	quick := flag.Bool("quick", false, "smaller databases and 3 repetitions (about two minutes)")
+	quick := flag.Bool("quick", false, "smaller databases and 3 repetitions (about three minutes)")
 	out := flag.String("o", "BENCHMARKS.md", "write the table here too")
 	flag.Parse()
 	sz := sizes{bigMiB: 1024, smallTxs: 1000000, rssMiB: []int{256, 1024}, reps: 5, archiveMiB: 256, lagSeconds: 20}
