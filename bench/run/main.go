@@ -49,6 +49,7 @@ func main() {
 	rows, err := b.all(sz)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.RemoveAll(b.dir) // os.Exit skips the deferred removal: the databases take gigabytes
 		os.Exit(1)
 	}
 	table := render(rows, sz, *quick)
