@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"fmt"
 	"os"
@@ -8,6 +9,8 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -43,10 +46,10 @@ func (b *bench) all(sz sizes) ([]row, error) {
 		return nil, err
 	}
 	var rows []row
-	// rssCase runs first: a child starts sharing this process's memory
-	// (vfork), so its peak RSS counts what this process holds at the time,
-	// and verifyCase holds the whole backup.
-	for _, c := range []func(sizes) ([]row, error){b.rssCase, b.backupCase, b.restoreCase, b.verifyCase, b.smallCase, b.writerCase} {
+	// peakRSS does not count this process's memory, so the order is free:
+	// repoCase uses the databases rssCase makes and the backup file
+	// restoreCase writes (it makes them if they are missing).
+	for _, c := range []func(sizes) ([]row, error){b.rssCase, b.backupCase, b.restoreCase, b.repoCase, b.verifyCase, b.smallCase, b.writerCase} {
 		r, err := c(sz)
 		if err != nil {
 			return nil, err
@@ -210,15 +213,25 @@ func (b *bench) rssCase(sz sizes) ([]row, error) {
 	return rows, nil
 }
 
-// peakRSS runs hotpipe through a small shell that execs it: a child forked
-// straight from this (large) process would report this process's pages too.
+// peakRSS runs hotpipe and returns its peak RSS in MiB. A child's peak
+// RSS starts at its parent's: Go starts a child with vfork, and the
+// memory they share until exec counts towards the child's ru_maxrss (a
+// shell in between does not help: it is vforked too). So hotpipe runs
+// under a fresh copy of this program (rssExec), and inherits only that
+// copy's few MiB, less than hotpipe's own.
 func (b *bench) peakRSS(args ...string) (float64, error) {
-	argv := append([]string{"-c", `exec "$@"`, "sh", b.bin, "--data-dir", b.data, "-q"}, args...)
-	cmd := exec.Command("sh", argv...)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return 0, fmt.Errorf("%v: %v\n%s", args, err, out)
+	self, err := os.Executable()
+	if err != nil {
+		return 0, err
 	}
-	return maxRSS(cmd.ProcessState)
+	cmd := exec.Command(self, append([]string{rssExecArg, b.bin, "--data-dir", b.data, "-q"}, args...)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return 0, fmt.Errorf("%v: %v\n%s", args, err, stderr.Bytes())
+	}
+	return strconv.ParseFloat(strings.TrimSpace(string(out)), 64)
 }
 
 // writerCase measures a writer's commit rate alone, while hot-backups of the

@@ -4,7 +4,7 @@
 // max. It prints one table and writes it to BENCHMARKS.md.
 //
 //	go run ./bench/run            # full: 1 GiB and 1,000,000-transaction databases
-//	go run ./bench/run -quick     # within two minutes: smaller databases, 3 repetitions
+//	go run ./bench/run -quick     # about three minutes: smaller databases, 3 repetitions
 package main
 
 import (
@@ -24,15 +24,21 @@ type sizes struct {
 	smallTxs int // database of 1-entry 100-byte transactions
 	rssMiB   []int
 	reps     int
+	// archiveMiB is the database archive writes into S3, lagSeconds how
+	// long the archive lag case's load runs.
+	archiveMiB, lagSeconds int
 }
 
 func main() {
-	quick := flag.Bool("quick", false, "smaller databases and 3 repetitions (about two minutes)")
+	if len(os.Args) > 2 && os.Args[1] == rssExecArg {
+		os.Exit(rssExec(os.Args[2:]))
+	}
+	quick := flag.Bool("quick", false, "smaller databases and 3 repetitions (about three minutes)")
 	out := flag.String("o", "BENCHMARKS.md", "write the table here too")
 	flag.Parse()
-	sz := sizes{bigMiB: 1024, smallTxs: 1000000, rssMiB: []int{256, 1024}, reps: 5}
+	sz := sizes{bigMiB: 1024, smallTxs: 1000000, rssMiB: []int{256, 1024}, reps: 5, archiveMiB: 256, lagSeconds: 20}
 	if *quick {
-		sz = sizes{bigMiB: 128, smallTxs: 100000, rssMiB: []int{64, 128}, reps: 3}
+		sz = sizes{bigMiB: 128, smallTxs: 100000, rssMiB: []int{64, 128}, reps: 3, archiveMiB: 128, lagSeconds: 8}
 	}
 	b, err := setup()
 	if err != nil {
@@ -43,6 +49,7 @@ func main() {
 	rows, err := b.all(sz)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.RemoveAll(b.dir) // os.Exit skips the deferred removal: the databases take gigabytes
 		os.Exit(1)
 	}
 	table := render(rows, sz, *quick)
@@ -53,6 +60,27 @@ func main() {
 			os.Exit(1)
 		}
 	}
+}
+
+// rssExecArg makes this program run the command after it and print the
+// command's peak RSS in MiB on stdout, its output going to stderr: see
+// peakRSS.
+const rssExecArg = "-rss-exec"
+
+func rssExec(argv []string) int {
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	mib, err := maxRSS(cmd.ProcessState)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	fmt.Println(mib)
+	return 0
 }
 
 // bench holds the built binary and a scratch directory.
