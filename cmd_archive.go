@@ -46,7 +46,7 @@ Examples:
 		Flags: []cli.Flag{
 			repoFlag(),
 			&cli.DurationFlag{Name: "max-delay", Value: time.Second, Usage: "write an object once a committed frame has waited this long (the RPO)"},
-			&cli.StringFlag{Name: "object-size", Value: "64MiB", Usage: "write an object once this many bytes of frames wait"},
+			&cli.StringFlag{Name: "object-size", Value: "64MiB", Usage: "write an object once this many bytes of frames wait; no object holds more (a backlog is cut into several)"},
 			&cli.DurationFlag{Name: "give-up-after", Value: 5 * time.Minute, Usage: "exit once the repository has failed this long in a row (0: never)"},
 			&cli.StringFlag{Name: "metrics-file", Usage: "keep a node_exporter textfile of the archive's state at `FILE`"},
 		},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"time"
 
@@ -19,8 +20,10 @@ type ArchiveOptions struct {
 	// holding it is written: the recovery point objective. 0 means a
 	// second.
 	MaxDelay time.Duration
-	// ObjectSize is about how many bytes of frames make an object written
-	// before MaxDelay is up. 0 means 64 MiB.
+	// ObjectSize bounds an object's frames: once that many bytes of
+	// frames wait, an object is written before MaxDelay is up, and a
+	// backlog (an archive catching up) is cut into objects of at most
+	// that many bytes of frames (or one frame, if larger). 0 means 64 MiB.
 	ObjectSize int64
 	// Stop, when closed, ends the archive gracefully: what is durable then
 	// is written as a last object, and Archive returns nil. Cancelling
@@ -190,10 +193,10 @@ func (a *archiver) wait(ctx context.Context) (stopping bool, err error) {
 		return false, err
 	}
 	for {
-		durable, err := a.db.WaitDurable(ctx, a.prog.Archived, archivePoll)
-		if err := ctx.Err(); err != nil {
-			return false, stream.Stopped(ctx)
+		if err := a.pause(ctx, dueAt); err != nil {
+			return false, err
 		}
+		durable, _, err := a.db.State()
 		if err != nil {
 			return false, err
 		}
@@ -224,13 +227,80 @@ func (a *archiver) wait(ctx context.Context) (stopping bool, err error) {
 	}
 }
 
-// cut writes what is durable and not yet archived as one object.
-func (a *archiver) cut(ctx context.Context) error {
-	end, _, err := a.db.State()
-	if err != nil || end <= a.prog.Archived {
+// pause waits for something to look at: while nothing waits (dueAt is
+// zero), a new durable frame or the next poll; once a frame waits, the
+// next poll or dueAt, whichever is sooner, however fast frames come. It
+// returns early when Stop is closed.
+func (a *archiver) pause(ctx context.Context, dueAt time.Time) error {
+	if dueAt.IsZero() {
+		_, err := a.db.WaitDurable(ctx, a.prog.Archived, archivePoll)
+		if ctx.Err() != nil {
+			return stream.Stopped(ctx)
+		}
 		return err
 	}
-	n, err := nameFor(a.db, a.origin, a.prog.Archived+1, end)
+	t := time.NewTimer(min(archivePoll, time.Until(dueAt)))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return stream.Stopped(ctx)
+	case <-a.opts.Stop:
+	case <-t.C:
+	}
+	return nil
+}
+
+// cut writes what is durable and not yet archived, as objects of at most
+// ObjectSize bytes of frames (or one frame, if larger).
+func (a *archiver) cut(ctx context.Context) error {
+	end, _, err := a.db.State()
+	if err != nil {
+		return err
+	}
+	for a.prog.Archived < end {
+		last, err := lastWithin(a.db, a.prog.Archived+1, end, a.opts.ObjectSize)
+		if err != nil {
+			return err
+		}
+		if err := a.cutOne(ctx, last); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// lastWithin returns the last LSN, from first to end, such that the frames
+// first..it take at most size bytes; first if its frame alone is larger.
+// It reads the frames once, from the page cache as a rule: they were just
+// written.
+func lastWithin(db *engine.DB, first, end uint64, size int64) (uint64, error) {
+	fr, err := db.Frames(first, end)
+	if err != nil {
+		return 0, err
+	}
+	defer fr.Close()
+	var n int64
+	last := first - 1
+	for {
+		block, err := fr.Next()
+		if err == io.EOF {
+			return end, nil
+		}
+		if err != nil {
+			return 0, err
+		}
+		for f := range txframe.Frames(block) {
+			if n += int64(len(f)); n > size && last >= first {
+				return last, nil
+			}
+			last++
+		}
+	}
+}
+
+// cutOne writes frames Archived+1..last as one object.
+func (a *archiver) cutOne(ctx context.Context, last uint64) error {
+	n, err := nameFor(a.db, a.origin, a.prog.Archived+1, last)
 	if err != nil {
 		return err
 	}

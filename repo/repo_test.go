@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -341,4 +342,60 @@ func TestTwoArchivesOneStops(t *testing.T) {
 			t.Fatalf("Verify: %v %v", rep.Problems, err)
 		}
 	})
+}
+
+// TestArchiveCutsABacklogIntoObjectSize: an archive catching up writes
+// objects of at most ObjectSize bytes of frames, joined without gap.
+func TestArchiveCutsABacklogIntoObjectSize(t *testing.T) {
+	r := New(mustOpen(t, filepath.Join(t.TempDir(), "repo"), StoreOptions{}))
+	d := newTestDB(t, "foo")
+	for range 40 {
+		d.sec.Add(1)
+		if _, err := d.db.Commit([]txframe.Entry{{Op: txframe.OpPut, Key: []byte("k"), Value: make([]byte, 1000)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stop := make(chan struct{})
+	close(stop)
+	var objects []Entry
+	if err := r.Archive(context.Background(), d.db, ArchiveOptions{Stop: stop, ObjectSize: 10 << 10,
+		Written: func(e Entry) { objects = append(objects, e) }}); err != nil {
+		t.Fatal(err)
+	}
+	if len(objects) < 4 {
+		t.Fatalf("%d objects for 40 KiB of frames at 10 KiB each", len(objects))
+	}
+	var next uint64 = 1
+	for _, o := range objects {
+		if o.First != next {
+			t.Errorf("%s does not start at LSN %d", o.Key, next)
+		}
+		next = o.Last + 1
+		if o.Size > 10<<10+512 { // frames, and a header and end record
+			t.Errorf("%s holds %d bytes", o.Key, o.Size)
+		}
+	}
+	if next != 41 {
+		t.Errorf("objects end at LSN %d, want 40", next-1)
+	}
+}
+
+// TestArchiveSleepsWhileAFrameWaits: while a frame waits for MaxDelay, the
+// archive looks at the database about once a poll, not in a busy loop.
+func TestArchiveSleepsWhileAFrameWaits(t *testing.T) {
+	r := New(mustOpen(t, filepath.Join(t.TempDir(), "repo"), StoreOptions{}))
+	d := newTestDB(t, "foo")
+	d.sec.Store(time.Now().Unix()) // the frame waits from now
+	d.commit(t, 1)
+	stop := make(chan struct{})
+	looks := 0
+	err := r.Archive(context.Background(), d.db, ArchiveOptions{MaxDelay: 500 * time.Millisecond, Stop: stop,
+		Progress: func(ArchiveProgress) { looks++ },
+		Written:  func(Entry) { close(stop) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if max := int(500*time.Millisecond/archivePoll) + 5; looks > max {
+		t.Errorf("%d looks at the database in 500 ms, want at most %d (one a poll)", looks, max)
+	}
 }

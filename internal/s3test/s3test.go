@@ -124,7 +124,10 @@ func start(bin, dir string) (*Server, error) {
 	s := &Server{Endpoint: "http://" + addr, Addr: addr, Dir: dir, bin: bin, stderr: &lockedBuffer{}}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s, s.run()
+	if err := s.run(); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // run starts the process and waits for its port; s.mu is held.
