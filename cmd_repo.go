@@ -98,11 +98,11 @@ func (e *env) repoList(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	cat, err := r.Catalog(c.Context, c.Args().First())
+	sum, err := r.Summary(c.Context, c.Args().First())
 	if err != nil {
 		return err
 	}
-	rep := repoListJSONOf(r, cat)
+	rep := repoListJSONOf(r, sum)
 	e.freshness(rep, time.Now())
 	if f := c.String("metrics-file"); f != "" {
 		if err := writeAtomically(f, []byte(repoMetrics(rep))); err != nil {
@@ -171,35 +171,24 @@ type backupJSON struct {
 	Object     string     `json:"object"`
 }
 
-func repoListJSONOf(r *repo.Repository, cat *repo.Catalog) *repoListReport {
-	out := &repoListReport{Repo: r.String(), Histories: []historyJSON{}, Foreign: append([]string{}, cat.Foreign...)}
-	for _, h := range cat.Histories {
-		hj := historyJSON{DB: h.DB, Origin: h.Origin.String(), ObjectCount: len(h.Objects), Bytes: h.Bytes(),
+func repoListJSONOf(r *repo.Repository, sum *repo.Summary) *repoListReport {
+	out := &repoListReport{Repo: r.String(), Histories: []historyJSON{}, Foreign: append([]string{}, sum.Foreign...)}
+	for _, h := range sum.Histories {
+		hj := historyJSON{DB: h.DB, Origin: h.Origin.String(), ObjectCount: h.Objects, Bytes: h.Bytes,
 			Gaps: []rangeJSON{}, Backups: []backupJSON{}}
-		last, lastTime := h.Restorable()
-		if last > 0 {
-			hj.FirstLSN, hj.LastLSN = 1, last
-			hj.FirstCommit, hj.LastCommit = jsonTime(h.Objects[0].FirstTime), jsonTime(lastTime)
+		if h.Restorable > 0 {
+			hj.FirstLSN, hj.LastLSN = 1, h.Restorable
+			hj.FirstCommit, hj.LastCommit = jsonTime(h.FirstTime), jsonTime(h.RestorableTime)
 		}
-		for _, g := range h.Gaps() {
+		for _, g := range h.Gaps {
 			hj.Gaps = append(hj.Gaps, rangeJSON{g.First, g.Last})
 		}
-		for _, o := range h.Objects {
-			switch o.Kind {
-			case repo.Archive:
-				if hj.Archive == nil {
-					hj.Archive = &archiveJSON{FirstLSN: o.First}
-				}
-				a := hj.Archive
-				a.ObjectCount++
-				a.Bytes += o.Size
-				if o.Last > a.LastLSN {
-					a.LastLSN, a.LastCommit = o.Last, jsonTime(o.LastTime)
-				}
-			case repo.Backup:
-				hj.Backups = append(hj.Backups, backupJSON{Level: o.Level, FirstLSN: o.First, LastLSN: o.Last,
-					LastCommit: jsonTime(o.LastTime), Expires: jsonTime(o.Expires), Bytes: o.Size, Object: o.Key})
-			}
+		if a := h.Archive; a != nil {
+			hj.Archive = &archiveJSON{FirstLSN: a.First, LastLSN: a.Last, LastCommit: jsonTime(a.LastTime), ObjectCount: a.Objects, Bytes: a.Bytes}
+		}
+		for _, o := range h.Backups {
+			hj.Backups = append(hj.Backups, backupJSON{Level: o.Level, FirstLSN: o.First, LastLSN: o.Last,
+				LastCommit: jsonTime(o.LastTime), Expires: jsonTime(o.Expires), Bytes: o.Size, Object: o.Key})
 		}
 		out.Histories = append(out.Histories, hj)
 	}

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -49,8 +50,15 @@ func (b *bench) all(sz sizes) ([]row, error) {
 	// peakRSS does not count this process's memory, so the order is free:
 	// repoCase uses the databases rssCase makes and the backup file
 	// restoreCase writes (it makes them if they are missing).
-	for _, c := range []func(sizes) ([]row, error){b.rssCase, b.backupCase, b.restoreCase, b.repoCase, b.verifyCase, b.smallCase, b.writerCase} {
-		r, err := c(sz)
+	for _, c := range []struct {
+		name string
+		run  func(sizes) ([]row, error)
+	}{{"rss", b.rssCase}, {"backup", b.backupCase}, {"restore", b.restoreCase}, {"repo", b.repoCase},
+		{"verify", b.verifyCase}, {"small", b.smallCase}, {"writer", b.writerCase}} {
+		if len(sz.only) > 0 && !slices.Contains(sz.only, c.name) {
+			continue
+		}
+		r, err := c.run(sz)
 		if err != nil {
 			return nil, err
 		}

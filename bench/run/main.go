@@ -27,6 +27,7 @@ type sizes struct {
 	// archiveMiB is the database archive writes into S3, lagSeconds how
 	// long the archive lag case's load runs.
 	archiveMiB, lagSeconds int
+	only                   []string // case names to run; all when empty
 }
 
 func main() {
@@ -35,10 +36,14 @@ func main() {
 	}
 	quick := flag.Bool("quick", false, "smaller databases and 3 repetitions (about three minutes)")
 	out := flag.String("o", "BENCHMARKS.md", "write the table here too")
+	only := flag.String("only", "", "run only these cases, comma-separated: rss, backup, restore, repo, verify, small, writer")
 	flag.Parse()
 	sz := sizes{bigMiB: 1024, smallTxs: 1000000, rssMiB: []int{256, 1024}, reps: 5, archiveMiB: 256, lagSeconds: 20}
 	if *quick {
 		sz = sizes{bigMiB: 128, smallTxs: 100000, rssMiB: []int{64, 128}, reps: 3, archiveMiB: 128, lagSeconds: 8}
+	}
+	if *only != "" {
+		sz.only = strings.Split(*only, ",")
 	}
 	b, err := setup()
 	if err != nil {
