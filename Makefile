@@ -85,7 +85,8 @@ lint: fmtcheck vet
 # execution is slow. FUZZTIME=5m fuzzes each target for that long instead.
 FUZZ_TARGETS := ./txframe:FuzzDecode:100000 ./txframe:FuzzRoundTrip:100000 ./engine:FuzzRecover:300 ./engine:FuzzRecoverAfterSeals:300 \
 	./engine:FuzzWatermarkSlots:100000 ./stream:FuzzReader:20000 ./stream:FuzzReadTail:20000 \
-	./stream:FuzzDecompress:10000 ./txframe:FuzzFrames:20000 ./repo:FuzzCheckName:20000 ./repo:FuzzParseStoreURL:20000
+	./stream:FuzzDecompress:10000 ./txframe:FuzzFrames:20000 ./repo:FuzzCheckName:20000 ./repo:FuzzParseStoreURL:20000 \
+	./repo:FuzzParseName:20000 ./repo:FuzzPlan:5000 ./repo:FuzzSummarize:5000
 
 fuzzsmoke:
 	@for t in $(FUZZ_TARGETS); do \
