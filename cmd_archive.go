@@ -94,7 +94,7 @@ func (e *env) archive(c *cli.Context) error {
 		Written:     func(repo.Entry) { m.success = time.Now(); m.write(e) },
 		GiveUpAfter: giveUp,
 		Retrying: func(rt repo.Retry) {
-			m.retries++
+			m.retries, m.failed = m.retries+1, time.Now()
 			m.write(e)
 			e.warnf("archive %s: attempt %d failed: %v; trying again in %s", db.Name(), rt.Attempt, rt.Err, rt.Wait.Round(time.Millisecond))
 		},
@@ -102,7 +102,7 @@ func (e *env) archive(c *cli.Context) error {
 	err = r.Archive(c.Context, db, opts)
 	prog.finish()
 	if err != nil {
-		m.errors++
+		m.errors, m.failed = m.errors+1, time.Now()
 		m.write(e)
 		return err
 	}
@@ -117,6 +117,7 @@ type archiveMetrics struct {
 	path, db, repo string
 	state          repo.ArchiveProgress
 	success        time.Time
+	failed         time.Time // of the last error, retried or not
 	errors         int
 	retries        int
 }
@@ -150,6 +151,9 @@ func (m *archiveMetrics) text() string {
 	}
 	gauge("hotpipe_archive_errors", "Errors that stopped the archive (it exits on the first).", float64(m.errors))
 	gauge("hotpipe_archive_retries", "Failed attempts at the repository that the archive retried, this run.", float64(m.retries))
+	if !m.failed.IsZero() {
+		gauge("hotpipe_archive_last_error_timestamp_seconds", "When the archive last failed at the repository, retried or not.", seconds(m.failed))
+	}
 	return b.String()
 }
 
