@@ -23,7 +23,9 @@ var allowedImports = map[string][]string{
 	"verify":  {"stream", "engine", "txframe"},
 	"loadgen": {"stream", "engine", "txframe"},
 	"repo":    {"backup", "replica", "verify", "stream", "engine", "txframe"},
-	"server":  {"repo", "backup", "replica", "verify", "stream", "engine", "txframe"},
+	"server":  {"internal/exitcode", "repo", "backup", "replica", "verify", "stream", "engine", "txframe"},
+	// exit codes from errors, for the CLI and the server that reports them
+	"internal/exitcode": {"repo", "backup", "replica", "verify", "stream", "engine", "txframe"},
 	// the S3 test server harness: runs versitygw for tests, imports none of ours
 	"internal/s3test": {},
 }

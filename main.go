@@ -3,12 +3,12 @@
 //
 // stdout carries data only (values, reports, backup streams, and the help
 // asked for); every message, usage after an error and error goes to
-// stderr. Errors map to exit codes in one place,
-// exitCode, and every command's help lists them.
+// stderr. Errors map to exit codes in one place, package
+// internal/exitcode (which the admin server shares), and every command's
+// help lists them.
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -18,23 +18,19 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/hotpipe/hotpipe/backup"
-	"github.com/hotpipe/hotpipe/engine"
-	"github.com/hotpipe/hotpipe/repo"
-	"github.com/hotpipe/hotpipe/stream"
-	"github.com/hotpipe/hotpipe/txframe"
+	"github.com/hotpipe/hotpipe/internal/exitcode"
 )
 
-// Exit codes (DESIGN.md §6).
+// Exit codes (DESIGN.md §6), mapped from errors by package exitcode.
 const (
-	exitOK          = 0
-	exitFailure     = 1
-	exitUsage       = 2
-	exitIntegrity   = 3
-	exitHistory     = 4
-	exitLocked      = 5
-	exitInterrupted = 130
-	exitBrokenPipe  = 141 // as if killed by SIGPIPE, which is what the shell would show
+	exitOK          = exitcode.OK
+	exitFailure     = exitcode.Failure
+	exitUsage       = exitcode.Usage
+	exitIntegrity   = exitcode.Integrity
+	exitHistory     = exitcode.History
+	exitLocked      = exitcode.Locked
+	exitInterrupted = exitcode.Interrupted
+	exitBrokenPipe  = exitcode.BrokenPipe
 )
 
 const exitCodesHelp = `
@@ -50,7 +46,7 @@ EXIT CODES:
 `
 
 // errUsage marks errors in how the command was called.
-var errUsage = errors.New("usage")
+var errUsage = exitcode.ErrUsage
 
 type usageError struct{ msg string }
 
@@ -62,38 +58,7 @@ func usagef(format string, args ...any) error {
 }
 
 // exitCode maps an error to the process exit code.
-func exitCode(err error) int {
-	switch {
-	case err == nil:
-		return exitOK
-	case errors.Is(err, context.Canceled):
-		return exitInterrupted
-	case errors.Is(err, errBrokenPipe):
-		return exitBrokenPipe
-	case errors.Is(err, errUsage), errors.Is(err, engine.ErrInvalidName):
-		return exitUsage
-	case errors.Is(err, engine.ErrLocked), errors.Is(err, backup.ErrFileLocked):
-		return exitLocked
-	case errors.Is(err, engine.ErrCorrupt): // damage, whatever it looks like (a gap in a segment, say)
-		return exitIntegrity
-	case errors.Is(err, txframe.ErrGap), errors.Is(err, txframe.ErrHistory):
-		return exitHistory
-	case isIntegrity(err):
-		return exitIntegrity
-	}
-	return exitFailure
-}
-
-func isIntegrity(err error) bool {
-	for _, target := range []error{engine.ErrCorrupt, txframe.ErrChecksum, txframe.ErrChain,
-		txframe.ErrIncomplete, txframe.ErrMagic, txframe.ErrMalformed, txframe.ErrTooLarge,
-		stream.ErrTruncated, stream.ErrEmpty, stream.ErrFormat, stream.ErrChecksum, stream.ErrEndMismatch, repo.ErrNameMismatch} {
-		if errors.Is(err, target) {
-			return true
-		}
-	}
-	return false
-}
+func exitCode(err error) int { return exitcode.Of(err) }
 
 func main() {
 	stop := profile(os.Getenv("HOTPIPE_CPUPROFILE"))

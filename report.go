@@ -10,6 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/hotpipe/hotpipe/engine"
+	"github.com/hotpipe/hotpipe/internal/exitcode"
 	"github.com/hotpipe/hotpipe/repo"
 	"github.com/hotpipe/hotpipe/stream"
 	"github.com/hotpipe/hotpipe/verify"
@@ -52,13 +53,9 @@ type jsonError struct {
 	LSN      uint64 `json:"lsn,omitempty"`
 }
 
-// exitKinds names each exit code in JSON.
-var exitKinds = map[int]string{exitOK: "ok", exitFailure: "failure", exitUsage: "usage", exitIntegrity: "integrity",
-	exitHistory: "history", exitLocked: "locked", exitInterrupted: "interrupted", exitBrokenPipe: "broken_pipe"}
-
 func jsonErrorOf(err error) *jsonError {
 	code := exitCode(err)
-	je := &jsonError{Message: oneLine(err.Error()), ExitCode: code, Kind: exitKinds[code]}
+	je := &jsonError{Message: oneLine(err.Error()), ExitCode: code, Kind: exitcode.Kind(code)}
 	var se *stream.Error
 	var ce *engine.CorruptionError
 	var f verify.Finding

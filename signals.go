@@ -2,16 +2,17 @@ package main
 
 import (
 	"context"
-	"errors"
 	"os"
 	"os/signal"
 	"sync"
 	"syscall"
+
+	"github.com/hotpipe/hotpipe/internal/exitcode"
 )
 
 // errBrokenPipe means the reader of stdout went away: the command ends
 // quietly with exitBrokenPipe.
-var errBrokenPipe = errors.New("broken pipe")
+var errBrokenPipe = exitcode.ErrBrokenPipe
 
 // errInterrupted is the cause of a command's context cancelled by SIGINT
 // or SIGTERM. It is context.Canceled to errors.Is, and says "interrupted".
