@@ -1,0 +1,142 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/hotpipe/hotpipe/backup"
+	"github.com/hotpipe/hotpipe/engine"
+)
+
+// StreamType is the media type of a backup stream.
+const StreamType = "application/vnd.hotpipe.stream"
+
+// TrailerError is the trailer that carries, as an ErrorJSON, the error
+// that ended a stream after its first byte: a stream without an end record
+// and without it was cut on the way.
+const TrailerError = "Hotpipe-Error"
+
+// backup streams frames of a database as one stream segment, as
+// `hot-backup` writes to stdout:
+//
+//	GET /v1/databases/{db}/backup?start=N|after=N&end=N&follow=true&max_rate=BYTES_PER_SECOND
+//
+// An error before the first byte is a JSON answer; one after it ends the
+// stream without an end record and is named in the TrailerError trailer.
+// Drain ends a following backup with its end record, and a plain one at a
+// frame boundary without one.
+func (s *Server) backup(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("db")
+	opts, err := backupOptions(r.URL.Query())
+	if err == nil {
+		err = engine.ValidateName(name)
+	}
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	db, err := engine.Open(s.opts.DataDir, name, engine.Options{ReadOnly: true})
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	defer db.Close()
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	go func() {
+		select {
+		case <-s.drain:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	w.Header().Set("Trailer", TrailerError)
+	out := &streamWriter{w: w}
+	opts.Progress = func(backup.Progress) { out.flush() } // each block reaches the client as it is written
+	res, err := backup.Backup(ctx, db, out, opts)
+	if err == nil {
+		out.flush()
+		return
+	}
+	if !out.started {
+		writeError(w, err)
+		return
+	}
+	s.opts.Logf("backup of %s: stopped after LSN %d: %v", name, res.Last, err)
+	b, _ := json.Marshal(errorJSON(err))
+	w.Header().Set(TrailerError, string(b))
+}
+
+// backupOptions reads a backup's query parameters.
+func backupOptions(q url.Values) (backup.Options, error) {
+	var o backup.Options
+	start, err := lsnParam(q, "start")
+	if err != nil {
+		return o, err
+	}
+	if q.Has("after") {
+		if q.Has("start") {
+			return o, fmt.Errorf("%w: start and after: give one", errUsage)
+		}
+		after, err := lsnParam(q, "after")
+		if err != nil {
+			return o, err
+		}
+		start = after + 1
+	}
+	o.Start = start
+	if o.End, err = lsnParam(q, "end"); err != nil {
+		return o, err
+	}
+	if v := q.Get("follow"); v != "" {
+		if o.Follow, err = strconv.ParseBool(v); err != nil {
+			return o, fmt.Errorf("%w: follow=%q: give true or false", errUsage, v)
+		}
+	}
+	if o.Follow && o.End != 0 {
+		return o, fmt.Errorf("%w: follow and end: a following backup has no end", errUsage)
+	}
+	if v := q.Get("max_rate"); v != "" {
+		if o.MaxRate, err = strconv.ParseFloat(v, 64); err != nil || o.MaxRate < 1000 {
+			return o, fmt.Errorf("%w: max_rate=%q: give at least 1000 bytes a second", errUsage, v)
+		}
+	}
+	return o, nil
+}
+
+// lsnParam reads the LSN parameter name; absent is 0.
+func lsnParam(q url.Values, name string) (uint64, error) {
+	v := q.Get(name)
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseUint(v, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %s=%q is not an LSN", errUsage, name, v)
+	}
+	return n, nil
+}
+
+// streamWriter writes a stream into an answer and notes that it began.
+type streamWriter struct {
+	w       http.ResponseWriter
+	started bool
+}
+
+func (s *streamWriter) Write(p []byte) (int, error) {
+	if !s.started {
+		s.w.Header().Set("Content-Type", StreamType)
+		s.started = true
+	}
+	return s.w.Write(p)
+}
+
+func (s *streamWriter) flush() {
+	if f, ok := s.w.(http.Flusher); ok {
+		f.Flush()
+	}
+}

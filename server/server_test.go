@@ -1,0 +1,235 @@
+package server
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/hotpipe/hotpipe/engine"
+	"github.com/hotpipe/hotpipe/internal/exitcode"
+	"github.com/hotpipe/hotpipe/replica"
+	"github.com/hotpipe/hotpipe/stream"
+	"github.com/hotpipe/hotpipe/txframe"
+)
+
+const token = "test-token-0123456789"
+
+// served starts a server with the token over a new data directory holding
+// database foo with n transactions of valueSize bytes, and returns its
+// URL, the server and foo.
+func served(t *testing.T, n, valueSize int) (string, *Server, *engine.DB) {
+	t.Helper()
+	dir := t.TempDir()
+	if _, err := engine.Create(dir, "foo", engine.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	db, err := engine.Open(dir, "foo", engine.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	commit(t, db, n, valueSize)
+	s, err := New(Options{DataDir: dir, Token: token, Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(s)
+	t.Cleanup(hs.Close)
+	return hs.URL, s, db
+}
+
+func commit(t *testing.T, db *engine.DB, n, valueSize int) {
+	t.Helper()
+	for i := range n {
+		if _, err := db.Commit([]txframe.Entry{{Op: txframe.OpPut, Key: fmt.Appendf(nil, "k%d", i), Value: make([]byte, valueSize)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func get(t *testing.T, url, tok string) *http.Response {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	return resp
+}
+
+// errorOf decodes an error answer.
+func errorOf(t *testing.T, resp *http.Response) ErrorJSON {
+	t.Helper()
+	var b ErrorBody
+	if err := json.NewDecoder(resp.Body).Decode(&b); err != nil {
+		t.Fatalf("error answer %d: %v", resp.StatusCode, err)
+	}
+	return b.Error
+}
+
+// restore restores a stream into a new database and returns its state.
+func restore(t *testing.T, body io.Reader) (uint64, txframe.Hash, error) {
+	t.Helper()
+	dir := t.TempDir()
+	r := stream.NewReader([]stream.Input{{Name: "answer", R: body}}, stream.Options{})
+	if _, err := replica.Restore(context.Background(), dir, "copy", r, replica.Options{}); err != nil {
+		return 0, txframe.Hash{}, err
+	}
+	db, err := engine.Open(dir, "copy", engine.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	return db.State()
+}
+
+func TestHealthNeedsNoToken(t *testing.T) {
+	url, _, _ := served(t, 1, 10)
+	if resp := get(t, url+"/health", ""); resp.StatusCode != http.StatusOK {
+		t.Errorf("GET /health = %d", resp.StatusCode)
+	}
+}
+
+// TestTokenRequired: without the token, or with another, every endpoint
+// but /health answers 401, saying what it wants, with exit code 1.
+func TestTokenRequired(t *testing.T) {
+	url, _, _ := served(t, 1, 10)
+	for _, tok := range []string{"", "wrong", token + "x", strings.ToUpper(token)} {
+		for _, path := range []string{"/v1/databases/foo/backup", "/v1/nothing", "/metrics"} {
+			resp := get(t, url+path, tok)
+			e := errorOf(t, resp)
+			if resp.StatusCode != http.StatusUnauthorized || resp.Header.Get("WWW-Authenticate") == "" ||
+				e.ExitCode != exitcode.Failure || !strings.Contains(e.Message, "token") {
+				t.Errorf("GET %s with token %q = %d %+v", path, tok, resp.StatusCode, e)
+			}
+		}
+	}
+}
+
+// TestBackupStreamsADatabase: the answer is the stream hot-backup writes:
+// restored, it gives the source's state.
+func TestBackupStreamsADatabase(t *testing.T) {
+	url, _, db := served(t, 500, 1000)
+	resp := get(t, url+"/v1/databases/foo/backup", token)
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != StreamType {
+		t.Fatalf("answer %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	lsn, hash, err := restore(t, resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantLSN, want, _ := db.State()
+	if lsn != wantLSN || hash != want {
+		t.Errorf("restored %d %x, want %d %x", lsn, hash, wantLSN, want)
+	}
+	if resp.Trailer.Get(TrailerError) != "" {
+		t.Errorf("trailer %q on a whole stream", resp.Trailer.Get(TrailerError))
+	}
+}
+
+// TestBackupRefuses: a bad name or parameter is a usage error (400, exit
+// 2), a missing database 404 with exit 1, before any byte of a stream.
+func TestBackupRefuses(t *testing.T) {
+	url, _, _ := served(t, 10, 10)
+	for _, c := range []struct {
+		path   string
+		status int
+		code   int
+		says   string
+	}{
+		{"/v1/databases/Foo/backup", 400, exitcode.Usage, "Foo"},
+		{"/v1/databases/.x/backup", 400, exitcode.Usage, ".x"},
+		{"/v1/databases/bar/backup", 404, exitcode.Failure, "does not exist"},
+		{"/v1/databases/foo/backup?start=x", 400, exitcode.Usage, "start"},
+		{"/v1/databases/foo/backup?start=3&after=2", 400, exitcode.Usage, "give one"},
+		{"/v1/databases/foo/backup?follow=maybe", 400, exitcode.Usage, "follow"},
+		{"/v1/databases/foo/backup?follow=true&end=5", 400, exitcode.Usage, "no end"},
+		{"/v1/databases/foo/backup?max_rate=10", 400, exitcode.Usage, "max_rate"},
+		{"/v1/nothing", 404, exitcode.Usage, "no endpoint"},
+	} {
+		resp := get(t, url+c.path, token)
+		e := errorOf(t, resp)
+		if resp.StatusCode != c.status || e.ExitCode != c.code || e.Kind != exitcode.Kind(c.code) || !strings.Contains(e.Message, c.says) {
+			t.Errorf("GET %s = %d %+v, want %d, exit %d, saying %q", c.path, resp.StatusCode, e, c.status, c.code, c.says)
+		}
+	}
+}
+
+// TestDrainEndsAFollowWithItsEndRecord: a following backup drained (as on
+// SIGTERM) writes its end record: the stream is whole, and holds what was
+// committed while it followed.
+func TestDrainEndsAFollowWithItsEndRecord(t *testing.T) {
+	url, s, db := served(t, 10, 10)
+	resp := get(t, url+"/v1/databases/foo/backup?follow=true", token)
+	body := bufio.NewReader(resp.Body)
+	if _, err := body.Peek(1); err != nil { // the backup runs
+		t.Fatal(err)
+	}
+	commit(t, db, 5, 10)
+	s.Drain()
+	lsn, _, err := restore(t, body)
+	if err != nil {
+		t.Fatalf("restoring a drained follow: %v", err)
+	}
+	if lsn < 10 {
+		t.Errorf("restored through LSN %d, want at least 10", lsn)
+	}
+}
+
+// TestDrainStopsAPlainBackupTruncated: a plain backup drained stops at a
+// frame boundary without an end record, as on SIGTERM locally, and the
+// trailer says it was interrupted (exit 130).
+func TestDrainStopsAPlainBackupTruncated(t *testing.T) {
+	url, s, _ := served(t, 200, 64<<10)
+	resp := get(t, url+"/v1/databases/foo/backup?max_rate=1000000", token) // 13 MiB at 1 MB/s
+	body := bufio.NewReader(resp.Body)
+	if _, err := body.Peek(1); err != nil {
+		t.Fatal(err)
+	}
+	s.Drain()
+	_, _, err := restore(t, body)
+	if !errors.Is(err, stream.ErrTruncated) {
+		t.Fatalf("restoring a drained plain backup: %v, want ErrTruncated", err)
+	}
+	var e ErrorJSON
+	if err := json.Unmarshal([]byte(resp.Trailer.Get(TrailerError)), &e); err != nil || e.ExitCode != exitcode.Interrupted {
+		t.Errorf("trailer %q (%v), want exit %d", resp.Trailer.Get(TrailerError), err, exitcode.Interrupted)
+	}
+}
+
+func TestCheckListen(t *testing.T) {
+	for _, c := range []struct {
+		addr, token string
+		ok          bool
+	}{
+		{"127.0.0.1:9899", "", true},
+		{"[::1]:9899", "", true},
+		{"localhost:9899", "", true},
+		{"127.3.4.5:1", "", true},
+		{"0.0.0.0:9899", "", false},
+		{":9899", "", false},
+		{"10.0.0.1:9899", "", false},
+		{"db1.example:9899", "", false},
+		{"0.0.0.0:9899", "t", true},
+		{"nonsense", "", false},
+	} {
+		err := CheckListen(c.addr, c.token)
+		if (err == nil) != c.ok {
+			t.Errorf("CheckListen(%q, %q) = %v", c.addr, c.token, err)
+		}
+	}
+}
