@@ -53,6 +53,8 @@ func TestScripts(t *testing.T) {
 			"waitadvance": cmdWaitAdvance,
 			"craft":       cmdCraft,
 			"waitrepo":    cmdWaitRepo,
+			"waitserve":   cmdWaitServe,
+			"fetch":       cmdFetch,
 			"progress":    cmdProgress,
 		},
 	})

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/hotpipe/hotpipe/backup"
 	"github.com/hotpipe/hotpipe/engine"
@@ -74,6 +76,9 @@ func (s *Server) backup(w http.ResponseWriter, r *http.Request) {
 // backupOptions reads a backup's query parameters.
 func backupOptions(q url.Values) (backup.Options, error) {
 	var o backup.Options
+	if err := known(q, "start", "after", "end", "follow", "max_rate"); err != nil {
+		return o, err
+	}
 	start, err := lsnParam(q, "start")
 	if err != nil {
 		return o, err
@@ -106,6 +111,17 @@ func backupOptions(q url.Values) (backup.Options, error) {
 		}
 	}
 	return o, nil
+}
+
+// known refuses a query with a parameter other than names: a misspelt
+// one would be ignored.
+func known(q url.Values, names ...string) error {
+	for k := range q {
+		if !slices.Contains(names, k) {
+			return fmt.Errorf("%w: unknown parameter %q (known: %s)", errUsage, k, strings.Join(names, ", "))
+		}
+	}
+	return nil
 }
 
 // lsnParam reads the LSN parameter name; absent is 0.

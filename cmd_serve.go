@@ -1,0 +1,160 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/hotpipe/hotpipe/server"
+)
+
+func serveCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:  "serve",
+		Usage: "serve the admin API over HTTP: remote backups and restores",
+		Description: `Serves the databases of the data directory over HTTP, for hotpipe
+commands run elsewhere with --addr, and for curl. Backups run as
+lock-free readers: the application keeps writing.
+
+Every request but GET /health needs the token, as "Authorization: Bearer
+TOKEN": from --token-file (its first line) or $HOTPIPE_TOKEN. Without a
+token, serve listens on loopback only, and refuses any other address:
+whoever reaches the port could read every database. With --tls-cert and
+--tls-key it speaks HTTPS; --tls-client-ca also asks every client for a
+certificate signed by that CA.
+
+SIGINT or SIGTERM ends running streams as they end locally (a following
+backup with its end record, a plain one at a frame boundary), waits for
+them up to --shutdown-timeout, and exits 0.
+
+Endpoints (docs/API.md):
+   GET /health                               200 while serving; no token
+   GET /v1/databases/DB/backup?start=N|after=N&end=N&follow=true&max_rate=B
+                                             the stream hot-backup writes
+
+Examples:
+   hotpipe serve                                      # 127.0.0.1:9899, no token
+   HOTPIPE_TOKEN=$(cat /etc/hotpipe/token) hotpipe serve --listen :9899 \
+     --tls-cert /etc/hotpipe/cert.pem --tls-key /etc/hotpipe/key.pem
+   curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:9899/v1/databases/foo/backup > foo.backup`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "listen", Value: "127.0.0.1:9899", Usage: "listen on `HOST:PORT` (port 0: any free port)"},
+			&cli.StringFlag{Name: "token-file", Usage: "the bearer token is the first line of `FILE` (else $HOTPIPE_TOKEN)"},
+			&cli.StringFlag{Name: "tls-cert", Usage: "serve HTTPS with the certificate in `FILE` (PEM; needs --tls-key)"},
+			&cli.StringFlag{Name: "tls-key", Usage: "the certificate's private key in `FILE` (PEM)"},
+			&cli.StringFlag{Name: "tls-client-ca", Usage: "ask every client for a certificate signed by the CA in `FILE` (PEM)"},
+			&cli.DurationFlag{Name: "shutdown-timeout", Value: 30 * time.Second, Usage: "on SIGTERM, wait this long for running streams to end"},
+			&cli.StringFlag{Name: "listen-file", Usage: "once listening, write the server's URL to `FILE` (for scripts, with port 0)"},
+		},
+		Action: e.serve,
+	}
+}
+
+func (e *env) serve(c *cli.Context) error {
+	if err := args(c, 0, 0); err != nil {
+		return err
+	}
+	token, err := serveToken(c.String("token-file"))
+	if err != nil {
+		return err
+	}
+	addr := c.String("listen")
+	if err := server.CheckListen(addr, token); err != nil {
+		return usagef("serve: %v", err)
+	}
+	tlsConf, err := serveTLS(c)
+	if err != nil {
+		return err
+	}
+	srv, err := server.New(server.Options{DataDir: e.dataDir, Token: token,
+		Logf: func(format string, args ...any) { e.warnf(format, args...) }})
+	if err != nil {
+		return err
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	scheme := "http"
+	if tlsConf != nil {
+		l, scheme = tls.NewListener(l, tlsConf), "https"
+	}
+	url := scheme + "://" + l.Addr().String()
+	if f := c.String("listen-file"); f != "" {
+		if err := writeAtomically(f, []byte(url+"\n")); err != nil {
+			l.Close()
+			return fmt.Errorf("serve: --listen-file: %w", err)
+		}
+	}
+	e.notef("serve: %s on %s", e.dataDir, url)
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 64 << 10}
+	done := make(chan error, 1)
+	go func() { done <- hs.Serve(l) }()
+	select {
+	case err := <-done:
+		return fmt.Errorf("serve: %w", err)
+	case <-e.stop.graceful():
+	}
+	srv.Drain()
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Context), c.Duration("shutdown-timeout"))
+	defer cancel()
+	if err := hs.Shutdown(ctx); err != nil {
+		return fmt.Errorf("serve: streams still running after --shutdown-timeout %s: %w", c.Duration("shutdown-timeout"), err)
+	}
+	e.notef("serve: stopped")
+	return nil
+}
+
+// serveToken reads the token from file, else $HOTPIPE_TOKEN.
+func serveToken(file string) (string, error) {
+	if file == "" {
+		return strings.TrimSpace(os.Getenv("HOTPIPE_TOKEN")), nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("serve: --token-file: %w", err)
+	}
+	token, _, _ := strings.Cut(string(b), "\n")
+	if token = strings.TrimSpace(token); token == "" {
+		return "", usagef("serve: --token-file %s: the first line is empty", file)
+	}
+	return token, nil
+}
+
+// serveTLS makes the TLS configuration of --tls-cert, --tls-key and
+// --tls-client-ca; nil without a certificate.
+func serveTLS(c *cli.Context) (*tls.Config, error) {
+	certFile, keyFile, caFile := c.String("tls-cert"), c.String("tls-key"), c.String("tls-client-ca")
+	switch {
+	case certFile == "" && keyFile == "" && caFile == "":
+		return nil, nil
+	case certFile == "" || keyFile == "":
+		return nil, usagef("serve: --tls-cert and --tls-key go together")
+	}
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("serve: --tls-cert/--tls-key: %w", err)
+	}
+	conf := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, fmt.Errorf("serve: --tls-client-ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, errors.New("serve: --tls-client-ca: no PEM certificate in " + caFile)
+		}
+		conf.ClientCAs, conf.ClientAuth = pool, tls.RequireAndVerifyClientCert
+	}
+	return conf, nil
+}
