@@ -55,6 +55,7 @@ func TestScripts(t *testing.T) {
 			"waitrepo":    cmdWaitRepo,
 			"waitserve":   cmdWaitServe,
 			"fetch":       cmdFetch,
+			"gencert":     cmdGenCert,
 			"progress":    cmdProgress,
 		},
 	})

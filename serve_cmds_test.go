@@ -1,8 +1,17 @@
 package main
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
 	"io"
+	"math/big"
+	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -32,27 +41,41 @@ func cmdWaitServe(ts *testscript.TestScript, neg bool, args []string) {
 
 // cmdFetch GETs URL, with the bearer token when one is given, prints the
 // answer's status on stdout and writes its body to FILE, then prints the
-// trailers.
+// trailers. -cacert trusts a server's certificate; -cert presents a
+// client certificate (its key in the same directory, named as gencert
+// names it).
 //
-//	fetch [-token TOKEN] URL FILE
+//	fetch [-token TOKEN] [-cacert PEM] [-cert PEM] URL FILE
 func cmdFetch(ts *testscript.TestScript, neg bool, args []string) {
-	token := ""
-	if len(args) > 0 && args[0] == "-token" {
-		if len(args) < 2 {
-			ts.Fatalf("usage: fetch [-token TOKEN] URL FILE")
+	const usage = "usage: fetch [-token TOKEN] [-cacert PEM] [-cert PEM] URL FILE"
+	var token, caFile, certFile string
+	for len(args) > 1 && strings.HasPrefix(args[0], "-") {
+		switch args[0] {
+		case "-token":
+			token = args[1]
+		case "-cacert":
+			caFile = ts.MkAbs(args[1])
+		case "-cert":
+			certFile = ts.MkAbs(args[1])
+		default:
+			ts.Fatalf(usage)
 		}
-		token, args = args[1], args[2:]
+		args = args[2:]
 	}
 	if neg || len(args) != 2 {
-		ts.Fatalf("usage: fetch [-token TOKEN] URL FILE")
+		ts.Fatalf(usage)
 	}
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: fetchTLS(ts, caFile, certFile)}}
 	req, err := http.NewRequest(http.MethodGet, args[0], nil)
 	ts.Check(err)
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	ts.Check(err)
+	resp, err := client.Do(req)
+	if err != nil {
+		fmt.Fprintf(ts.Stdout(), "error %v\n", err)
+		return
+	}
 	defer resp.Body.Close()
 	f, err := os.Create(ts.MkAbs(args[1]))
 	ts.Check(err)
@@ -63,4 +86,46 @@ func cmdFetch(ts *testscript.TestScript, neg bool, args []string) {
 	for k, v := range resp.Trailer {
 		fmt.Fprintf(ts.Stdout(), "trailer %s: %s\n", k, strings.Join(v, ", "))
 	}
+}
+
+func fetchTLS(ts *testscript.TestScript, caFile, certFile string) *tls.Config {
+	conf := &tls.Config{}
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		ts.Check(err)
+		conf.RootCAs = x509.NewCertPool()
+		conf.RootCAs.AppendCertsFromPEM(pem)
+	}
+	if certFile != "" {
+		cert, err := tls.LoadX509KeyPair(certFile, strings.TrimSuffix(certFile, ".pem")+"-key.pem")
+		ts.Check(err)
+		conf.Certificates = []tls.Certificate{cert}
+	}
+	return conf
+}
+
+// cmdGenCert writes a self-signed certificate for 127.0.0.1 to NAME.pem
+// and its key to NAME-key.pem: a server's, or a client's, which is its own
+// CA.
+//
+//	gencert NAME
+func cmdGenCert(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: gencert NAME")
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ts.Check(err)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: args[0]},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, IsCA: true, BasicConstraintsValid: true,
+		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	ts.Check(err)
+	kb, err := x509.MarshalECPrivateKey(key)
+	ts.Check(err)
+	ts.Check(os.WriteFile(ts.MkAbs(args[0]+".pem"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644))
+	ts.Check(os.WriteFile(ts.MkAbs(args[0]+"-key.pem"), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600))
 }
