@@ -67,6 +67,12 @@ Examples:
    hotpipe hot-backup foo -o foo.backup --json 2> report.json
    hotpipe hot-backup foo --repo s3://backups/hotpipe --level 1 --expire 1w3d
 
+--addr HOST:PORT (or $HOTPIPE_ADDR) asks a hotpipe server (hotpipe serve)
+for the backup, with the token in $HOTPIPE_TOKEN: the stream, the report
+and the exit code are the local backup's; a connection that breaks is a
+truncated stream (exit 3). With --follow, SIGINT asks the server to end
+the stream with its end record. -o and --append are not served yet.
+
 --repo URL writes the backup into a repository as one object (see hotpipe
 repo --help) instead of a stream: level 0 copies LSN 1 to the last durable
 LSN, level N the frames after the last backup of a lower level (nothing,
@@ -81,6 +87,7 @@ exit 0, when there are none); --expire records until when it is kept.`,
 			&cli.BoolFlag{Name: "follow", Usage: "keep streaming new commits as they become durable, until SIGINT or SIGTERM"},
 			&cli.StringFlag{Name: "max-rate", Usage: "write at most `RATE` bytes per second (100MB/s, 50MiB, 800k; default: unlimited)", EnvVars: []string{"HOTPIPE_MAX_RATE"}},
 			&cli.BoolFlag{Name: "json", Usage: "print the report as one JSON object on one line, errors included, on stderr: stdout is the stream's (docs/JSON.md)"},
+			addrFlag(),
 			repoFlag(),
 			&cli.IntFlag{Name: "level", Usage: "with --repo: the backup's level `N`, 0 to 9: 0 copies everything, N the frames after the last backup of a lower level", DefaultText: "0"},
 			&cli.StringFlag{Name: "expire", Usage: "with --repo: keep the backup for `SPAN` (7d, 1w3d, 36h) or until a time (RFC 3339); expire deletes it after, unless a kept restore point needs it", DefaultText: "never"},
@@ -96,6 +103,9 @@ func (e *env) hotBackup(c *cli.Context) error {
 	opts, err := e.backupOptions(c)
 	if err != nil {
 		return err
+	}
+	if c.String("addr") != "" {
+		return e.remoteBackup(c, opts)
 	}
 	file, appendMode := c.String("output"), c.Bool("append")
 	if file == "-" { // stdout, as for -i - and immuadmin

@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -17,6 +19,24 @@ import (
 // StreamType is the media type of a backup stream.
 const StreamType = "application/vnd.hotpipe.stream"
 
+// HeaderStream names a running stream, for POST /v1/streams/{id}/stop.
+const HeaderStream = "Hotpipe-Stream"
+
+// TrailerResult is the trailer that carries, as a BackupResult, what a
+// backup wrote: the same figures hot-backup reports locally.
+const TrailerResult = "Hotpipe-Result"
+
+// BackupResult is what a backup wrote, in the TrailerResult trailer.
+type BackupResult struct {
+	First    uint64 `json:"first_lsn"`
+	End      uint64 `json:"end_lsn"`
+	Last     uint64 `json:"last_lsn"`
+	LastTime int64  `json:"last_time"` // unix ns; 0 when none was written
+	Frames   uint64 `json:"frames"`
+	Bytes    int64  `json:"bytes"`
+	Ended    bool   `json:"ended"`
+}
+
 // TrailerError is the trailer that carries, as an ErrorJSON, the error
 // that ended a stream after its first byte: a stream without an end record
 // and without it was cut on the way.
@@ -29,8 +49,9 @@ const TrailerError = "Hotpipe-Error"
 //
 // An error before the first byte is a JSON answer; one after it ends the
 // stream without an end record and is named in the TrailerError trailer.
-// Drain ends a following backup with its end record, and a plain one at a
-// frame boundary without one.
+// Drain, or a stop of the stream (named in the HeaderStream header), ends
+// a following backup with its end record, and a plain one at a frame
+// boundary without one: as SIGINT ends the local command.
 func (s *Server) backup(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("db")
 	opts, err := backupOptions(r.URL.Query())
@@ -47,30 +68,25 @@ func (s *Server) backup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer db.Close()
-	ctx, cancel := context.WithCancel(r.Context())
-	defer cancel()
-	go func() {
-		select {
-		case <-s.drain:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
-	w.Header().Set("Trailer", TrailerError)
+	ctx, id, done := s.startStream(r.Context())
+	defer done()
+	w.Header().Set(HeaderStream, id)
+	w.Header().Set("Trailer", TrailerResult+", "+TrailerError)
 	out := &streamWriter{w: w}
 	opts.Progress = func(backup.Progress) { out.flush() } // each block reaches the client as it is written
 	res, err := backup.Backup(ctx, db, out, opts)
-	if err == nil {
-		out.flush()
-		return
-	}
-	if !out.started {
+	if err != nil && !out.started {
 		writeError(w, err)
 		return
 	}
-	s.opts.Logf("backup of %s: stopped after LSN %d: %v", name, res.Last, err)
-	b, _ := json.Marshal(errorJSON(err))
-	w.Header().Set(TrailerError, string(b))
+	b, _ := json.Marshal(BackupResult{First: res.First, End: res.End, Last: res.Last, LastTime: res.LastTime,
+		Frames: res.Frames, Bytes: res.Bytes, Ended: res.Ended})
+	w.Header().Set(TrailerResult, string(b))
+	if err != nil {
+		s.opts.Logf("backup of %s: stopped after LSN %d: %v", name, res.Last, err)
+		b, _ := json.Marshal(errorJSON(err))
+		w.Header().Set(TrailerError, string(b))
+	}
 }
 
 // backupOptions reads a backup's query parameters.
@@ -155,4 +171,41 @@ func (s *streamWriter) flush() {
 	if f, ok := s.w.(http.Flusher); ok {
 		f.Flush()
 	}
+}
+
+// startStream registers a stream: its context is cancelled by the
+// stream's stop, by Drain, and with parent. done unregisters it.
+func (s *Server) startStream(parent context.Context) (ctx context.Context, id string, done func()) {
+	ctx, cancel := context.WithCancel(parent)
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand never fails on the systems Go supports
+	id = hex.EncodeToString(b[:])
+	s.mu.Lock()
+	s.streams[id] = cancel
+	s.mu.Unlock()
+	go func() {
+		select {
+		case <-s.drain:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, id, func() {
+		cancel()
+		s.mu.Lock()
+		delete(s.streams, id)
+		s.mu.Unlock()
+	}
+}
+
+// stopStream ends a running stream as SIGINT ends the local command:
+// POST /v1/streams/{id}/stop. Stopping a stream that has ended is no error.
+func (s *Server) stopStream(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	cancel := s.streams[r.PathValue("id")]
+	s.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+	writeJSON(w, http.StatusOK, map[string]bool{"stopped": cancel != nil})
 }

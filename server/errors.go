@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/hotpipe/hotpipe/backup"
 	"github.com/hotpipe/hotpipe/engine"
 	"github.com/hotpipe/hotpipe/internal/exitcode"
 )
@@ -33,12 +34,36 @@ type ErrorJSON struct {
 	Message  string `json:"message"`
 	ExitCode int    `json:"exit_code"`
 	Kind     string `json:"kind"`
+	// Range describes a backup's range outside the database.
+	Range *RangeJSON `json:"range,omitempty"`
+}
+
+// RangeJSON is a *backup.RangeError.
+type RangeJSON struct {
+	DB    string `json:"db"`
+	Start uint64 `json:"start_lsn"`
+	End   uint64 `json:"end_lsn"`
+	Last  uint64 `json:"last_lsn"`
 }
 
 // errorJSON describes err.
 func errorJSON(err error) ErrorJSON {
 	code := exitcode.Of(err)
-	return ErrorJSON{Message: err.Error(), ExitCode: code, Kind: exitcode.Kind(code)}
+	e := ErrorJSON{Message: err.Error(), ExitCode: code, Kind: exitcode.Kind(code)}
+	var rng *backup.RangeError
+	if errors.As(err, &rng) {
+		e.Range = &RangeJSON{DB: rng.DB, Start: rng.Start, End: rng.End, Last: rng.Last}
+	}
+	return e
+}
+
+// remoteError is the error e describes, for a client.
+func remoteError(e ErrorJSON) error {
+	re := &exitcode.RemoteError{Message: e.Message, Code: e.ExitCode}
+	if r := e.Range; r != nil {
+		re.Err = &backup.RangeError{DB: r.DB, Start: r.Start, End: r.End, Last: r.Last}
+	}
+	return re
 }
 
 // statusOf is the HTTP status an error is answered with.

@@ -11,6 +11,7 @@
 package server
 
 import (
+	"context"
 	"crypto/subtle"
 	"errors"
 	"fmt"
@@ -43,6 +44,9 @@ type Server struct {
 	mux       *http.ServeMux
 	drain     chan struct{} // closed by Drain
 	drainOnce sync.Once
+
+	mu      sync.Mutex
+	streams map[string]context.CancelFunc // running streams by id, for their stop
 }
 
 // New returns a server of opts.DataDir.
@@ -53,9 +57,10 @@ func New(opts Options) (*Server, error) {
 	if opts.Logf == nil {
 		opts.Logf = func(string, ...any) {}
 	}
-	s := &Server{opts: opts, mux: http.NewServeMux(), drain: make(chan struct{})}
+	s := &Server{opts: opts, mux: http.NewServeMux(), drain: make(chan struct{}), streams: map[string]context.CancelFunc{}}
 	s.mux.HandleFunc("GET /health", s.health)
 	s.mux.Handle("GET /v1/databases/{db}/backup", s.authorized(s.backup))
+	s.mux.Handle("POST /v1/streams/{id}/stop", s.authorized(s.stopStream))
 	s.mux.Handle("/", s.authorized(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &httpError{status: http.StatusNotFound, err: fmt.Errorf("%w: no endpoint %s %s", errUsage, r.Method, r.URL.Path)})
 	}))

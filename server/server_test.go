@@ -22,9 +22,9 @@ import (
 const token = "test-token-0123456789"
 
 // served starts a server with the token over a new data directory holding
-// database foo with n transactions of valueSize bytes, and returns its
-// URL, the server and foo.
-func served(t *testing.T, n, valueSize int) (string, *Server, *engine.DB) {
+// database foo with n transactions of valueSize bytes, and returns it (as
+// an httptest server and a Server) and foo.
+func served(t *testing.T, n, valueSize int) (*httptest.Server, *Server, *engine.DB) {
 	t.Helper()
 	dir := t.TempDir()
 	if _, err := engine.Create(dir, "foo", engine.CreateOptions{}); err != nil {
@@ -42,7 +42,7 @@ func served(t *testing.T, n, valueSize int) (string, *Server, *engine.DB) {
 	}
 	hs := httptest.NewServer(s)
 	t.Cleanup(hs.Close)
-	return hs.URL, s, db
+	return hs, s, db
 }
 
 func commit(t *testing.T, db *engine.DB, n, valueSize int) {
@@ -98,8 +98,8 @@ func restore(t *testing.T, body io.Reader) (uint64, txframe.Hash, error) {
 }
 
 func TestHealthNeedsNoToken(t *testing.T) {
-	url, _, _ := served(t, 1, 10)
-	if resp := get(t, url+"/health", ""); resp.StatusCode != http.StatusOK {
+	hs, _, _ := served(t, 1, 10)
+	if resp := get(t, hs.URL+"/health", ""); resp.StatusCode != http.StatusOK {
 		t.Errorf("GET /health = %d", resp.StatusCode)
 	}
 }
@@ -107,10 +107,10 @@ func TestHealthNeedsNoToken(t *testing.T) {
 // TestTokenRequired: without the token, or with another, every endpoint
 // but /health answers 401, saying what it wants, with exit code 1.
 func TestTokenRequired(t *testing.T) {
-	url, _, _ := served(t, 1, 10)
+	hs, _, _ := served(t, 1, 10)
 	for _, tok := range []string{"", "wrong", token + "x", strings.ToUpper(token)} {
 		for _, path := range []string{"/v1/databases/foo/backup", "/v1/nothing", "/metrics"} {
-			resp := get(t, url+path, tok)
+			resp := get(t, hs.URL+path, tok)
 			e := errorOf(t, resp)
 			if resp.StatusCode != http.StatusUnauthorized || resp.Header.Get("WWW-Authenticate") == "" ||
 				e.ExitCode != exitcode.Failure || !strings.Contains(e.Message, "token") {
@@ -123,8 +123,8 @@ func TestTokenRequired(t *testing.T) {
 // TestBackupStreamsADatabase: the answer is the stream hot-backup writes:
 // restored, it gives the source's state.
 func TestBackupStreamsADatabase(t *testing.T) {
-	url, _, db := served(t, 500, 1000)
-	resp := get(t, url+"/v1/databases/foo/backup", token)
+	hs, _, db := served(t, 500, 1000)
+	resp := get(t, hs.URL+"/v1/databases/foo/backup", token)
 	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != StreamType {
 		t.Fatalf("answer %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
@@ -144,7 +144,7 @@ func TestBackupStreamsADatabase(t *testing.T) {
 // TestBackupRefuses: a bad name or parameter is a usage error (400, exit
 // 2), a missing database 404 with exit 1, before any byte of a stream.
 func TestBackupRefuses(t *testing.T) {
-	url, _, _ := served(t, 10, 10)
+	hs, _, _ := served(t, 10, 10)
 	for _, c := range []struct {
 		path   string
 		status int
@@ -162,7 +162,7 @@ func TestBackupRefuses(t *testing.T) {
 		{"/v1/databases/foo/backup?end-lsn=5", 400, exitcode.Usage, `unknown parameter "end-lsn"`},
 		{"/v1/nothing", 404, exitcode.Usage, "no endpoint"},
 	} {
-		resp := get(t, url+c.path, token)
+		resp := get(t, hs.URL+c.path, token)
 		e := errorOf(t, resp)
 		if resp.StatusCode != c.status || e.ExitCode != c.code || e.Kind != exitcode.Kind(c.code) || !strings.Contains(e.Message, c.says) {
 			t.Errorf("GET %s = %d %+v, want %d, exit %d, saying %q", c.path, resp.StatusCode, e, c.status, c.code, c.says)
@@ -174,8 +174,8 @@ func TestBackupRefuses(t *testing.T) {
 // SIGTERM) writes its end record: the stream is whole, and holds what was
 // committed while it followed.
 func TestDrainEndsAFollowWithItsEndRecord(t *testing.T) {
-	url, s, db := served(t, 10, 10)
-	resp := get(t, url+"/v1/databases/foo/backup?follow=true", token)
+	hs, s, db := served(t, 10, 10)
+	resp := get(t, hs.URL+"/v1/databases/foo/backup?follow=true", token)
 	body := bufio.NewReader(resp.Body)
 	if _, err := body.Peek(1); err != nil { // the backup runs
 		t.Fatal(err)
@@ -195,8 +195,8 @@ func TestDrainEndsAFollowWithItsEndRecord(t *testing.T) {
 // frame boundary without an end record, as on SIGTERM locally, and the
 // trailer says it was interrupted (exit 130).
 func TestDrainStopsAPlainBackupTruncated(t *testing.T) {
-	url, s, _ := served(t, 200, 64<<10)
-	resp := get(t, url+"/v1/databases/foo/backup?max_rate=1000000", token) // 13 MiB at 1 MB/s
+	hs, s, _ := served(t, 200, 64<<10)
+	resp := get(t, hs.URL+"/v1/databases/foo/backup?max_rate=1000000", token) // 13 MiB at 1 MB/s
 	body := bufio.NewReader(resp.Body)
 	if _, err := body.Peek(1); err != nil {
 		t.Fatal(err)
@@ -232,5 +232,65 @@ func TestCheckListen(t *testing.T) {
 		if (err == nil) != c.ok {
 			t.Errorf("CheckListen(%q, %q) = %v", c.addr, c.token, err)
 		}
+	}
+}
+
+// TestClientSaysHowAStreamEnded: a whole stream ends in io.EOF with the
+// backup's result; one the server stopped, in the server's error with its
+// exit code; one whose connection broke, in stream.ErrTruncated.
+func TestClientSaysHowAStreamEnded(t *testing.T) {
+	hs, _, _ := served(t, 200, 64<<10)
+	c, err := NewClient(hs.URL, ClientOptions{Token: token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+
+	st, err := c.Backup(ctx, "foo", BackupRequest{End: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(io.Discard, st); err != nil {
+		t.Fatalf("whole stream: %v", err)
+	}
+	if r := st.Result(); r.First != 1 || r.Last != 100 || r.Frames != 100 || !r.Ended {
+		t.Errorf("result %+v", r)
+	}
+	st.Close()
+
+	st, err = c.Backup(ctx, "foo", BackupRequest{MaxRate: 1e6})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Read(make([]byte, 1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	_, err = io.Copy(io.Discard, st)
+	if exitcode.Of(err) != exitcode.Interrupted {
+		t.Errorf("stopped stream: %v (exit %d), want exit %d", err, exitcode.Of(err), exitcode.Interrupted)
+	}
+	st.Close()
+
+	st, err = c.Backup(ctx, "foo", BackupRequest{MaxRate: 1e6})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Read(make([]byte, 1)); err != nil {
+		t.Fatal(err)
+	}
+	hs.CloseClientConnections()
+	if _, err = io.Copy(io.Discard, st); !errors.Is(err, stream.ErrTruncated) || exitcode.Of(err) != exitcode.Integrity {
+		t.Errorf("broken connection: %v, want ErrTruncated (exit 3)", err)
+	}
+	st.Close()
+
+	if _, err := c.Backup(ctx, "nope", BackupRequest{}); exitcode.Of(err) != exitcode.Failure || !strings.Contains(err.Error(), "does not exist") {
+		t.Errorf("missing database: %v", err)
+	}
+	if _, err := NewClient("ftp://x", ClientOptions{}); exitcode.Of(err) != exitcode.Usage {
+		t.Errorf("NewClient(ftp://x) = %v", err)
 	}
 }

@@ -81,9 +81,14 @@ func Kind(code int) string { return kinds[code] }
 
 // RemoteError is an error a server reported for a remote command: its
 // message, and the exit code it maps to there, which Of returns for it.
+// Err, when the server described the error well enough to make it again
+// (a *backup.RangeError, say), is that error, so that the client words it
+// as it words its own.
 type RemoteError struct {
 	Message string
 	Code    int
+	Err     error
 }
 
 func (e *RemoteError) Error() string { return e.Message }
+func (e *RemoteError) Unwrap() error { return e.Err }

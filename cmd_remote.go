@@ -1,0 +1,85 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"syscall"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/hotpipe/hotpipe/backup"
+	"github.com/hotpipe/hotpipe/engine"
+	"github.com/hotpipe/hotpipe/server"
+)
+
+// addrFlag is --addr: run the command against a hotpipe server.
+func addrFlag() cli.Flag {
+	return &cli.StringFlag{Name: "addr", EnvVars: []string{"HOTPIPE_ADDR"},
+		Usage: "run against the hotpipe server at `HOST:PORT` (or an http(s):// URL; see hotpipe serve), with the token in $HOTPIPE_TOKEN"}
+}
+
+// client returns a client of the server --addr names.
+func (e *env) client(c *cli.Context) (*server.Client, error) {
+	cl, err := server.NewClient(c.String("addr"), server.ClientOptions{Token: os.Getenv("HOTPIPE_TOKEN")})
+	if err != nil {
+		return nil, usagef("%s: --addr: %v", commandPath(c), err)
+	}
+	return cl, nil
+}
+
+// remoteBackup is hot-backup --addr: the server streams, and the stream
+// goes to stdout as the local backup's would, with the same report. With
+// --follow, the first SIGINT or SIGTERM asks the server to end the stream
+// with its end record (exit 0); a second one drops it (exit 130).
+func (e *env) remoteBackup(c *cli.Context, opts backup.Options) error {
+	if out := c.String("output"); out != "" && out != "-" {
+		return usagef("hot-backup --addr: -o and --append are not served yet: write stdout to a file (hotpipe hot-backup %s --addr %s > FILE)", c.Args().First(), c.String("addr"))
+	}
+	db := c.Args().First()
+	if err := engine.ValidateName(db); err != nil {
+		return err
+	}
+	cl, err := e.client(c)
+	if err != nil {
+		return err
+	}
+	var graceful <-chan struct{}
+	if opts.Follow {
+		graceful = e.stop.graceful()
+	}
+	st, err := cl.Backup(c.Context, db, server.BackupRequest{Start: opts.Start, End: opts.End, Follow: opts.Follow, MaxRate: opts.MaxRate})
+	if err != nil {
+		return backupError(err, db, "")
+	}
+	defer st.Close()
+	go func() {
+		select {
+		case <-graceful:
+			if err := st.Stop(context.WithoutCancel(c.Context)); err != nil {
+				e.warnf("hot-backup %s: stopping the server's stream: %v", db, err)
+			}
+		case <-c.Context.Done():
+		}
+	}()
+	prog := e.newProgress("hot-backup", db, max(opts.Start, 1), 0)
+	_, err = io.Copy(e.stdout, st)
+	r := st.Result()
+	res := backup.Result{First: r.First, End: r.End, Last: r.Last, LastTime: r.LastTime, Frames: r.Frames, Bytes: r.Bytes, Ended: r.Ended}
+	prog.add(res.Frames, int(res.Bytes), res.Last, res.LastTime)
+	if e.asJSON {
+		e.report = backupJSONOf(db, "", res, time.Since(prog.start))
+	}
+	switch {
+	case errors.Is(err, syscall.EPIPE):
+		return errBrokenPipe
+	case err != nil && c.Context.Err() != nil:
+		return context.Cause(c.Context)
+	case err != nil:
+		return backupError(err, db, "")
+	}
+	e.backupDone(db, "", res, prog)
+	return nil
+}

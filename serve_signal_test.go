@@ -1,0 +1,128 @@
+//go:build linux
+
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hotpipe/hotpipe/engine"
+)
+
+// startServe runs hotpipe serve over dir with the token on a free loopback
+// port and returns its URL once it listens; it is killed when the test
+// ends.
+func startServe(t *testing.T, dir string) (*exec.Cmd, string) {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "url")
+	cmd := hotpipeCmd(dir, "serve", "--listen", "127.0.0.1:0", "--listen-file", file)
+	cmd.Env = append(cmd.Env, "HOTPIPE_TOKEN=tok")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	for deadline := time.Now().Add(waitTimeout); ; time.Sleep(5 * time.Millisecond) {
+		if b, err := os.ReadFile(file); err == nil && strings.HasSuffix(string(b), "\n") {
+			return cmd, strings.TrimSpace(string(b))
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve wrote no URL within %v", waitTimeout)
+		}
+	}
+}
+
+// remoteBackup starts hot-backup --addr with args and returns it, its
+// stdout once the first bytes of the stream have come, and its stderr.
+func remoteBackup(t *testing.T, dir, url string, args ...string) (*exec.Cmd, *bufio.Reader, *bytes.Buffer) {
+	t.Helper()
+	cmd := hotpipeCmd(dir, append([]string{"hot-backup", "foo", "--addr", url}, args...)...)
+	cmd.Env = append(cmd.Env, "HOTPIPE_TOKEN=tok")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	r := bufio.NewReaderSize(out, 1<<20)
+	if _, err := r.Peek(1); err != nil { // the stream is coming
+		t.Fatalf("no stream: %v: %s", err, stderr.String())
+	}
+	return cmd, r, &stderr
+}
+
+// TestRemoteFollowEndsOnSIGINT: hot-backup --addr --follow, interrupted,
+// asks the server to end the stream: it ends with its end record, a
+// prefix of the source's history, and the command exits 0.
+func TestRemoteFollowEndsOnSIGINT(t *testing.T) {
+	dir := loadedDB(t, 100)
+	_, url := startServe(t, dir)
+	cmd, out, stderr := remoteBackup(t, dir, url, "--follow")
+	mustRun(t, hotpipeCmd(dir, "-q", "load", "foo", "--txs", "50"))
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	stream, err := io.ReadAll(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("hot-backup --addr --follow after SIGINT: %v: %s", err, stderr)
+	}
+	file := filepath.Join(t.TempDir(), "follow.backup")
+	if err := os.WriteFile(file, stream, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, hotpipeCmd(dir, "-q", "hot-restore", "bar", "-i", file))
+	bar, err := engine.Open(dir, "bar", engine.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bar.Close()
+	lsn, h, err := bar.State()
+	if err != nil || lsn < 100 {
+		t.Fatalf("restored through LSN %d (%v), want at least 100", lsn, err)
+	}
+	foo, err := engine.Open(dir, "foo", engine.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer foo.Close()
+	if want, err := foo.HashAt(lsn); err != nil || h != want {
+		t.Errorf("restored h(%d) = %x, source's %x (%v)", lsn, h, want, err)
+	}
+}
+
+// TestRemoteBackupServerKilled: a server killed mid-stream leaves the
+// client a stream without an end record: exit 3, saying the connection
+// broke.
+func TestRemoteBackupServerKilled(t *testing.T) {
+	dir := t.TempDir()
+	mustRun(t, hotpipeCmd(dir, "-q", "db", "create", "foo"))
+	mustRun(t, hotpipeCmd(dir, "-q", "load", "foo", "--txs", "200", "--value-size", "65536"))
+	srv, url := startServe(t, dir)
+	cmd, out, stderr := remoteBackup(t, dir, url, "--max-rate", "1MB")
+	if err := srv.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, out)
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != exitIntegrity {
+		t.Fatalf("hot-backup --addr with its server killed: %v, want exit %d: %s", err, exitIntegrity, stderr)
+	}
+	if !strings.Contains(stderr.String(), "the connection broke: stream is truncated") {
+		t.Errorf("stderr: %s", stderr)
+	}
+}
