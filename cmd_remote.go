@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"syscall"
@@ -18,16 +21,51 @@ import (
 // addrFlag is --addr: run the command against a hotpipe server.
 func addrFlag() cli.Flag {
 	return &cli.StringFlag{Name: "addr", EnvVars: []string{"HOTPIPE_ADDR"},
-		Usage: "run against the hotpipe server at `HOST:PORT` (or an http(s):// URL; see hotpipe serve), with the token in $HOTPIPE_TOKEN"}
+		Usage: "run against the hotpipe server at `HOST:PORT` (or an http(s):// URL; see hotpipe serve), with the token in $HOTPIPE_TOKEN (HTTPS: $HOTPIPE_CACERT, $HOTPIPE_CLIENT_CERT, $HOTPIPE_CLIENT_KEY)"}
 }
 
-// client returns a client of the server --addr names.
+// client returns a client of the server --addr names, with the token in
+// $HOTPIPE_TOKEN; over HTTPS it trusts the CAs in $HOTPIPE_CACERT (else
+// the system's) and presents the certificate in $HOTPIPE_CLIENT_CERT (its
+// key in $HOTPIPE_CLIENT_KEY), if set.
 func (e *env) client(c *cli.Context) (*server.Client, error) {
-	cl, err := server.NewClient(c.String("addr"), server.ClientOptions{Token: os.Getenv("HOTPIPE_TOKEN")})
+	conf, err := clientTLS()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", commandPath(c), err)
+	}
+	cl, err := server.NewClient(c.String("addr"), server.ClientOptions{Token: os.Getenv("HOTPIPE_TOKEN"), TLS: conf})
 	if err != nil {
 		return nil, usagef("%s: --addr: %v", commandPath(c), err)
 	}
 	return cl, nil
+}
+
+// clientTLS is the TLS configuration of $HOTPIPE_CACERT,
+// $HOTPIPE_CLIENT_CERT and $HOTPIPE_CLIENT_KEY; nil when none is set.
+func clientTLS() (*tls.Config, error) {
+	ca, cert, key := os.Getenv("HOTPIPE_CACERT"), os.Getenv("HOTPIPE_CLIENT_CERT"), os.Getenv("HOTPIPE_CLIENT_KEY")
+	if ca == "" && cert == "" && key == "" {
+		return nil, nil
+	}
+	conf := &tls.Config{MinVersion: tls.VersionTLS12}
+	if ca != "" {
+		pem, err := os.ReadFile(ca)
+		if err != nil {
+			return nil, fmt.Errorf("HOTPIPE_CACERT: %w", err)
+		}
+		conf.RootCAs = x509.NewCertPool()
+		if !conf.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("HOTPIPE_CACERT: no PEM certificate in %s", ca)
+		}
+	}
+	if cert != "" || key != "" {
+		pair, err := tls.LoadX509KeyPair(cert, key)
+		if err != nil {
+			return nil, fmt.Errorf("HOTPIPE_CLIENT_CERT/HOTPIPE_CLIENT_KEY: %w", err)
+		}
+		conf.Certificates = []tls.Certificate{pair}
+	}
+	return conf, nil
 }
 
 // remoteBackup is hot-backup --addr: the server streams, and the stream
