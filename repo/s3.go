@@ -37,11 +37,16 @@ func newS3Store(_ context.Context, bucket, prefix string, o S3Options) (*s3Store
 	if o.MaxSinglePut == 0 {
 		o.MaxSinglePut = DefaultMaxSinglePut
 	}
+	if o.Parallel == 0 {
+		o.Parallel = DefaultParallel
+	}
 	switch {
 	case o.PartSize < MinPartSize:
 		return nil, fmt.Errorf("%w: S3 part size %d is below the minimum %d", ErrURL, o.PartSize, MinPartSize)
 	case o.MaxSinglePut < 0 || o.MaxSinglePut > MaxSinglePutLimit:
 		return nil, fmt.Errorf("%w: S3 single PUT limit %d is outside 0..%d", ErrURL, o.MaxSinglePut, int64(MaxSinglePutLimit))
+	case o.Parallel < 0 || o.Parallel > MaxParallel:
+		return nil, fmt.Errorf("%w: S3 parts in flight %d is outside 1..%d", ErrURL, o.Parallel, MaxParallel)
 	case o.MaxRetries < 0:
 		return nil, fmt.Errorf("%w: S3 retries %d", ErrURL, o.MaxRetries)
 	}

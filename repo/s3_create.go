@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/minio/minio-go/v7"
@@ -141,9 +142,9 @@ func preconditionFailed(err error) bool {
 const maxParts = 10000
 
 // putMultipart stores first and the rest of src under key as a multipart
-// upload completed with If-None-Match: *, one part in memory at a time
-// (mem, of which first is the start). On any failure it aborts the upload;
-// if even that fails, the error says so and Cleanup aborts it later.
+// upload completed with If-None-Match: *, up to Parallel parts in flight
+// at a time (see sendParts). On any failure it aborts the upload; if even
+// that fails, the error says so and Cleanup aborts it later.
 func (s *s3Store) putMultipart(ctx context.Context, key string, first, mem []byte, src *bufio.Reader, size int64) (err error) {
 	// A name that exists fails now rather than after the upload; the
 	// completion's condition still decides a race.
@@ -160,23 +161,104 @@ func (s *s3Store) putMultipart(ctx context.Context, key string, first, mem []byt
 		}
 	}()
 	up := upload{key: key, id: id}
-	for buf := first; ; {
-		if len(up.parts) == maxParts {
-			return fmt.Errorf("%w: more than %d parts of %d bytes: raise the part size", ErrSize, maxParts, len(mem))
-		}
-		p, err := s.core.PutObjectPart(ctx, s.bucket, key, id, len(up.parts)+1, bytes.NewReader(buf), int64(len(buf)), minio.PutObjectPartOptions{})
-		if err != nil {
-			return s.mapErr(ctx, err)
-		}
-		up.add(p.ETag, len(buf))
-		last, err := nextPart(src, &buf, mem, up.size, size)
-		if err != nil {
-			return err
-		}
-		if last {
-			return s.complete(ctx, &up)
+	if err := s.sendParts(ctx, &up, first, mem, src, size); err != nil {
+		return err
+	}
+	return s.complete(ctx, &up)
+}
+
+// sendParts uploads first (the start of mem) and the rest of src as the
+// parts of up, up to Parallel at a time, each from its own buffer: mem,
+// then up to Parallel-1 more of its size, made when needed. A part is read
+// while the others are in flight. On the first failure (a part's, or
+// reading src's) it reads no more, cancels the parts in flight and returns
+// that error. It returns only once no part is in flight; on success up
+// holds the parts in order.
+func (s *s3Store) sendParts(ctx context.Context, up *upload, first, mem []byte, src *bufio.Reader, size int64) error {
+	pctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg     sync.WaitGroup
+		mu     sync.Mutex // guards firstErr and etags
+		etags  []string   // of part i+1, once sent
+		lens   []int      // of part i+1
+		failed = make(chan struct{})
+		// firstErr, once set, closes failed and cancels the parts in
+		// flight, whose own errors (context canceled) are then ignored.
+		firstErr error
+	)
+	fail := func(err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if firstErr == nil {
+			firstErr = err
+			close(failed)
+			cancel()
 		}
 	}
+	free := make(chan []byte, s.opts.Parallel) // buffers of parts sent
+	made := 1                                  // buffers so far, mem the first
+	buffer := func() []byte {
+		select {
+		case <-failed:
+			return nil
+		case b := <-free:
+			return b
+		default:
+		}
+		if made < s.opts.Parallel {
+			made++
+			return make([]byte, len(mem))
+		}
+		select {
+		case <-failed:
+			return nil
+		case b := <-free:
+			return b
+		}
+	}
+	done := int64(0) // bytes read
+	for buf := first; ; {
+		n := len(lens) + 1 // the part number
+		if n > maxParts {
+			fail(fmt.Errorf("%w: more than %d parts of %d bytes: raise the part size", ErrSize, maxParts, len(mem)))
+			break
+		}
+		mu.Lock()
+		etags = append(etags, "")
+		mu.Unlock()
+		lens = append(lens, len(buf))
+		done += int64(len(buf))
+		wg.Add(1)
+		go func(buf []byte) { // buf, not the loop's, which the loop changes
+			defer wg.Done()
+			p, err := s.core.PutObjectPart(pctx, s.bucket, up.key, up.id, n, bytes.NewReader(buf), int64(len(buf)), minio.PutObjectPartOptions{})
+			if err != nil {
+				fail(s.mapErr(ctx, err))
+				return
+			}
+			mu.Lock()
+			etags[n-1] = p.ETag
+			mu.Unlock()
+			free <- buf[:cap(buf)]
+		}(buf)
+		next, last, err := nextPart(src, buffer, done, size)
+		if err != nil {
+			fail(err)
+		}
+		if last || next == nil {
+			break
+		}
+		buf = next
+	}
+	wg.Wait()
+	if firstErr != nil { // every writer is done
+		return firstErr
+	}
+	for i, etag := range etags {
+		up.add(etag, lens[i])
+	}
+	return nil
 }
 
 // upload is a multipart upload's parts so far.
@@ -222,29 +304,35 @@ func (s *s3Store) complete(ctx context.Context, u *upload) error {
 	return ErrExist
 }
 
-// nextPart reads the next part into *buf (reusing mem) and reports whether
-// the part just sent was the last. With a known size the last part is the
-// one that reaches it; with an unknown one, the one src ends in.
-func nextPart(src *bufio.Reader, buf *[]byte, mem []byte, done, size int64) (last bool, err error) {
+// nextPart reads the next part into a buffer from buffer, and reports
+// whether the part just sent was the last instead. done is the bytes read
+// so far. With a known size the last part is the one that reaches it; with
+// an unknown one, the one src ends in. A nil buffer (a failure elsewhere)
+// makes it return nil, false, nil: nothing more is read.
+func nextPart(src *bufio.Reader, buffer func() []byte, done, size int64) (buf []byte, last bool, err error) {
 	if size >= 0 {
 		if done == size {
-			return true, nil
+			return nil, true, nil
 		}
-		n := min(int64(len(mem)), size-done)
-		*buf = mem[:n]
-		return false, readPart(src, *buf, done+n, size)
+		if buf = buffer(); buf == nil {
+			return nil, false, nil
+		}
+		buf = buf[:min(int64(len(buf)), size-done)]
+		return buf, false, readPart(src, buf, done+int64(len(buf)), size)
+	}
+	if buf = buffer(); buf == nil {
+		return nil, false, nil
 	}
 	if _, err := src.Peek(1); err == io.EOF {
-		return true, nil
+		return nil, true, nil
 	} else if err != nil {
-		return false, fmt.Errorf("reading the object: %w", err)
+		return nil, false, fmt.Errorf("reading the object: %w", err)
 	}
-	n, err := io.ReadFull(src, mem)
+	n, err := io.ReadFull(src, buf)
 	if err != nil && err != io.ErrUnexpectedEOF {
-		return false, fmt.Errorf("reading the object: %w", err)
+		return nil, false, fmt.Errorf("reading the object: %w", err)
 	}
-	*buf = mem[:n]
-	return false, nil
+	return buf[:n], false, nil
 }
 
 // uploadGone reports whether the multipart upload id no longer exists.

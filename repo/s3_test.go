@@ -3,14 +3,18 @@ package repo
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/hotpipe/hotpipe/internal/s3test"
 	"github.com/minio/minio-go/v7"
@@ -358,5 +362,197 @@ func TestS3ObjectReplacedWhileOpen(t *testing.T) {
 	}
 	if _, err := obj.ReadAt(make([]byte, 2), 1); !errors.Is(err, ErrNotExist) {
 		t.Errorf("ReadAt of a replaced object = %v, want ErrNotExist", err)
+	}
+}
+
+// isPartPut reports whether req uploads a part of a multipart upload, and
+// which.
+func isPartPut(req *http.Request) (part int, ok bool) {
+	q := req.URL.Query()
+	if req.Method != http.MethodPut || !q.Has("uploadId") || !q.Has("partNumber") {
+		return 0, false
+	}
+	n, err := strconv.Atoi(q.Get("partNumber"))
+	return n, err == nil
+}
+
+// s3Error is an S3 error answer to req, made by a test transport.
+func s3Error(req *http.Request, status int, code, msg string) *http.Response {
+	body := `<?xml version="1.0" encoding="UTF-8"?><Error><Code>` + code + `</Code><Message>` + msg + `</Message></Error>`
+	return &http.Response{
+		StatusCode: status, Status: fmt.Sprintf("%d %s", status, http.StatusText(status)), Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: http.Header{"Content-Type": {"application/xml"}}, Body: io.NopCloser(strings.NewReader(body)),
+		ContentLength: int64(len(body)), Request: req,
+	}
+}
+
+// TestS3PartsInFlight: with Parallel 4, four parts of a six-part object
+// are in flight at once, never more; with Parallel 1, one at a time. The
+// object is whole, and its ETag is the MD5 of the parts' MD5s in order,
+// which the lost-answer check compares with.
+func TestS3PartsInFlight(t *testing.T) {
+	srv := s3test.Start(t)
+	data := content(30, 6*MinPartSize-1000) // six parts, the last short
+	var want bytes.Buffer
+	for p := data; len(p) > 0; p = p[min(len(p), MinPartSize):] {
+		sum := md5.Sum(p[:min(len(p), MinPartSize)])
+		want.Write(sum[:])
+	}
+	sum := md5.Sum(want.Bytes())
+	wantETag := hex.EncodeToString(sum[:]) + "-6"
+	for _, c := range []struct {
+		parallel, want int
+		hold           time.Duration // how long a part waits for want in flight
+	}{
+		{parallel: 4, want: 4, hold: 10 * time.Second},
+		{parallel: 1, want: 1, hold: 100 * time.Millisecond},
+	} {
+		for _, known := range []bool{true, false} {
+			t.Run(fmt.Sprintf("parallel=%d/known=%v", c.parallel, known), func(t *testing.T) {
+				var mu sync.Mutex
+				inFlight, most := 0, 0
+				enough := make(chan struct{})
+				st, _ := openS3(t, srv, func(o *S3Options) {
+					o.Parallel = c.parallel
+					o.Transport = roundTrip(func(req *http.Request, next http.RoundTripper) (*http.Response, error) {
+						if _, ok := isPartPut(req); !ok {
+							return next.RoundTrip(req)
+						}
+						mu.Lock()
+						inFlight++
+						if inFlight == c.want && most < c.want && c.want > 1 {
+							close(enough) // the first time, not when part 5 makes four again
+						}
+						most = max(most, inFlight)
+						mu.Unlock()
+						defer func() {
+							mu.Lock()
+							inFlight--
+							mu.Unlock()
+						}()
+						// Hold the part until want are in flight, so
+						// that a loaded machine shows them all at once.
+						select {
+						case <-enough:
+						case <-time.After(c.hold):
+						}
+						return next.RoundTrip(req)
+					})
+				})
+				if err := create(t, st, "x", data, known); err != nil {
+					t.Fatal(err)
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				if most != c.want {
+					t.Errorf("Parallel %d: up to %d parts in flight, want %d", c.parallel, most, c.want)
+				}
+				if inFlight != 0 {
+					t.Errorf("%d parts still in flight after Create returned", inFlight)
+				}
+				if got := readAll(t, st, "x"); !bytes.Equal(got, data) {
+					t.Error("the object differs from the data sent")
+				}
+				s := st.(*s3Store)
+				if !s.holds(context.Background(), "pre/x", wantETag, int64(len(data))) {
+					t.Errorf("the object's ETag or size differ from %s, %d", wantETag, len(data))
+				}
+			})
+		}
+	}
+}
+
+// TestS3PartFailsInFlight: a part that fails while others are in flight
+// makes Create stop reading, wait for those, abort the upload and return
+// the part's error: ErrUnavailable after retries of a 503, ErrAccess for
+// a 403. Nothing is left behind.
+func TestS3PartFailsInFlight(t *testing.T) {
+	srv := s3test.Start(t)
+	data := content(31, 6*MinPartSize) // six parts, four in flight
+	for _, c := range []struct {
+		status     int
+		code, msg  string
+		want       error
+		wantSaying string
+	}{
+		{http.StatusServiceUnavailable, "ServiceUnavailable", "Please reduce your request rate.", ErrUnavailable, "503"},
+		{http.StatusForbidden, "AccessDenied", "Access Denied.", ErrAccess, "AccessDenied"},
+	} {
+		for _, known := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%d/known=%v", c.status, known), func(t *testing.T) {
+				var mu sync.Mutex
+				inFlight, atFailure, last := 0, 0, 0
+				failed := make(chan struct{})
+				var failOnce sync.Once
+				st, _ := openS3(t, srv, func(o *S3Options) {
+					o.Parallel = 4
+					o.MaxRetries = 2
+					o.Transport = roundTrip(func(req *http.Request, next http.RoundTripper) (*http.Response, error) {
+						part, ok := isPartPut(req)
+						if !ok {
+							return next.RoundTrip(req)
+						}
+						mu.Lock()
+						inFlight++
+						last = max(last, part)
+						mu.Unlock()
+						defer func() {
+							mu.Lock()
+							inFlight--
+							mu.Unlock()
+						}()
+						if part == 3 {
+							// Part 3 fails once parts 1, 2 and 4 are
+							// held (or after a while, to fail clearly).
+							deadline := time.Now().Add(10 * time.Second)
+							for {
+								mu.Lock()
+								n := inFlight
+								mu.Unlock()
+								if n >= 4 || time.Now().After(deadline) {
+									break
+								}
+								time.Sleep(time.Millisecond)
+							}
+							_, _ = io.Copy(io.Discard, req.Body)
+							mu.Lock()
+							atFailure = max(atFailure, inFlight)
+							mu.Unlock()
+							return s3Error(req, c.status, c.code, c.msg), nil
+						}
+						// The other parts wait until Create gives them up.
+						select {
+						case <-req.Context().Done():
+							return nil, req.Context().Err()
+						case <-time.After(30 * time.Second):
+							failOnce.Do(func() { close(failed) })
+							return next.RoundTrip(req)
+						}
+					})
+				})
+				err := create(t, st, "x", data, known)
+				t.Log(err)
+				if !errors.Is(err, c.want) || !strings.Contains(err.Error(), c.wantSaying) || !strings.Contains(err.Error(), "no object was made") {
+					t.Errorf("Create whose part 3 failed = %v, want %v saying %q and that no object was made", err, c.want, c.wantSaying)
+				}
+				select {
+				case <-failed:
+					t.Error("parts in flight were not cancelled when part 3 failed")
+				default:
+				}
+				mu.Lock()
+				if atFailure < 4 {
+					t.Errorf("%d parts in flight when part 3 failed, want 4", atFailure)
+				}
+				if last > 4 {
+					t.Errorf("part %d was sent after part 3 failed: the source was read on", last)
+				}
+				if inFlight != 0 {
+					t.Errorf("%d parts still in flight after Create returned", inFlight)
+				}
+				mu.Unlock()
+				assertNothingLeft(t, st)
+			})
+		}
 	}
 }

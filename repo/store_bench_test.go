@@ -3,9 +3,12 @@ package repo
 import (
 	"bytes"
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -13,22 +16,39 @@ import (
 	"github.com/minio/minio-go/v7"
 )
 
+// Flags of BenchmarkStore, e.g.
+//
+//	go test ./repo -run '^$' -bench 'Store/Create/(s3|minio)' -store.sizes 16,64,256
+var (
+	benchSizes        = flag.String("store.sizes", "16,80", "BenchmarkStore: object sizes in MiB, comma-separated")
+	benchMaxSinglePut = flag.Int64("store.maxsingleput", 0, "BenchmarkStore: the S3 store's MaxSinglePut in MiB (0: the default)")
+)
+
 // BenchmarkStore measures Create and a whole Read of one object on each
 // backend, beside minio-go's own PutObject and GetObject of the same bytes
 // to the same server (the reference issue 13's targets are ratios to).
-// The S3 stores use the default part size and single-PUT limit.
+// The S3 stores use the default part size and single-PUT limit unless the
+// flags above say otherwise.
 func BenchmarkStore(b *testing.B) {
+	var sizes []int
+	for _, f := range strings.Split(*benchSizes, ",") {
+		mib, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || mib <= 0 {
+			b.Fatalf("-store.sizes %q: want sizes in MiB like 16,64,256", *benchSizes)
+		}
+		sizes = append(sizes, mib<<20)
+	}
 	srv := s3test.Start(b)
 	bucket := srv.MakeBucket(b, "bench")
 	o := testS3Options(srv)
-	o.PartSize, o.MaxSinglePut = 0, 0 // defaults
+	o.PartSize, o.MaxSinglePut = 0, *benchMaxSinglePut<<20 // defaults unless set
 	stores := map[string]Store{
 		"dir": mustOpenB(b, filepath.Join(b.TempDir(), "repo"), StoreOptions{}),
 		"s3":  mustOpenB(b, "s3://"+bucket+"/store", StoreOptions{S3: o}),
 	}
 	mc := srv.Client(b)
 	ctx := context.Background()
-	for _, size := range []int{16 << 20, 80 << 20} {
+	for _, size := range sizes {
 		data := content(1, size)
 		for _, kind := range []string{"dir", "s3"} {
 			for _, known := range []bool{true, false} {

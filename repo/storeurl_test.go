@@ -174,7 +174,7 @@ func TestWithEnv(t *testing.T) {
 }
 
 func TestS3OptionsChecked(t *testing.T) {
-	for _, o := range []S3Options{{PartSize: MinPartSize - 1}, {MaxSinglePut: -1}, {MaxSinglePut: MaxSinglePutLimit + 1}, {MaxRetries: -1}} {
+	for _, o := range []S3Options{{PartSize: MinPartSize - 1}, {MaxSinglePut: -1}, {MaxSinglePut: MaxSinglePutLimit + 1}, {Parallel: -1}, {Parallel: MaxParallel + 1}, {MaxRetries: -1}} {
 		if _, err := OpenStore(context.Background(), "s3://bkt", StoreOptions{S3: o}); !errors.Is(err, ErrURL) {
 			t.Errorf("OpenStore with %+v = %v, want ErrURL", o, err)
 		}
