@@ -27,12 +27,9 @@ func (r *Repository) String() string { return r.store.String() }
 // Catalog lists the repository: every history, or db's only when db is
 // not empty.
 func (r *Repository) Catalog(ctx context.Context, db string) (*Catalog, error) {
-	prefix := ""
-	if db != "" {
-		if err := engine.ValidateName(db); err != nil {
-			return nil, err
-		}
-		prefix = db + "/"
+	prefix, err := dbPrefix(db)
+	if err != nil {
+		return nil, err
 	}
 	var c Catalog
 	for info, err := range r.store.List(ctx, prefix, "") {
@@ -43,6 +40,17 @@ func (r *Repository) Catalog(ctx context.Context, db string) (*Catalog, error) {
 	}
 	c.Sort()
 	return &c, nil
+}
+
+// dbPrefix is the prefix of db's objects, "" (every object) for no db.
+func dbPrefix(db string) (string, error) {
+	if db == "" {
+		return "", nil
+	}
+	if err := engine.ValidateName(db); err != nil {
+		return "", err
+	}
+	return db + "/", nil
 }
 
 // put writes frames n.First..n.Last of db into the new object n, as one

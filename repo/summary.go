@@ -7,7 +7,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/hotpipe/hotpipe/engine"
 	"github.com/hotpipe/hotpipe/txframe"
 )
 
@@ -51,12 +50,9 @@ type ArchiveSummary struct {
 // Summary lists the repository once and sums it up: every history, or
 // db's only when db is not empty.
 func (r *Repository) Summary(ctx context.Context, db string) (*Summary, error) {
-	prefix := ""
-	if db != "" {
-		if err := engine.ValidateName(db); err != nil {
-			return nil, err
-		}
-		prefix = db + "/"
+	prefix, err := dbPrefix(db)
+	if err != nil {
+		return nil, err
 	}
 	return Summarize(r.store.List(ctx, prefix, ""))
 }

@@ -212,6 +212,20 @@ func TestDrainStopsAPlainBackupTruncated(t *testing.T) {
 	}
 }
 
+// running starts a slow backup of foo (1 MB/s) and returns it once its
+// first byte has come.
+func running(t *testing.T, c *Client) *Stream {
+	t.Helper()
+	st, err := c.Backup(context.Background(), "foo", BackupRequest{MaxRate: 1e6})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Read(make([]byte, 1)); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
 func TestCheckListen(t *testing.T) {
 	for _, c := range []struct {
 		addr, token string
@@ -258,13 +272,7 @@ func TestClientSaysHowAStreamEnded(t *testing.T) {
 	}
 	st.Close()
 
-	st, err = c.Backup(ctx, "foo", BackupRequest{MaxRate: 1e6})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.Read(make([]byte, 1)); err != nil {
-		t.Fatal(err)
-	}
+	st = running(t, c)
 	if err := st.Stop(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -274,13 +282,7 @@ func TestClientSaysHowAStreamEnded(t *testing.T) {
 	}
 	st.Close()
 
-	st, err = c.Backup(ctx, "foo", BackupRequest{MaxRate: 1e6})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.Read(make([]byte, 1)); err != nil {
-		t.Fatal(err)
-	}
+	st = running(t, c)
 	hs.CloseClientConnections()
 	if _, err = io.Copy(io.Discard, st); !errors.Is(err, stream.ErrTruncated) || exitcode.Of(err) != exitcode.Integrity {
 		t.Errorf("broken connection: %v, want ErrTruncated (exit 3)", err)
