@@ -17,6 +17,7 @@ import (
 	"github.com/hotpipe/hotpipe/replica"
 	"github.com/hotpipe/hotpipe/stream"
 	"github.com/hotpipe/hotpipe/txframe"
+	"github.com/hotpipe/hotpipe/verify"
 )
 
 const token = "test-token-0123456789"
@@ -295,4 +296,83 @@ func TestClientSaysHowAStreamEnded(t *testing.T) {
 	if _, err := NewClient("ftp://x", ClientOptions{}); exitcode.Of(err) != exitcode.Usage {
 		t.Errorf("NewClient(ftp://x) = %v", err)
 	}
+}
+
+// TestManyClientsBackUpWhileAWriterCommits: 50 clients stream backups at
+// once while the application commits; every stream verifies, from LSN 1
+// to at least what was durable when it was asked for, and ends with the
+// source's hash there.
+func TestManyClientsBackUpWhileAWriterCommits(t *testing.T) {
+	hs, s, db := served(t, 200, 1000)
+	c, err := NewClient(hs.URL, ClientOptions{Token: token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The source's hashes are read as the server reads them: through a
+	// reader's handle, which may see a durable LSN a moment before the
+	// writer's own handle does.
+	reader, err := engine.Open(s.opts.DataDir, "foo", engine.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Close()
+	stop := make(chan struct{})
+	writerDone := make(chan error, 1)
+	go func() {
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				writerDone <- nil
+				return
+			default:
+			}
+			if _, err := db.Commit([]txframe.Entry{{Op: txframe.OpPut, Key: fmt.Appendf(nil, "w%d", i), Value: []byte("v")}}); err != nil {
+				writerDone <- err
+				return
+			}
+		}
+	}()
+	const clients = 50
+	errs := make(chan error, clients)
+	for range clients {
+		go func() { errs <- backUpAndVerify(c, reader) }()
+	}
+	for range clients {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	close(stop)
+	if err := <-writerDone; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// backUpAndVerify streams a backup of foo from c and verifies it against
+// db.
+func backUpAndVerify(c *Client, db *engine.DB) error {
+	durable, _, err := db.State()
+	if err != nil {
+		return err
+	}
+	st, err := c.Backup(context.Background(), "foo", BackupRequest{})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	rep, err := verify.Stream(context.Background(), []stream.Input{{Name: "answer", R: st}}, verify.Options{})
+	if err != nil {
+		return err
+	}
+	if len(rep.Findings) != 0 || rep.First != 1 || rep.Last < durable {
+		return fmt.Errorf("stream LSN %d..%d, %d findings (first %v); want 1..%d or more", rep.First, rep.Last, len(rep.Findings), rep.Findings, durable)
+	}
+	want, err := db.HashAt(rep.Last)
+	if err != nil {
+		return err
+	}
+	if rep.FinalHash != want {
+		return fmt.Errorf("stream ends with h(%d) = %x, source's %x", rep.Last, rep.FinalHash, want)
+	}
+	return nil
 }
