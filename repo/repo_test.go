@@ -395,7 +395,7 @@ func TestArchiveSleepsWhileAFrameWaits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if max := int(500*time.Millisecond/archivePoll) + 5; looks > max {
+	if max := int(500*time.Millisecond/archivePoll) + 10; looks > max { // a busy loop makes thousands
 		t.Errorf("%d looks at the database in 500 ms, want at most %d (one a poll)", looks, max)
 	}
 }
