@@ -12,6 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/hotpipe/hotpipe/engine"
+	"github.com/hotpipe/hotpipe/server"
 )
 
 func dbCommand(e *env) *cli.Command {
@@ -52,8 +53,8 @@ func dbListCommand(e *env) *cli.Command {
 	return &cli.Command{
 		Name:        "list",
 		Usage:       "list the databases in the data directory",
-		Description: "Prints one database name per line on stdout.\n\nExamples:\n   hotpipe --data-dir /var/lib/hotpipe db list\n   hotpipe db list --json",
-		Flags:       []cli.Flag{jsonFlag()},
+		Description: "Prints one database name per line on stdout; with --addr, the server's.\n\nExamples:\n   hotpipe --data-dir /var/lib/hotpipe db list\n   hotpipe db list --json\n   hotpipe db list --addr db1:9899",
+		Flags:       []cli.Flag{jsonFlag(), addrFlag()},
 		Action:      e.dbList,
 	}
 }
@@ -66,10 +67,13 @@ func dbStatusCommand(e *env) *cli.Command {
 		Description: `Prints name, origin, last LSN, state hash, frames, bytes, last commit time,
 replica mode and the writer lock's holder. Works while a writer commits.
 
+With --addr, the status of the server's database of that name.
+
 Examples:
    hotpipe db status foo
-   hotpipe db status foo --json`,
-		Flags:  []cli.Flag{jsonFlag()},
+   hotpipe db status foo --json
+   hotpipe db status foo --addr db1:9899`,
+		Flags:  []cli.Flag{jsonFlag(), addrFlag()},
 		Action: e.dbStatus,
 	}
 }
@@ -165,21 +169,39 @@ func (e *env) dbList(c *cli.Context) error {
 	if err := args(c, 0, 0); err != nil {
 		return err
 	}
-	names, err := engine.List(e.dataDir)
+	dataDir, names, err := e.listDatabases(c)
 	if err != nil {
 		return err
 	}
-	if _, err := os.Stat(e.dataDir); errors.Is(err, fs.ErrNotExist) {
-		e.warnf("data directory %s does not exist: no databases (--data-dir or HOTPIPE_DATA_DIR names another)", e.dataDir)
-	}
 	if e.asJSON {
-		e.report = &listReport{DataDir: e.dataDir, Databases: append([]string{}, names...)}
+		e.report = &listReport{DataDir: dataDir, Databases: append([]string{}, names...)}
 		return nil
 	}
 	for _, n := range names {
 		fmt.Fprintln(e.stdout, n)
 	}
 	return nil
+}
+
+// listDatabases lists the databases of the data directory, or of the
+// server --addr names.
+func (e *env) listDatabases(c *cli.Context) (dataDir string, names []string, err error) {
+	if c.String("addr") != "" {
+		cl, err := e.client(c)
+		if err != nil {
+			return "", nil, err
+		}
+		d, err := cl.Databases(c.Context)
+		return d.DataDir, d.Databases, err
+	}
+	names, err = engine.List(e.dataDir)
+	if err != nil {
+		return "", nil, err
+	}
+	if _, err := os.Stat(e.dataDir); errors.Is(err, fs.ErrNotExist) {
+		e.warnf("data directory %s does not exist: no databases (--data-dir or HOTPIPE_DATA_DIR names another)", e.dataDir)
+	}
+	return e.dataDir, names, nil
 }
 
 // listReport is what db list --json prints.
@@ -189,25 +211,14 @@ type listReport struct {
 	Databases []string `json:"databases"`
 }
 
-// status is what `db status` reports.
-type status struct {
-	Name       string         `json:"db"`
-	Origin     string         `json:"origin"`
-	LastLSN    uint64         `json:"last_lsn"`
-	StateHash  string         `json:"hash"`
-	Frames     uint64         `json:"frames"`
-	Bytes      int64          `json:"bytes"`
-	LastCommit *time.Time     `json:"last_commit,omitempty"`
-	Replica    bool           `json:"replica"`
-	Created    time.Time      `json:"created"`
-	Lock       *engine.Holder `json:"lock_holder,omitempty"`
-}
+// status is what `db status` reports (the server's, for --addr).
+type status = server.Status
 
 func (e *env) dbStatus(c *cli.Context) error {
 	if err := args(c, 1, 1); err != nil {
 		return err
 	}
-	st, err := e.readStatus(c.Args().First())
+	st, err := e.readStatus(c, c.Args().First())
 	if err != nil {
 		return err
 	}
@@ -225,25 +236,20 @@ type statusReport struct {
 	status
 }
 
-func (e *env) readStatus(name string) (status, error) {
-	db, err := e.open(name, true)
+// readStatus reads the status of database name, or of the server's
+// database of that name with --addr.
+func (e *env) readStatus(c *cli.Context, name string) (status, error) {
+	if c.String("addr") == "" {
+		return server.StatusOf(e.dataDir, name, engine.Options{Notify: e.notify})
+	}
+	if err := engine.ValidateName(name); err != nil {
+		return status{}, err
+	}
+	cl, err := e.client(c)
 	if err != nil {
 		return status{}, err
 	}
-	defer db.Close()
-	s, err := db.Status()
-	if err != nil {
-		return status{}, err
-	}
-	st := status{Name: s.Meta.Name, Origin: s.Meta.Origin.String(), LastLSN: s.LastLSN, StateHash: s.StateHash.String(),
-		Frames: s.LastLSN, Bytes: s.Bytes, Replica: s.Meta.Replica, Created: s.Meta.Created}
-	if s.LastLSN > 0 {
-		st.LastCommit = jsonTime(s.LastCommit)
-	}
-	if s.Locked {
-		st.Lock = &s.Holder
-	}
-	return st, nil
+	return cl.Status(c.Context, name)
 }
 
 func printStatus(e *env, st status) {

@@ -81,6 +81,19 @@ func (c *Client) Backup(ctx context.Context, db string, req BackupRequest) (*Str
 	return &Stream{resp: resp, server: c.String(), client: c}, nil
 }
 
+// getJSON GETs path and decodes its JSON answer into v.
+func (c *Client) getJSON(ctx context.Context, path string, v any) error {
+	resp, err := c.do(ctx, http.MethodGet, path, nil, nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(v); err != nil {
+		return fmt.Errorf("server %s: %s: %w", c, path, err)
+	}
+	return nil
+}
+
 // do sends a request and returns a successful answer; an error answer
 // becomes its error.
 func (c *Client) do(ctx context.Context, method, path string, q url.Values, body io.Reader) (*http.Response, error) {

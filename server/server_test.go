@@ -376,3 +376,41 @@ func backUpAndVerify(c *Client, db *engine.DB) error {
 	}
 	return nil
 }
+
+// TestDatabasesAndStatus: the list and a status, as the local commands
+// read them; a missing database is 404 with exit 1, a bad name 400.
+func TestDatabasesAndStatus(t *testing.T) {
+	hs, s, db := served(t, 7, 10)
+	c, err := NewClient(hs.URL, ClientOptions{Token: token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	d, err := c.Databases(ctx)
+	if err != nil || d.DataDir != s.opts.DataDir || len(d.Databases) != 1 || d.Databases[0] != "foo" {
+		t.Errorf("Databases = %+v, %v", d, err)
+	}
+	st, err := c.Status(ctx, "foo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := StatusOf(s.opts.DataDir, "foo", engine.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lsn, h, _ := db.State()
+	if st.LastLSN != 7 || lsn != 7 || st.StateHash != h.String() || st.Lock == nil || st.Origin != want.Origin || !st.Created.Equal(want.Created) {
+		t.Errorf("Status = %+v, want %+v (a writer holds the lock)", st, want)
+	}
+	if _, err := c.Status(ctx, "nope"); exitcode.Of(err) != exitcode.Failure || !strings.Contains(err.Error(), "does not exist") {
+		t.Errorf("Status(nope) = %v", err)
+	}
+	resp := get(t, hs.URL+"/v1/databases/Bad", token)
+	if e := errorOf(t, resp); resp.StatusCode != 400 || e.ExitCode != exitcode.Usage {
+		t.Errorf("GET /v1/databases/Bad = %d %+v", resp.StatusCode, e)
+	}
+	resp = get(t, hs.URL+"/v1/databases?x=1", token)
+	if e := errorOf(t, resp); resp.StatusCode != 400 || !strings.Contains(e.Message, `unknown parameter "x"`) {
+		t.Errorf("GET /v1/databases?x=1 = %d %+v", resp.StatusCode, e)
+	}
+}
