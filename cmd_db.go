@@ -90,8 +90,9 @@ have identical histories up to it. Takes no lock.
 Examples:
    hotpipe db hash foo
    hotpipe db hash bar 1000
-   hotpipe db hash foo --json`,
-		Flags:  []cli.Flag{jsonFlag()},
+   hotpipe db hash foo --json
+   hotpipe db hash foo --addr db1:9899`,
+		Flags:  []cli.Flag{jsonFlag(), addrFlag()},
 		Action: e.dbHash,
 	}
 }
@@ -344,28 +345,32 @@ func (e *env) dbHash(c *cli.Context) error {
 	if err := args(c, 1, 2); err != nil {
 		return err
 	}
-	db, err := e.open(c.Args().Get(0), true)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	lsn, h, err := db.State()
-	if err != nil {
-		return err
-	}
+	name := c.Args().Get(0)
+	lsn := server.Last
 	if c.NArg() == 2 {
-		if lsn, err = strconv.ParseUint(c.Args().Get(1), 10, 64); err != nil {
+		var err error
+		if lsn, err = strconv.ParseUint(c.Args().Get(1), 10, 64); err != nil || lsn == server.Last {
 			return usagef("db hash: LSN %q is not a number", c.Args().Get(1))
 		}
-		if h, err = db.HashAt(lsn); err != nil {
-			return err
+	}
+	var h server.Hash
+	var err error
+	if c.String("addr") == "" {
+		h, err = server.HashOf(e.dataDir, name, lsn, engine.Options{Notify: e.notify})
+	} else if err = engine.ValidateName(name); err == nil {
+		var cl *server.Client
+		if cl, err = e.client(c); err == nil {
+			h, err = cl.Hash(c.Context, name, lsn)
 		}
 	}
+	if err != nil {
+		return err
+	}
 	if e.asJSON {
-		e.report = &hashReport{DB: db.Name(), LSN: lsn, Hash: h.String()}
+		e.report = &hashReport{DB: h.DB, LSN: h.LSN, Hash: h.Hash}
 		return nil
 	}
-	fmt.Fprintf(e.stdout, "%d %s\n", lsn, h)
+	fmt.Fprintf(e.stdout, "%d %s\n", h.LSN, h.Hash)
 	return nil
 }
 

@@ -83,7 +83,11 @@ func (c *Client) Backup(ctx context.Context, db string, req BackupRequest) (*Str
 
 // getJSON GETs path and decodes its JSON answer into v.
 func (c *Client) getJSON(ctx context.Context, path string, v any) error {
-	resp, err := c.do(ctx, http.MethodGet, path, nil, nil)
+	u, err := url.Parse(path)
+	if err != nil {
+		return err
+	}
+	resp, err := c.do(ctx, http.MethodGet, u.Path, u.Query(), nil)
 	if err != nil {
 		return err
 	}

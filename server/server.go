@@ -61,6 +61,7 @@ func New(opts Options) (*Server, error) {
 	s.mux.HandleFunc("GET /health", s.health)
 	s.mux.Handle("GET /v1/databases", s.authorized(s.databases))
 	s.mux.Handle("GET /v1/databases/{db}", s.authorized(s.status))
+	s.mux.Handle("GET /v1/databases/{db}/hash", s.authorized(s.hash))
 	s.mux.Handle("GET /v1/databases/{db}/backup", s.authorized(s.backup))
 	s.mux.Handle("POST /v1/streams/{id}/stop", s.authorized(s.stopStream))
 	s.mux.Handle("/", s.authorized(func(w http.ResponseWriter, r *http.Request) {

@@ -414,3 +414,32 @@ func TestDatabasesAndStatus(t *testing.T) {
 		t.Errorf("GET /v1/databases?x=1 = %d %+v", resp.StatusCode, e)
 	}
 }
+
+// TestHash: h at the last LSN, at a given one, at 0 (zero); an LSN past
+// the end is an error, a malformed one a usage error.
+func TestHash(t *testing.T) {
+	hs, _, db := served(t, 5, 10)
+	c, err := NewClient(hs.URL, ClientOptions{Token: token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	lsn, last, _ := db.State()
+	h3, _ := db.HashAt(3)
+	for _, want := range []Hash{{"foo", lsn, last.String()}, {"foo", 3, h3.String()}, {"foo", 0, txframe.Hash{}.String()}} {
+		at := want.LSN
+		if at == lsn {
+			at = Last
+		}
+		if got, err := c.Hash(ctx, "foo", at); err != nil || got != want {
+			t.Errorf("Hash(%d) = %+v, %v; want %+v", at, got, err, want)
+		}
+	}
+	if _, err := c.Hash(ctx, "foo", 6); err == nil || !strings.Contains(err.Error(), "out of range") {
+		t.Errorf("Hash(6) = %v", err)
+	}
+	resp := get(t, hs.URL+"/v1/databases/foo/hash?lsn=x", token)
+	if e := errorOf(t, resp); resp.StatusCode != 400 || e.ExitCode != exitcode.Usage {
+		t.Errorf("GET hash?lsn=x = %d %+v", resp.StatusCode, e)
+	}
+}
