@@ -38,8 +38,13 @@ them up to --shutdown-timeout, and exits 0.
 
 Endpoints (docs/API.md):
    GET /health                               200 while serving; no token
+   GET /metrics                              Prometheus text format
+   GET /v1/databases                         db list
+   GET /v1/databases/DB                      db status
+   GET /v1/databases/DB/hash?lsn=N           db hash
    GET /v1/databases/DB/backup?start=N|after=N&end=N&follow=true&max_rate=B
                                              the stream hot-backup writes
+   POST /v1/streams/ID/stop                  end a stream as SIGINT would
 
 Examples:
    hotpipe serve                                      # 127.0.0.1:9899, no token

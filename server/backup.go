@@ -74,7 +74,11 @@ func (s *Server) backup(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Trailer", TrailerResult+", "+TrailerError)
 	out := &streamWriter{w: w}
 	opts.Progress = func(backup.Progress) { out.flush() } // each block reaches the client as it is written
+	s.count.streams.Add(1)
 	res, err := backup.Backup(ctx, db, out, opts)
+	s.count.streams.Add(-1)
+	s.count.streamFrames.Add(res.Frames)
+	s.count.streamBytes.Add(res.Bytes)
 	if err != nil && !out.started {
 		writeError(w, err)
 		return
@@ -83,6 +87,7 @@ func (s *Server) backup(w http.ResponseWriter, r *http.Request) {
 		Frames: res.Frames, Bytes: res.Bytes, Ended: res.Ended})
 	w.Header().Set(TrailerResult, string(b))
 	if err != nil {
+		s.count.failedStreams.Add(1)
 		s.opts.Logf("backup of %s: stopped after LSN %d: %v", name, res.Last, err)
 		b, _ := json.Marshal(errorJSON(err))
 		w.Header().Set(TrailerError, string(b))

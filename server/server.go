@@ -47,6 +47,7 @@ type Server struct {
 
 	mu      sync.Mutex
 	streams map[string]context.CancelFunc // running streams by id, for their stop
+	count   counters
 }
 
 // New returns a server of opts.DataDir.
@@ -59,6 +60,7 @@ func New(opts Options) (*Server, error) {
 	}
 	s := &Server{opts: opts, mux: http.NewServeMux(), drain: make(chan struct{}), streams: map[string]context.CancelFunc{}}
 	s.mux.HandleFunc("GET /health", s.health)
+	s.mux.Handle("GET /metrics", s.authorized(s.metrics))
 	s.mux.Handle("GET /v1/databases", s.authorized(s.databases))
 	s.mux.Handle("GET /v1/databases/{db}", s.authorized(s.status))
 	s.mux.Handle("GET /v1/databases/{db}/hash", s.authorized(s.hash))
@@ -70,7 +72,13 @@ func New(opts Options) (*Server, error) {
 	return s, nil
 }
 
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rec := &statusRecorder{ResponseWriter: w}
+	s.mux.ServeHTTP(rec, r)
+	if rec.status >= 400 {
+		s.count.errorAnswers.Add(1)
+	}
+}
 
 // Drain asks every running stream to end, as SIGTERM ends the same
 // command run locally: a following backup writes its end record, a plain

@@ -443,3 +443,61 @@ func TestHash(t *testing.T) {
 		t.Errorf("GET hash?lsn=x = %d %+v", resp.StatusCode, e)
 	}
 }
+
+// TestMetrics: /metrics, in Prometheus's text format, has each database's
+// last LSN and commit time, and counts streams, frames, bytes and error
+// answers; every sample has its HELP and TYPE.
+func TestMetrics(t *testing.T) {
+	hs, _, _ := served(t, 5, 10)
+	resp := get(t, hs.URL+"/v1/databases/foo/backup", token)
+	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+		t.Fatal(err)
+	}
+	get(t, hs.URL+"/v1/databases/nope", token) // an error answer
+	resp = get(t, hs.URL+"/metrics", token)
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain; version=0.0.4") {
+		t.Fatalf("GET /metrics = %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	samples := scrape(t, resp.Body)
+	for name, want := range map[string]float64{
+		`hotpipe_db_last_lsn{db="foo"}`:       5,
+		`hotpipe_server_streams`:              0,
+		`hotpipe_server_stream_frames_total`:  5,
+		`hotpipe_server_failed_streams_total`: 0,
+	} {
+		if got, ok := samples[name]; !ok || got != want {
+			t.Errorf("%s = %v (present %v), want %v", name, got, ok, want)
+		}
+	}
+	if samples["hotpipe_server_error_answers_total"] < 1 || samples["hotpipe_server_stream_bytes_total"] <= 0 ||
+		samples[`hotpipe_db_last_commit_timestamp_seconds{db="foo"}`] <= 0 {
+		t.Errorf("samples %v", samples)
+	}
+}
+
+// scrape parses Prometheus's text format: every sample line's value by
+// name and labels; each name must have had its HELP and TYPE first.
+func scrape(t *testing.T, r io.Reader) map[string]float64 {
+	t.Helper()
+	samples := map[string]float64{}
+	described := map[string]int{}
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		line := sc.Text()
+		if f := strings.Fields(line); len(f) >= 3 && f[0] == "#" {
+			described[f[2]]++
+			continue
+		}
+		key, value, ok := strings.Cut(line, " ")
+		name, _, _ := strings.Cut(key, "{")
+		var v float64
+		if _, err := fmt.Sscan(value, &v); !ok || err != nil {
+			t.Fatalf("malformed sample %q", line)
+		}
+		if described[name] != 2 {
+			t.Errorf("%s without its HELP and TYPE", name)
+		}
+		samples[key] = v
+	}
+	return samples
+}
