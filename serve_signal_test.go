@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -124,5 +125,40 @@ func TestRemoteBackupServerKilled(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "the connection broke: stream is truncated") {
 		t.Errorf("stderr: %s", stderr)
+	}
+}
+
+// TestServeSurvivesGarbage: a request line that is not HTTP gets 400, a
+// header over the bound 431, a client that stalls midway through its
+// headers holds nothing up, and the server goes on serving.
+func TestServeSurvivesGarbage(t *testing.T) {
+	dir := loadedDB(t, 10)
+	_, url := startServe(t, dir)
+	addr := strings.TrimPrefix(url, "http://")
+	stalled, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stalled.Close()
+	if _, err := stalled.Write([]byte("GET /health HTTP/1.1\r\nHost: x\r\n")); err != nil { // and never the end
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name, request, status string
+	}{
+		{"garbage", "\x00\x01 not http at all\r\n\r\n", "HTTP/1.1 400"},
+		{"huge header", "GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("a", 200<<10) + "\r\n\r\n", "HTTP/1.1 431"},
+		{"health", "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "HTTP/1.1 200"},
+	} {
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = conn.Write([]byte(c.request)) // the server may answer and close before it has read it all
+		status, err := bufio.NewReader(conn).ReadString('\n')
+		conn.Close()
+		if !strings.HasPrefix(status, c.status) {
+			t.Errorf("%s: answered %q (%v), want %s", c.name, status, err, c.status)
+		}
 	}
 }
