@@ -162,3 +162,30 @@ func TestServeSurvivesGarbage(t *testing.T) {
 		}
 	}
 }
+
+// TestServeSIGTERMEndsAFollowCleanly: serve, on SIGTERM, ends a remote
+// --follow with its end record: the client exits 0 with a whole stream,
+// and serve exits 0.
+func TestServeSIGTERMEndsAFollowCleanly(t *testing.T) {
+	dir := loadedDB(t, 100)
+	srv, url := startServe(t, dir)
+	cmd, out, stderr := remoteBackup(t, dir, url, "--follow")
+	if err := srv.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	stream, err := io.ReadAll(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("hot-backup --addr --follow when its server stopped: %v: %s", err, stderr)
+	}
+	if err := srv.Wait(); err != nil {
+		t.Errorf("serve after SIGTERM: %v", err)
+	}
+	file := filepath.Join(t.TempDir(), "follow.backup")
+	if err := os.WriteFile(file, stream, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, hotpipeCmd(dir, "-q", "verify", "-i", file))
+}
