@@ -93,6 +93,8 @@ func (e *env) remoteBackup(c *cli.Context, opts backup.Options) error {
 		return backupError(err, db, "")
 	}
 	defer st.Close()
+	copied := make(chan struct{})
+	defer close(copied)
 	go func() {
 		select {
 		case <-graceful:
@@ -100,6 +102,7 @@ func (e *env) remoteBackup(c *cli.Context, opts backup.Options) error {
 				e.warnf("hot-backup %s: stopping the server's stream: %v", db, err)
 			}
 		case <-c.Context.Done():
+		case <-copied:
 		}
 	}()
 	prog := e.newProgress("hot-backup", db, max(opts.Start, 1), 0)
