@@ -78,7 +78,7 @@ func (c *Client) Backup(ctx context.Context, db string, req BackupRequest) (*Str
 	if err != nil {
 		return nil, err
 	}
-	return &Stream{resp: resp, server: c.String(), client: c}, nil
+	return &Stream{resp: resp, client: c}, nil
 }
 
 // getJSON GETs path and decodes its JSON answer into v.
@@ -138,7 +138,6 @@ func answerError(resp *http.Response, server string) error {
 // Stream is a backup stream coming from a server.
 type Stream struct {
 	resp   *http.Response
-	server string
 	client *Client
 	result BackupResult
 	done   error // how the stream ended, once it has
@@ -163,7 +162,7 @@ func (s *Stream) Read(p []byte) (int, error) {
 // trailers.
 func (s *Stream) end(err error) error {
 	if err != io.EOF {
-		return fmt.Errorf("server %s: the connection broke: %w (%v)", s.server, stream.ErrTruncated, err)
+		return fmt.Errorf("server %s: the connection broke: %w (%v)", s.client, stream.ErrTruncated, err)
 	}
 	if v := s.resp.Trailer.Get(TrailerResult); v != "" {
 		_ = json.Unmarshal([]byte(v), &s.result) // a garbled result leaves zeros: figures are not outcomes
@@ -171,7 +170,7 @@ func (s *Stream) end(err error) error {
 	if v := s.resp.Trailer.Get(TrailerError); v != "" {
 		var e ErrorJSON
 		if json.Unmarshal([]byte(v), &e) != nil || e.Message == "" {
-			return fmt.Errorf("server %s: the stream ended with an error it did not say: %w", s.server, stream.ErrTruncated)
+			return fmt.Errorf("server %s: the stream ended with an error it did not say: %w", s.client, stream.ErrTruncated)
 		}
 		return remoteError(e)
 	}
@@ -188,7 +187,7 @@ func (s *Stream) Result() BackupResult { return s.result }
 func (s *Stream) Stop(ctx context.Context) error {
 	id := s.resp.Header.Get(HeaderStream)
 	if id == "" {
-		return fmt.Errorf("server %s: the stream has no id to stop it by", s.server)
+		return fmt.Errorf("server %s: the stream has no id to stop it by", s.client)
 	}
 	resp, err := s.client.do(ctx, http.MethodPost, "/v1/streams/"+url.PathEscape(id)+"/stop", nil, nil)
 	if err != nil {
