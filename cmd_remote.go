@@ -106,7 +106,7 @@ func (e *env) remoteBackup(c *cli.Context, opts backup.Options) error {
 		}
 	}()
 	prog := e.newProgress("hot-backup", db, max(opts.Start, 1), 0)
-	_, err = io.Copy(e.stdout, st)
+	_, err = copyStream(e.stdout, st)
 	r := st.Result()
 	res := backup.Result{First: r.First, End: r.End, Last: r.Last, LastTime: r.LastTime, Frames: r.Frames, Bytes: r.Bytes, Ended: r.Ended}
 	prog.add(res.Frames, int(res.Bytes), res.Last, res.LastTime)
@@ -123,4 +123,12 @@ func (e *env) remoteBackup(c *cli.Context, opts backup.Options) error {
 	}
 	e.backupDone(db, "", res, prog)
 	return nil
+}
+
+// copyStream copies a stream from a server through a 1 MiB buffer. With
+// io.Copy's 32 KiB (which an *os.File's ReadFrom also uses) each read woke
+// for the few KiB the socket held: remote backups into a pipe took 1.7×
+// the time of 1 MiB reads (make bench's remote case).
+func copyStream(w io.Writer, r io.Reader) (int64, error) {
+	return io.CopyBuffer(struct{ io.Writer }{w}, r, make([]byte, 1<<20)) // the struct hides ReadFrom
 }
