@@ -124,7 +124,7 @@ func (p *puller) run(ctx context.Context) (PullResult, error) {
 		case err == nil && !p.opts.Follow:
 			return p.res, nil
 		case err == nil:
-			err = fmt.Errorf("%w at LSN %d", ErrStreamEnded, p.lsn())
+			err = ErrStreamEnded
 		case !retryable(err):
 			return p.res, err
 		}
