@@ -13,9 +13,6 @@ import (
 	"sync"
 	"syscall"
 	"testing"
-
-	"github.com/hotpipe/hotpipe/engine"
-	"github.com/hotpipe/hotpipe/txframe"
 )
 
 // TestStandbyFollowsThroughAServerKill: hot-restore --from --follow pulls
@@ -38,7 +35,7 @@ func TestStandbyFollowsThroughAServerKill(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = standby.Process.Kill(); _ = standby.Wait() })
 	go lines.read(stderr)
-	waitFor(t, func() bool { return lastLSN(t, dir, "foo2") >= 100 })
+	waitFor(t, func() bool { return durableLSN(dir, "foo2") >= 100 })
 
 	writer := hotpipeCmd(dir, "-q", "load", "foo", "--txs", "400", "--rate", "400", "--workers", "1", "--seed", "2")
 	if err := writer.Start(); err != nil {
@@ -57,7 +54,7 @@ func TestStandbyFollowsThroughAServerKill(t *testing.T) {
 	if err := writer.Wait(); err != nil {
 		t.Fatalf("the writer: %v", err)
 	}
-	waitFor(t, func() bool { return lastLSN(t, dir, "foo2") >= 500 })
+	waitFor(t, func() bool { return durableLSN(dir, "foo2") >= 500 })
 
 	if err := standby.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
@@ -70,8 +67,8 @@ func TestStandbyFollowsThroughAServerKill(t *testing.T) {
 	if !strings.Contains(lines.String(), "hot-restore foo2: applied LSN 1..500, ") {
 		t.Errorf("stderr:\n%s", lines)
 	}
-	if h2, h := stateOf(t, dir, "foo2"), stateOf(t, dir, "foo"); h2 != h {
-		t.Errorf("foo2 at h %s, foo at h %s", h2, h)
+	if got, want := dbState(t, dir, "foo2"), dbState(t, dir, "foo"); got != want {
+		t.Errorf("foo2 at %s, foo at %s", got, want)
 	}
 }
 
@@ -120,32 +117,4 @@ func (l *lineLog) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.buf.String()
-}
-
-// lastLSN is database name's last durable LSN; 0 while it is absent.
-func lastLSN(t *testing.T, dir, name string) uint64 {
-	db, err := engine.Open(dir, name, engine.Options{ReadOnly: true})
-	if err != nil {
-		return 0
-	}
-	defer db.Close()
-	lsn, _, err := db.State()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return lsn
-}
-
-// stateOf is database name's state hash.
-func stateOf(t *testing.T, dir, name string) txframe.Hash {
-	db, err := engine.Open(dir, name, engine.Options{ReadOnly: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	_, h, err := db.State()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return h
 }

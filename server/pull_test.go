@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -65,20 +66,11 @@ func (l *liveServer) client(tok string) *Client {
 }
 
 // source makes database foo with n transactions in a new data directory,
-// open for write.
+// open for write (served's, whose own server the pull tests leave aside).
 func source(t *testing.T, n int) (string, *engine.DB) {
 	t.Helper()
-	dir := t.TempDir()
-	if _, err := engine.Create(dir, "foo", engine.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	db, err := engine.Open(dir, "foo", engine.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	commit(t, db, n, 100)
-	return dir, db
+	_, _, db := served(t, n, 100)
+	return filepath.Dir(db.Dir()), db
 }
 
 // sameState fails the test unless database name in dir has src's state,
