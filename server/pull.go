@@ -82,20 +82,24 @@ func Pull(ctx context.Context, c *Client, source, dataDir, name string, opts Pul
 			return PullResult{}, err
 		}
 	}
-	opts.MinWait = cmp(opts.MinWait, 100*time.Millisecond)
-	opts.MaxWait = max(cmp(opts.MaxWait, 10*time.Second), opts.MinWait)
-	opts.GiveUpAfter = cmp(opts.GiveUpAfter, 5*time.Minute)
+	opts.MinWait = orDefault(opts.MinWait, 100*time.Millisecond)
+	opts.MaxWait = max(orDefault(opts.MaxWait, 10*time.Second), opts.MinWait)
+	opts.GiveUpAfter = orDefault(opts.GiveUpAfter, 5*time.Minute)
 	p := &puller{c: c, source: source, dataDir: dataDir, name: name, opts: opts, append: opts.Append, forceReplica: opts.ForceReplica}
 	return p.run(ctx)
 }
 
-// cmp is d, or def when d is 0.
-func cmp(d, def time.Duration) time.Duration {
+// orDefault is d, or def when d is 0.
+func orDefault(d, def time.Duration) time.Duration {
 	if d == 0 {
 		return def
 	}
 	return d
 }
+
+// stopTimeout bounds the request that asks the server to end a stream on
+// Stop: a server that does not answer leaves the stream to a second signal.
+const stopTimeout = 10 * time.Second
 
 // puller is one Pull.
 type puller struct {
@@ -193,7 +197,9 @@ func (p *puller) stopOnRequest(ctx context.Context, st *Stream, done <-chan stru
 	select {
 	case <-p.opts.Stop:
 		// A failure is no matter: the stream then breaks, and run stops.
-		_ = st.Stop(context.WithoutCancel(ctx))
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopTimeout)
+		defer cancel()
+		_ = st.Stop(sctx)
 	case <-done:
 	case <-ctx.Done():
 	}

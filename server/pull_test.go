@@ -229,8 +229,11 @@ func TestPullResumesAfterTheServerGoes(t *testing.T) {
 func TestPullStopsAtOnce(t *testing.T) {
 	dir, _ := source(t, 10)
 	other, _ := source(t, 20) // foo of another history
-	if err := copyDB(other, dir, "foo", "bar"); err != nil {
-		t.Fatal(err)
+	short, _ := source(t, 5)
+	for _, c := range []struct{ from, as string }{{other, "bar"}, {short, "short"}} {
+		if err := copyDB(c.from, dir, "foo", c.as); err != nil {
+			t.Fatal(err)
+		}
 	}
 	l := startLive(t, dir)
 	for _, c := range []struct {
@@ -242,6 +245,7 @@ func TestPullStopsAtOnce(t *testing.T) {
 		{name: "no such database", tok: token, source: "nope", code: exitcode.Failure},
 		{name: "bad name", tok: token, source: "No", code: exitcode.Usage},
 		{name: "another history", tok: token, source: "bar", code: exitcode.History, is: txframe.ErrHistory},
+		{name: "the standby ahead", tok: token, source: "short", code: exitcode.History, is: txframe.ErrHistory},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			standby := t.TempDir()
