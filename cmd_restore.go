@@ -70,8 +70,8 @@ Examples:
 reach the target with the fewest bytes, read in order, each verified before
 it is committed. With --append the plan starts after DB's last LSN, in its
 history; gaps in the repository are named (exit 4).
-   hotpipe hot-restore foo -i /backup/foo.backup --if-not-exists --if-input-exists   # at boot`,
-		Flags: []cli.Flag{
+   hotpipe hot-restore foo -i /backup/foo.backup --if-not-exists --if-input-exists   # at boot` + standbyHelp,
+		Flags: append([]cli.Flag{
 			&cli.StringSliceFlag{Name: "input", Aliases: []string{"i"}, Usage: "read `FILE` (repeatable, in order; - is stdin)"},
 			&cli.BoolFlag{Name: "if-not-exists", Usage: "leave a database that has data untouched and exit 0 (an interrupted restore is resumed): for boot scripts"},
 			&cli.BoolFlag{Name: "if-input-exists", Usage: "leave out -i files that do not exist; with none left, restore nothing and exit 0"},
@@ -85,7 +85,7 @@ history; gaps in the repository are named (exit 4).
 			repoFlag(),
 			&cli.StringFlag{Name: "source", Usage: "with --repo: restore database `NAME`'s history (default: DB's name)"},
 			&cli.StringFlag{Name: "origin", Usage: "with --repo: restore the history of origin `ID`, when the repository holds several of the database"},
-		},
+		}, standbyFlags()...),
 		Action: e.hotRestore,
 	}
 }
@@ -96,6 +96,9 @@ func (e *env) hotRestore(c *cli.Context) error {
 	opts, err := restoreOptions(c) // a bad target is refused before any input is opened
 	if err != nil {
 		return err
+	}
+	if c.IsSet("from") || c.IsSet("follow") || c.IsSet("give-up-after") {
+		return e.pullRestore(c, opts)
 	}
 	if c.IsSet("repo") || c.IsSet("source") || c.IsSet("origin") {
 		return e.repoRestore(c, opts)

@@ -130,9 +130,9 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, body
 func answerError(resp *http.Response, server string) error {
 	var b ErrorBody
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&b); err != nil || b.Error.Message == "" {
-		return fmt.Errorf("server %s answered %s", server, resp.Status)
+		return &StatusError{Status: resp.StatusCode, Err: fmt.Errorf("server %s answered %s", server, resp.Status)}
 	}
-	return remoteError(b.Error)
+	return &StatusError{Status: resp.StatusCode, Err: remoteError(b.Error)}
 }
 
 // Stream is a backup stream coming from a server.
