@@ -48,9 +48,9 @@ type RestoreRequest struct {
 // truncated stream.
 func (c *Client) Restore(ctx context.Context, db string, body io.Reader, req RestoreRequest) (RestoreResult, error) {
 	up := &upload{r: body, sent: req.Sent, trailer: http.Header{TrailerError: nil}}
-	var h http.Header
+	h := http.Header{"Expect": {"100-continue"}} // nothing is sent to a restore refused before it reads (--if-not-exists, a lock)
 	if req.Input != "" {
-		h = http.Header{HeaderInput: {url.PathEscape(req.Input)}}
+		h.Set(HeaderInput, url.PathEscape(req.Input))
 	}
 	resp, err := c.send(ctx, http.MethodPost, "/v1/databases/"+url.PathEscape(db)+"/restore", restoreQuery(req.Options), h, up)
 	up.close()
@@ -68,7 +68,7 @@ func (c *Client) Restore(ctx context.Context, db string, body io.Reader, req Res
 		}
 		return RestoreResult{}, fmt.Errorf("server %s: restore of %s: %w (%v)", c, db, errTruncatedAnswer, err)
 	}
-	if lerr := up.failed(); lerr != nil { // the cause; the server's error only echoes it
+	if lerr := up.failed(); lerr != nil && ans.Error != nil { // the cause; the server's error only echoes it
 		return ans.Result, lerr
 	}
 	if ans.Error != nil {
