@@ -24,7 +24,8 @@ writes: it runs beside a writer.
 
 Examples:
    hotpipe db check foo
-   hotpipe db check foo --json`,
+   hotpipe db check foo --json
+   hotpipe db check foo --addr db1:9899   # the server's database, checked there`,
 		Flags:  []cli.Flag{jsonFlag(), addrFlag()},
 		Action: e.dbCheck,
 	}
