@@ -128,7 +128,12 @@ func (s *Server) restore(w http.ResponseWriter, r *http.Request) {
 		ans.Error, ans.Refusal, status = &e, refusalOf(err), statusOf(err)
 	}
 	writeJSON(w, status, ans)
+	body.drain()
 }
+
+// drainMax bounds how long a restore that answered before its body ended
+// reads on, for its client to see the answer (see restoreBody.drain).
+const drainMax = 5 * time.Second
 
 func (s *Server) restoreIdle() time.Duration {
 	if s.opts.RestoreIdle > 0 {
@@ -242,10 +247,12 @@ type restoreBody struct {
 	idle time.Duration
 	mu   sync.Mutex // orders the deadline's renewal and its cut by ctx
 	stop func() bool
+	read bool // the body was asked for: with Expect: 100-continue, it is being sent
 }
 
 func newRestoreBody(ctx context.Context, w http.ResponseWriter, r *http.Request, idle time.Duration) *restoreBody {
 	b := &restoreBody{ctx: ctx, r: r, rc: http.NewResponseController(w), idle: idle}
+	_ = b.rc.EnableFullDuplex() // so that drain may read after the answer
 	b.stop = context.AfterFunc(ctx, func() {
 		b.mu.Lock()
 		defer b.mu.Unlock()
@@ -264,6 +271,7 @@ func (b *restoreBody) Read(p []byte) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	b.read = true
 	n, err := b.r.Body.Read(p)
 	switch {
 	case err == nil:
@@ -276,6 +284,24 @@ func (b *restoreBody) Read(p []byte) (int, error) {
 		return n, fmt.Errorf("the client sent nothing for %s: %w", b.idle, stream.ErrTruncated)
 	}
 	return n, fmt.Errorf("the client went away: %w (%v)", stream.ErrTruncated, err)
+}
+
+// drain reads the rest of a body the restore stopped reading (a refusal,
+// an error), for at most drainMax, after the answer is flushed: a server
+// that closed the connection with the body unread would reset it, and the
+// client could lose the answer with it. The client, once it has the
+// answer, stops sending.
+func (b *restoreBody) drain() {
+	if !b.read {
+		return
+	}
+	_ = b.rc.Flush()
+	b.mu.Lock()
+	err := b.rc.SetReadDeadline(time.Now().Add(min(b.idle, drainMax)))
+	b.mu.Unlock()
+	if err == nil {
+		_, _ = io.Copy(io.Discard, b.r.Body)
+	}
 }
 
 // clientError is the error the client's trailer reports, or io.EOF.
