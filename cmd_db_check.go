@@ -24,8 +24,9 @@ writes: it runs beside a writer.
 
 Examples:
    hotpipe db check foo
-   hotpipe db check foo --json`,
-		Flags:  []cli.Flag{jsonFlag()},
+   hotpipe db check foo --json
+   hotpipe db check foo --addr db1:9899   # the server's database, checked there`,
+		Flags:  []cli.Flag{jsonFlag(), addrFlag()},
 		Action: e.dbCheck,
 	}
 }
@@ -47,6 +48,9 @@ func (e *env) dbCheck(c *cli.Context) error {
 		return err
 	}
 	name := c.Args().First()
+	if c.String("addr") != "" {
+		return e.remoteCheck(c, name)
+	}
 	db, err := e.open(name, true)
 	if err != nil {
 		return err
@@ -61,12 +65,20 @@ func (e *env) dbCheck(c *cli.Context) error {
 		prog.add(p.Frames-prog.frames, int(p.Bytes-prog.bytes), p.LSN, 0)
 	}}
 	if !e.asJSON { // each problem as it is found: a check of a large database takes a while
-		opts.OnFinding = func(f verify.Finding) {
-			fmt.Fprintf(e.stdout, "%s: %s offset %d (LSN %d): %s\n", name, filepath.Base(f.Source), f.Offset, f.LSN, f.Err)
-		}
+		opts.OnFinding = func(f verify.Finding) { e.printFinding(name, f) }
 	}
 	rep, err := verify.Database(c.Context, db, opts)
 	prog.finish()
+	return e.checked(name, rep, err)
+}
+
+// printFinding prints a damaged frame, seal or watermark of database name.
+func (e *env) printFinding(name string, f verify.Finding) {
+	fmt.Fprintf(e.stdout, "%s: %s offset %d (LSN %d): %s\n", name, filepath.Base(f.Source), f.Offset, f.LSN, f.Err)
+}
+
+// checked reports a check that ended: its findings are printed already.
+func (e *env) checked(name string, rep *verify.DBReport, err error) error {
 	if e.asJSON && rep != nil {
 		e.report = checkJSONOf(rep) // how far it got, when it was stopped
 	}

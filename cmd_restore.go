@@ -85,6 +85,7 @@ history; gaps in the repository are named (exit 4).
 			repoFlag(),
 			&cli.StringFlag{Name: "source", Usage: "with --repo: restore database `NAME`'s history (default: DB's name)"},
 			&cli.StringFlag{Name: "origin", Usage: "with --repo: restore the history of origin `ID`, when the repository holds several of the database"},
+			addrFlag(),
 		}, standbyFlags()...),
 		Action: e.hotRestore,
 	}
@@ -99,6 +100,9 @@ func (e *env) hotRestore(c *cli.Context) error {
 	}
 	if c.IsSet("from") || c.IsSet("follow") || c.IsSet("give-up-after") {
 		return e.pullRestore(c, opts)
+	}
+	if c.String("addr") != "" {
+		return e.remoteRestore(c, opts)
 	}
 	if c.IsSet("repo") || c.IsSet("source") || c.IsSet("origin") {
 		return e.repoRestore(c, opts)

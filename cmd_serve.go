@@ -44,6 +44,9 @@ Endpoints (docs/API.md):
    GET /v1/databases/DB/hash?lsn=N           db hash
    GET /v1/databases/DB/backup?start=N|after=N&end=N&follow=true&max_rate=B
                                              the stream hot-backup writes
+   POST /v1/databases/DB/restore?append=true&force_replica=true&target_lsn=N|target_time=T&if_not_exists=true
+                                             hot-restore of the body (a stream)
+   GET /v1/databases/DB/check                db check
    POST /v1/streams/ID/stop                  end a stream as SIGINT would
 
 Examples:

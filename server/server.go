@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Options configure a Server.
@@ -32,6 +33,9 @@ type Options struct {
 	// Logf, if set, logs what the server does that no client sees: a
 	// stream that failed after it began, a client that went away.
 	Logf func(format string, args ...any)
+	// RestoreIdle is how long a restore waits for more of its body before
+	// it stops, releasing the writer lock; 0 means DefaultRestoreIdle.
+	RestoreIdle time.Duration
 }
 
 // ErrNoToken means a server was asked to listen beyond loopback without a
@@ -65,6 +69,8 @@ func New(opts Options) (*Server, error) {
 	s.mux.Handle("GET /v1/databases/{db}", s.authorized(s.status))
 	s.mux.Handle("GET /v1/databases/{db}/hash", s.authorized(s.hash))
 	s.mux.Handle("GET /v1/databases/{db}/backup", s.authorized(s.backup))
+	s.mux.Handle("POST /v1/databases/{db}/restore", s.authorized(s.restore))
+	s.mux.Handle("GET /v1/databases/{db}/check", s.authorized(s.check))
 	s.mux.Handle("POST /v1/streams/{id}/stop", s.authorized(s.stopStream))
 	s.mux.Handle("/", s.authorized(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &httpError{status: http.StatusNotFound, err: fmt.Errorf("%w: no endpoint %s %s", errUsage, r.Method, r.URL.Path)})
