@@ -18,6 +18,16 @@ const syncEvery = 32 << 20
 // bulk, short beside a standby's tolerance.
 const syncIdle = 5 * time.Millisecond
 
+// syncTrickle and syncLatency keep a standby's lag short under a steady
+// load: frames that trickle in (fewer than syncTrickle bytes staged) are
+// synced at most syncLatency after the first of them was staged, even
+// when the input never pauses for syncIdle. Bulk input stages more than
+// syncTrickle well within syncLatency, so it syncs by size as before.
+const (
+	syncTrickle = 256 << 10
+	syncLatency = 2 * time.Millisecond
+)
+
 // applyBatch caps how many bytes of frames one batch stages. With
 // the block that crosses it, a batch stays within the buffer the engine keeps
 // for reuse.
@@ -86,12 +96,13 @@ func (a *applier) run() {
 	defer close(a.done)
 	var batch [][]byte
 	unsynced := 0
+	var since time.Time // when the first unsynced frame was staged
 	for {
-		b, ok := a.next(unsynced)
+		b, ok := a.next(unsynced, since)
 		if !ok {
 			break
 		}
-		if b.frames == nil { // caught up: what is staged becomes durable
+		if b.frames == nil { // caught up, or trickling for syncLatency: what is staged becomes durable
 			a.check(a.db.Sync())
 			unsynced = 0
 			continue
@@ -99,10 +110,13 @@ func (a *applier) run() {
 		batch = a.gather(append(batch[:0], b.frames))
 		if a.err == nil {
 			a.check(a.db.StageVerified(b.prev, batch...))
+			if unsynced == 0 {
+				since = time.Now()
+			}
 			for _, f := range batch {
 				unsynced += len(f)
 			}
-			if unsynced >= syncEvery {
+			if unsynced >= syncEvery || unsynced < syncTrickle && time.Since(since) >= syncLatency {
 				a.check(a.db.Sync())
 				unsynced = 0
 			}
@@ -117,11 +131,16 @@ func (a *applier) run() {
 }
 
 // next returns the next queued block; when frames are staged and none
-// arrives within syncIdle, it returns an empty block first so that the
-// caller syncs them.
-func (a *applier) next(unsynced int) (block, bool) {
+// arrives within syncIdle (or, while they are fewer than syncTrickle bytes,
+// before syncLatency after the first was staged), it returns an empty
+// block first so that the caller syncs them.
+func (a *applier) next(unsynced int, since time.Time) (block, bool) {
 	if unsynced > 0 {
-		t := time.NewTimer(syncIdle)
+		wait := syncIdle
+		if unsynced < syncTrickle {
+			wait = min(wait, max(syncLatency-time.Since(since), 0))
+		}
+		t := time.NewTimer(wait)
 		defer t.Stop()
 		select {
 		case b, ok := <-a.queue:

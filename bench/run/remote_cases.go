@@ -77,8 +77,9 @@ func (p *serveProc) stop() {
 }
 
 // remoteCase measures the server: a remote backup over loopback against
-// the local one into the same pipe, and the server's memory with the
-// number of concurrent streams.
+// the local one into the same pipe, a remote restore against the local
+// one of the same file, and the server's memory with the number of
+// concurrent streams.
 func (b *bench) remoteCase(sz sizes) ([]row, error) {
 	n, err := b.segBytes("big")
 	if err != nil {
@@ -95,11 +96,38 @@ func (b *bench) remoteCase(sz sizes) ([]row, error) {
 		return nil, err
 	}
 	rows := []row{ratioRow(fmt.Sprintf("hot-backup --addr of %d MiB over loopback into a pipe, vs local hot-backup into the same pipe", sz.bigMiB), "≥ 0.8×", m, r)}
+	restore, err := b.remoteRestore(sz, srv.url)
+	if err != nil {
+		return nil, err
+	}
+	rows = append(rows, restore)
 	mem, err := b.streamMemory(sz)
 	if err != nil {
 		return nil, err
 	}
 	return append(rows, mem), nil
+}
+
+// remoteRestore times hot-restore --addr of the big database's backup
+// file against the local hot-restore of the same file.
+func (b *bench) remoteRestore(sz sizes, url string) (row, error) {
+	file := filepath.Join(b.dir, "big.backup")
+	if _, err := os.Stat(file); err != nil {
+		if _, err := b.sh(`"$HP" hot-backup big -q -o "$D/big.backup"`); err != nil {
+			return row{}, err
+		}
+	}
+	fi, err := os.Stat(file)
+	if err != nil {
+		return row{}, err
+	}
+	mine := fmt.Sprintf(`rm -rf "$HOTPIPE_DATA_DIR/rb"; "$HP" hot-restore rb -q -i "$D/big.backup" --addr %s`, url)
+	ref := `rm -rf "$HOTPIPE_DATA_DIR/rb"; "$HP" hot-restore rb -q -i "$D/big.backup"`
+	m, r, err := b.pair(sz.reps, mine, ref, fi.Size())
+	if err != nil {
+		return row{}, err
+	}
+	return ratioRow(fmt.Sprintf("hot-restore --addr of the %d MiB backup over loopback, vs local hot-restore of the same file", sz.bigMiB), "≥ 0.8×", m, r), nil
 }
 
 // streamMemory is the server's peak RSS with 1 and with many concurrent
