@@ -497,6 +497,9 @@ func scrape(t *testing.T, r io.Reader) map[string]float64 {
 		if described[name] != 2 {
 			t.Errorf("%s without its HELP and TYPE", name)
 		}
+		if _, dup := samples[key]; dup {
+			t.Errorf("%s twice", key)
+		}
 		samples[key] = v
 	}
 	return samples
