@@ -181,6 +181,11 @@ func (c *Client) VerifyFiles(ctx context.Context, names []string) (*verify.Repor
 	if len(names) == 0 {
 		return nil, fmt.Errorf("%w: no file to verify", errUsage)
 	}
+	for _, n := range names {
+		if err := ValidateFileName(n); err != nil { // "../x" would reach another endpoint
+			return nil, err
+		}
+	}
 	path := "/v1/files/" + url.PathEscape(names[0]) + "/verify"
 	if len(names) > 1 {
 		path += "?" + url.Values{"next": names[1:]}.Encode()
