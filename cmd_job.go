@@ -85,7 +85,8 @@ its progress (LSN x of y, percent, bytes, rate, ETA), its times, and its
 result or error. --wait follows it to its end (with --progress, as the
 local command draws it), then exits with the code the job's command would
 have ended in locally: 0 succeeded, 3 integrity, 130 aborted or
-interrupted, and so on.`,
+interrupted, and so on. Interrupting --wait (SIGINT) leaves the job
+running on the server: job abort stops it.`,
 		Flags: []cli.Flag{addrFlag(),
 			&cli.BoolFlag{Name: "wait", Usage: "follow the job to its end, and exit as it ended"},
 			jsonFlag()},

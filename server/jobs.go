@@ -213,8 +213,9 @@ func (s *Server) startJob(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
+	st := j.status(s.jobs.now()) // as it starts: a job that fails at once still answers 201
 	go s.runJob(j, db, req)
-	writeJSON(w, http.StatusCreated, j.status(s.jobs.now()))
+	writeJSON(w, http.StatusCreated, st)
 }
 
 // decodeJob reads a job request: one JSON object of known fields, at
@@ -262,8 +263,10 @@ func (s *Server) checkJob(req JobRequest) error {
 		return usage("this server has no backup directory: start hotpipe serve with --backup-dir DIR")
 	case req.Append && req.File == "":
 		return usage("append goes with file")
-	case req.File == "" && (req.Level != 0 || req.Expires != nil) && req.Kind == JobBackup && !req.Repo:
+	case req.File != "" && (req.Level != 0 || req.Expires != nil):
 		return usage("level and expires are a repository backup's")
+	case req.Kind == JobArchive && (req.Level != 0 || req.Expires != nil || req.MaxRate != 0):
+		return usage("an archive takes no level, expires or max_rate")
 	case req.Level < 0 || req.Level > repo.MaxLevel:
 		return usage("level %d: %v", req.Level, repo.ErrLevel)
 	case req.Expires != nil && !req.Expires.After(time.Now()):
@@ -377,18 +380,7 @@ func cmpID(a, b string) int {
 }
 
 // getJob answers GET /v1/jobs/{id}.
-func (s *Server) getJob(w http.ResponseWriter, r *http.Request) {
-	err := known(r.URL.Query())
-	var j *job
-	if err == nil {
-		j, err = s.job(r.PathValue("id"))
-	}
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, j.status(s.jobs.now()))
-}
+func (s *Server) getJob(w http.ResponseWriter, r *http.Request) { s.answerJob(w, r, nil) }
 
 // abortJob answers POST /v1/jobs/{id}/abort: a backup stops at a frame
 // boundary (a file is left resumable with append, a repository gets no
@@ -396,6 +388,12 @@ func (s *Server) getJob(w http.ResponseWriter, r *http.Request) {
 // (asked twice, it stops at once). Aborting an ended job changes nothing.
 // The answer is the job's status, which is "aborted" once it has settled.
 func (s *Server) abortJob(w http.ResponseWriter, r *http.Request) {
+	s.answerJob(w, r, func(j *job) { j.halt(JobAborted) })
+}
+
+// answerJob answers with the status of the job the request names, after
+// do, if set, has done its part.
+func (s *Server) answerJob(w http.ResponseWriter, r *http.Request, do func(*job)) {
 	err := known(r.URL.Query())
 	var j *job
 	if err == nil {
@@ -405,7 +403,9 @@ func (s *Server) abortJob(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	j.halt(JobAborted)
+	if do != nil {
+		do(j)
+	}
 	writeJSON(w, http.StatusOK, j.status(s.jobs.now()))
 }
 

@@ -39,9 +39,14 @@ func (c *Client) AbortJob(ctx context.Context, id string) (JobStatus, error) {
 	return st, c.sendJSON(ctx, http.MethodPost, "/v1/jobs/"+url.PathEscape(id)+"/abort", nil, &st)
 }
 
-// sendJSON sends a request with body and decodes its JSON answer into v.
+// sendJSON sends a request with body to path (with its query) and
+// decodes its JSON answer into v.
 func (c *Client) sendJSON(ctx context.Context, method, path string, body io.Reader, v any) error {
-	resp, err := c.do(ctx, method, path, nil, body)
+	u, err := url.Parse(path)
+	if err != nil {
+		return err
+	}
+	resp, err := c.do(ctx, method, u.Path, u.Query(), body)
 	if err != nil {
 		return err
 	}

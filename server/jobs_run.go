@@ -9,6 +9,7 @@ import (
 
 	"github.com/hotpipe/hotpipe/backup"
 	"github.com/hotpipe/hotpipe/engine"
+	"github.com/hotpipe/hotpipe/internal/exitcode"
 	"github.com/hotpipe/hotpipe/repo"
 )
 
@@ -249,7 +250,11 @@ func (s *Server) settle(j *job, err error) {
 		st.State = why
 		st.Note = haltNote(st)
 		if err != nil {
-			e := errorJSON(fmt.Errorf("job %s %s after LSN %d: %w", st.ID, why, st.LastLSN, err))
+			msg := fmt.Sprintf("job %s %s after LSN %d", st.ID, why, st.LastLSN)
+			if exitcode.Of(err) != exitcode.Interrupted { // it failed meanwhile: say how
+				msg += ": " + err.Error()
+			}
+			e := errorJSON(&haltError{msg: msg, err: err})
 			st.Error = &e
 		}
 	case err == nil:
@@ -265,6 +270,17 @@ func (s *Server) settle(j *job, err error) {
 		s.backupEnded(db, err)
 	}
 }
+
+// haltError is the error of an aborted or interrupted job: a message of
+// its own (the note says what the job left), unwrapping to the job's
+// error and so to its exit code, 130 when it stopped as asked.
+type haltError struct {
+	msg string
+	err error
+}
+
+func (e *haltError) Error() string { return e.msg }
+func (e *haltError) Unwrap() error { return e.err }
 
 // haltNote says what an aborted or interrupted job left, and how to go on.
 func haltNote(st *JobStatus) string {

@@ -24,15 +24,7 @@ import (
 func jobsServed(t *testing.T, n, valueSize int, opts Options) (*Client, *Server, *engine.DB) {
 	t.Helper()
 	dir := t.TempDir()
-	if _, err := engine.Create(dir, "foo", engine.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	db, err := engine.Open(dir, "foo", engine.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	commit(t, db, n, valueSize)
+	db := fooIn(t, dir, n, valueSize)
 	store, err := repo.OpenStore(context.Background(), filepath.Join(dir, "repo"), repo.StoreOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -303,6 +295,9 @@ func TestJobRequestsRefused(t *testing.T) {
 		{"no target", "", `{"job_kind":"backup","db":"foo"}`, 400, 2, "give one"},
 		{"slow rate", "", `{"job_kind":"backup","db":"foo","file":"a","max_rate":10}`, 400, 2, "at least 1000"},
 		{"level", "", `{"job_kind":"backup","db":"foo","repo":true,"level":10}`, 400, 2, "level 10"},
+		{"level of a file", "", `{"job_kind":"backup","db":"foo","file":"a","level":1}`, 400, 2, "repository backup's"},
+		{"rate of an archive", "", `{"job_kind":"archive","db":"foo","max_rate":5000}`, 400, 2, "no level, expires or max_rate"},
+		{"max_delay", "", `{"job_kind":"archive","db":"foo","max_delay":"1y"}`, 400, 2, "max_delay"},
 		{"no repo", hs.URL, `{"job_kind":"backup","db":"foo","repo":true}`, 400, 2, "start hotpipe serve with --repo URL"},
 		{"no backup dir", hs.URL, `{"job_kind":"backup","db":"foo","file":"a"}`, 400, 2, "start hotpipe serve with --backup-dir DIR"},
 		{"no repo to archive", hs.URL, `{"job_kind":"archive","db":"foo"}`, 400, 2, "--repo URL"},

@@ -142,10 +142,17 @@ func (s *Server) archiveMetrics(b *strings.Builder, metric func(name, kind, help
 		}
 	}
 	metric("hotpipe_archive_running", "gauge", "1 while an archive job of the database runs (one at most), 0 after one ran.")
-	for _, n := range slices.Sorted(maps.Keys(dbs)) {
-		if !dbs[n].archiveSuccess.IsZero() || slices.ContainsFunc(archives, func(j JobStatus) bool { return j.DB == n }) {
-			fmt.Fprintf(b, "hotpipe_archive_running{db=%q} %d\n", n, boolInt(slices.ContainsFunc(archives, func(j JobStatus) bool { return j.DB == n })))
+	running := map[string]int{}
+	for n, r := range dbs {
+		if !r.archiveSuccess.IsZero() {
+			running[n] = 0
 		}
+	}
+	for _, j := range archives {
+		running[j.DB] = 1
+	}
+	for _, n := range slices.Sorted(maps.Keys(running)) {
+		fmt.Fprintf(b, "hotpipe_archive_running{db=%q} %d\n", n, running[n])
 	}
 	metric("hotpipe_archive_lag_lsns", "gauge", "LSNs durable in the database and not yet archived by its running archive job.")
 	for _, j := range archives {
@@ -170,10 +177,3 @@ func (s *Server) archiveMetrics(b *strings.Builder, metric func(name, kind, help
 }
 
 func unixSeconds(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
-
-func boolInt(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
-}

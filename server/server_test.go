@@ -28,6 +28,20 @@ const token = "test-token-0123456789"
 func served(t *testing.T, n, valueSize int) (*httptest.Server, *Server, *engine.DB) {
 	t.Helper()
 	dir := t.TempDir()
+	db := fooIn(t, dir, n, valueSize)
+	s, err := New(Options{DataDir: dir, Token: token, Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(s)
+	t.Cleanup(hs.Close)
+	return hs, s, db
+}
+
+// fooIn creates database foo in dir with n transactions of valueSize
+// bytes, and returns it open for write.
+func fooIn(t *testing.T, dir string, n, valueSize int) *engine.DB {
+	t.Helper()
 	if _, err := engine.Create(dir, "foo", engine.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -37,13 +51,7 @@ func served(t *testing.T, n, valueSize int) (*httptest.Server, *Server, *engine.
 	}
 	t.Cleanup(func() { db.Close() })
 	commit(t, db, n, valueSize)
-	s, err := New(Options{DataDir: dir, Token: token, Logf: t.Logf})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(s)
-	t.Cleanup(hs.Close)
-	return hs, s, db
+	return db
 }
 
 func commit(t *testing.T, db *engine.DB, n, valueSize int) {
