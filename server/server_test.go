@@ -478,7 +478,8 @@ func TestMetrics(t *testing.T) {
 		}
 	}
 	if samples["hotpipe_server_error_answers_total"] < 1 || samples["hotpipe_server_stream_bytes_total"] <= 0 ||
-		samples[`hotpipe_db_last_commit_timestamp_seconds{db="foo"}`] <= 0 {
+		samples[`hotpipe_db_last_commit_timestamp_seconds{db="foo"}`] <= 0 ||
+		samples[`hotpipe_last_backup_success_timestamp_seconds{db="foo"}`] <= 0 { // the stream ended with its end record
 		t.Errorf("samples %v", samples)
 	}
 }
