@@ -32,9 +32,13 @@ whoever reaches the port could read every database. With --tls-cert and
 --tls-key it speaks HTTPS; --tls-client-ca also asks every client for a
 certificate signed by that CA.
 
+Jobs (hotpipe job) write only where serve allows: files into --backup-dir
+(named by plain file names) and objects into the --repo repository (else
+$HOTPIPE_REPO); a job into a target serve was not given is refused.
+
 SIGINT or SIGTERM ends running streams as they end locally (a following
-backup with its end record, a plain one at a frame boundary), waits for
-them up to --shutdown-timeout, and exits 0.
+backup with its end record, a plain one at a frame boundary), interrupts
+running jobs, waits for both up to --shutdown-timeout, and exits 0.
 
 Endpoints (docs/API.md):
    GET /health                               200 while serving; no token
@@ -48,6 +52,10 @@ Endpoints (docs/API.md):
                                              hot-restore of the body (a stream)
    GET /v1/databases/DB/check                db check
    POST /v1/streams/ID/stop                  end a stream as SIGINT would
+   POST /v1/jobs                             start a backup or archive job (job start)
+   GET /v1/jobs, GET /v1/jobs/ID             list jobs, a job's state and progress
+   POST /v1/jobs/ID/abort                    abort a job
+   GET /v1/files, GET /v1/files/NAME/verify  the --backup-dir's files; verify --addr
 
 Examples:
    hotpipe serve                                      # 127.0.0.1:9899, no token
@@ -62,6 +70,8 @@ Examples:
 			&cli.StringFlag{Name: "tls-client-ca", Usage: "ask every client for a certificate signed by the CA in `FILE` (PEM)"},
 			&cli.DurationFlag{Name: "shutdown-timeout", Value: 30 * time.Second, Usage: "on SIGTERM, wait this long for running streams to end"},
 			&cli.StringFlag{Name: "listen-file", Usage: "once listening, write the server's URL to `FILE` (for scripts, with port 0)"},
+			&cli.StringFlag{Name: "backup-dir", Usage: "jobs write backup files into `DIR`, and verify --addr reads them there (nowhere else)"},
+			repoFlag(),
 		},
 		Action: e.serve,
 	}
@@ -83,8 +93,11 @@ func (e *env) serve(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	srv, err := server.New(server.Options{DataDir: e.dataDir, Token: token,
-		Logf: func(format string, args ...any) { e.warnf(format, args...) }})
+	opts := server.Options{DataDir: e.dataDir, Token: token, Logf: func(format string, args ...any) { e.warnf(format, args...) }}
+	if err := e.serveTargets(c, &opts); err != nil {
+		return err
+	}
+	srv, err := server.New(opts)
 	if err != nil {
 		return err
 	}
@@ -117,6 +130,9 @@ func (e *env) serve(c *cli.Context) error {
 	defer cancel()
 	if err := hs.Shutdown(ctx); err != nil {
 		return fmt.Errorf("serve: streams still running after --shutdown-timeout %s: %w", c.Duration("shutdown-timeout"), err)
+	}
+	if err := srv.Wait(ctx); err != nil {
+		return fmt.Errorf("serve: %v after --shutdown-timeout %s", err, c.Duration("shutdown-timeout"))
 	}
 	e.notef("serve: stopped")
 	return nil

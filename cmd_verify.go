@@ -25,19 +25,27 @@ and last LSN, frames, bytes, commit-time range and final hash. A problem is
 reported with its input, byte offset and LSN, and checking goes on with the
 next input. Needs no database and never modifies its input.
 
+With --addr, the server verifies the FILEs of its --backup-dir (named by
+plain file names), and verify prints what it would print there.
+
 Examples:
    hotpipe verify foo.backup
    bunzip2 -c foo.bz2 | hotpipe verify
    hotpipe verify full.backup inc1.backup --json
-   hotpipe verify -i full.backup -i inc1.backup`,
+   hotpipe verify -i full.backup -i inc1.backup
+   hotpipe verify --addr db1:9899 foo.backup`,
 		Flags: []cli.Flag{
 			&cli.StringSliceFlag{Name: "input", Aliases: []string{"i"}, Usage: "read `FILE` (repeatable, in order; - is stdin)"},
+			addrFlag(),
 			jsonFlag(),
 		},
 		Action: func(c *cli.Context) error {
 			files, err := inputFiles(c)
 			if err != nil {
 				return err
+			}
+			if c.String("addr") != "" {
+				return e.remoteVerify(c, files)
 			}
 			inputs, closeInputs, err := e.openInputs(c.Context, files)
 			if err != nil {

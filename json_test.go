@@ -3,7 +3,9 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -13,6 +15,8 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/hotpipe/hotpipe/server"
 )
 
 // jsonRun runs a command line in-process with --json and returns the one
@@ -134,6 +138,7 @@ func TestJSONReportsFollowOneSchema(t *testing.T) {
 	if err := os.WriteFile(notABackup, []byte("not a backup\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	jobs := jobServer(t, dir)
 	cases := []struct {
 		args []string
 		code int
@@ -171,6 +176,12 @@ func TestJSONReportsFollowOneSchema(t *testing.T) {
 		{[]string{"repo", "compact", "--repo", repoDir, "--dry-run"}, 0, ""},
 		{[]string{"hot-restore", "qux", "--repo", repoDir, "--source", "foo"}, 0, ""},
 		{[]string{"repo", "list"}, exitUsage, "usage"},
+		{[]string{"job", "start", "foo", "--addr", jobs.URL, "-o", "job.backup", "--wait"}, 0, ""},
+		{[]string{"job", "list", "--addr", jobs.URL}, 0, ""},
+		{[]string{"job", "status", "1", "--addr", jobs.URL}, 0, ""},
+		{[]string{"job", "abort", "1", "--addr", jobs.URL}, 0, ""},
+		{[]string{"job", "start", "foo", "--addr", jobs.URL, "-o", "job.backup", "--wait"}, exitFailure, "failure"}, // exists
+		{[]string{"job", "status", "99", "--addr", jobs.URL}, exitFailure, "failure"},
 	}
 	keys := schema(t)
 	seen := map[string]bool{}
@@ -202,6 +213,19 @@ func TestJSONReportsFollowOneSchema(t *testing.T) {
 			t.Errorf("%s has --json but is not run here", c)
 		}
 	}
+}
+
+// jobServer serves dir/data with dir as the backup directory, for job
+// commands.
+func jobServer(t *testing.T, dir string) *httptest.Server {
+	t.Helper()
+	srv, err := server.New(server.Options{DataDir: filepath.Join(dir, "data"), BackupDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv)
+	t.Cleanup(func() { srv.Drain(); _ = srv.Wait(context.Background()); hs.Close() })
+	return hs
 }
 
 // damage copies a backup file with one byte of a frame's body flipped.

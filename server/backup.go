@@ -83,6 +83,7 @@ func (s *Server) backup(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
+	s.backupEnded(name, err)
 	b, _ := json.Marshal(BackupResult{First: res.First, End: res.End, Last: res.Last, LastTime: res.LastTime,
 		Frames: res.Frames, Bytes: res.Bytes, Ended: res.Ended})
 	w.Header().Set(TrailerResult, string(b))

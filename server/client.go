@@ -83,19 +83,7 @@ func (c *Client) Backup(ctx context.Context, db string, req BackupRequest) (*Str
 
 // getJSON GETs path and decodes its JSON answer into v.
 func (c *Client) getJSON(ctx context.Context, path string, v any) error {
-	u, err := url.Parse(path)
-	if err != nil {
-		return err
-	}
-	resp, err := c.do(ctx, http.MethodGet, u.Path, u.Query(), nil)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(v); err != nil {
-		return fmt.Errorf("server %s: %s: %w", c, path, err)
-	}
-	return nil
+	return c.sendJSON(ctx, http.MethodGet, path, nil, v)
 }
 
 // do sends a request and returns a successful answer; an error answer

@@ -20,6 +20,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/hotpipe/hotpipe/repo"
 )
 
 // Options configure a Server.
@@ -36,6 +38,18 @@ type Options struct {
 	// RestoreIdle is how long a restore waits for more of its body before
 	// it stops, releasing the writer lock; 0 means DefaultRestoreIdle.
 	RestoreIdle time.Duration
+
+	// BackupDir is where jobs write backup files, and the files verify
+	// reads (serve --backup-dir); empty: no file jobs. A request names a
+	// file by a plain name (ValidateFileName), never a path.
+	BackupDir string
+	// Repo is the repository jobs back up and archive into (serve --repo);
+	// nil: no repository jobs.
+	Repo *repo.Repository
+	// JobRetention is how long an ended job is kept with its result; 0
+	// means 24 hours. JobsKept bounds how many are kept; 0 means 100.
+	JobRetention time.Duration
+	JobsKept     int
 }
 
 // ErrNoToken means a server was asked to listen beyond loopback without a
@@ -52,6 +66,7 @@ type Server struct {
 	mu      sync.Mutex
 	streams map[string]context.CancelFunc // running streams by id, for their stop
 	count   counters
+	jobs    *jobTable
 }
 
 // New returns a server of opts.DataDir.
@@ -62,7 +77,7 @@ func New(opts Options) (*Server, error) {
 	if opts.Logf == nil {
 		opts.Logf = func(string, ...any) {}
 	}
-	s := &Server{opts: opts, mux: http.NewServeMux(), drain: make(chan struct{}), streams: map[string]context.CancelFunc{}}
+	s := &Server{opts: opts, mux: http.NewServeMux(), drain: make(chan struct{}), streams: map[string]context.CancelFunc{}, jobs: newJobTable(opts)}
 	s.mux.HandleFunc("GET /health", s.health)
 	s.mux.Handle("GET /metrics", s.authorized(s.metrics))
 	s.mux.Handle("GET /v1/databases", s.authorized(s.databases))
@@ -72,6 +87,12 @@ func New(opts Options) (*Server, error) {
 	s.mux.Handle("POST /v1/databases/{db}/restore", s.authorized(s.restore))
 	s.mux.Handle("GET /v1/databases/{db}/check", s.authorized(s.check))
 	s.mux.Handle("POST /v1/streams/{id}/stop", s.authorized(s.stopStream))
+	s.mux.Handle("POST /v1/jobs", s.authorized(s.startJob))
+	s.mux.Handle("GET /v1/jobs", s.authorized(s.listJobs))
+	s.mux.Handle("GET /v1/jobs/{id}", s.authorized(s.getJob))
+	s.mux.Handle("POST /v1/jobs/{id}/abort", s.authorized(s.abortJob))
+	s.mux.Handle("GET /v1/files", s.authorized(s.listFiles))
+	s.mux.Handle("GET /v1/files/{name}/verify", s.authorized(s.verifyFiles))
 	s.mux.Handle("/", s.authorized(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &httpError{status: http.StatusNotFound, err: fmt.Errorf("%w: no endpoint %s %s", errUsage, r.Method, r.URL.Path)})
 	}))

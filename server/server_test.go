@@ -28,6 +28,20 @@ const token = "test-token-0123456789"
 func served(t *testing.T, n, valueSize int) (*httptest.Server, *Server, *engine.DB) {
 	t.Helper()
 	dir := t.TempDir()
+	db := fooIn(t, dir, n, valueSize)
+	s, err := New(Options{DataDir: dir, Token: token, Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(s)
+	t.Cleanup(hs.Close)
+	return hs, s, db
+}
+
+// fooIn creates database foo in dir with n transactions of valueSize
+// bytes, and returns it open for write.
+func fooIn(t *testing.T, dir string, n, valueSize int) *engine.DB {
+	t.Helper()
 	if _, err := engine.Create(dir, "foo", engine.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -37,13 +51,7 @@ func served(t *testing.T, n, valueSize int) (*httptest.Server, *Server, *engine.
 	}
 	t.Cleanup(func() { db.Close() })
 	commit(t, db, n, valueSize)
-	s, err := New(Options{DataDir: dir, Token: token, Logf: t.Logf})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(s)
-	t.Cleanup(hs.Close)
-	return hs, s, db
+	return db
 }
 
 func commit(t *testing.T, db *engine.DB, n, valueSize int) {
@@ -470,7 +478,8 @@ func TestMetrics(t *testing.T) {
 		}
 	}
 	if samples["hotpipe_server_error_answers_total"] < 1 || samples["hotpipe_server_stream_bytes_total"] <= 0 ||
-		samples[`hotpipe_db_last_commit_timestamp_seconds{db="foo"}`] <= 0 {
+		samples[`hotpipe_db_last_commit_timestamp_seconds{db="foo"}`] <= 0 ||
+		samples[`hotpipe_last_backup_success_timestamp_seconds{db="foo"}`] <= 0 { // the stream ended with its end record
 		t.Errorf("samples %v", samples)
 	}
 }
@@ -496,6 +505,9 @@ func scrape(t *testing.T, r io.Reader) map[string]float64 {
 		}
 		if described[name] != 2 {
 			t.Errorf("%s without its HELP and TYPE", name)
+		}
+		if _, dup := samples[key]; dup {
+			t.Errorf("%s twice", key)
 		}
 		samples[key] = v
 	}
