@@ -19,6 +19,11 @@ type counters struct {
 	streamBytes   atomic.Int64
 	errorAnswers  atomic.Uint64 // answers of 4xx and 5xx
 	failedStreams atomic.Uint64 // streams that ended in an error after their first byte
+
+	restores       atomic.Int64 // running
+	restoredFrames atomic.Uint64
+	restoredBytes  atomic.Int64
+	failedRestores atomic.Uint64 // restores that ended in an error, refusals included
 }
 
 // metrics answers GET /metrics in Prometheus's text format (version
@@ -63,6 +68,14 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintf(&b, "hotpipe_server_stream_bytes_total %d\n", c.streamBytes.Load())
 	metric("hotpipe_server_failed_streams_total", "counter", "Streams that ended in an error after they began.")
 	fmt.Fprintf(&b, "hotpipe_server_failed_streams_total %d\n", c.failedStreams.Load())
+	metric("hotpipe_server_restores", "gauge", "Restores running (each holds its database's writer lock).")
+	fmt.Fprintf(&b, "hotpipe_server_restores %d\n", c.restores.Load())
+	metric("hotpipe_server_restored_frames_total", "counter", "Frames the server's restores have applied.")
+	fmt.Fprintf(&b, "hotpipe_server_restored_frames_total %d\n", c.restoredFrames.Load())
+	metric("hotpipe_server_restored_bytes_total", "counter", "Bytes of frames the server's restores have applied.")
+	fmt.Fprintf(&b, "hotpipe_server_restored_bytes_total %d\n", c.restoredBytes.Load())
+	metric("hotpipe_server_failed_restores_total", "counter", "Restores that ended in an error or a refusal.")
+	fmt.Fprintf(&b, "hotpipe_server_failed_restores_total %d\n", c.failedRestores.Load())
 	metric("hotpipe_server_error_answers_total", "counter", "Requests answered with an error (4xx, 5xx).")
 	fmt.Fprintf(&b, "hotpipe_server_error_answers_total %d\n", c.errorAnswers.Load())
 	s.jobMetrics(&b, metric)

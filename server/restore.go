@@ -119,10 +119,15 @@ func (s *Server) restore(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	in := []stream.Input{{Name: input, R: body}}
+	s.count.restores.Add(1)
 	res, err := replica.Restore(ctx, s.opts.DataDir, name, stream.NewReader(in, stream.Options{}), opts)
+	s.count.restores.Add(-1)
+	s.count.restoredFrames.Add(res.Frames)
+	s.count.restoredBytes.Add(res.Bytes)
 	ans := RestoreAnswer{Result: restoreResultOf(res, notices)}
 	status := http.StatusOK
 	if err != nil {
+		s.count.failedRestores.Add(1)
 		s.opts.Logf("restore of %s: %v", name, err)
 		e := errorJSON(err)
 		ans.Error, ans.Refusal, status = &e, refusalOf(err), statusOf(err)

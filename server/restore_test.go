@@ -380,3 +380,30 @@ func TestCheck(t *testing.T) {
 		t.Errorf("check of No: %v", err)
 	}
 }
+
+// TestRestoreMetrics: /metrics counts the frames and bytes restores
+// applied, and the restores that failed, refusals included.
+func TestRestoreMetrics(t *testing.T) {
+	hs, _, foo := served(t, 40, 100)
+	full := backupOf(t, foo)
+	c := client(t, hs)
+	if _, err := c.Restore(context.Background(), "bar", bytes.NewReader(full), RestoreRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Restore(context.Background(), "bar", bytes.NewReader(full), RestoreRequest{}); err == nil { // bar has data
+		t.Fatal("a second full restore into bar was not refused")
+	}
+	samples := scrape(t, get(t, hs.URL+"/metrics", token).Body)
+	for name, want := range map[string]float64{
+		"hotpipe_server_restores":              0,
+		"hotpipe_server_restored_frames_total": 40,
+		"hotpipe_server_failed_restores_total": 1,
+	} {
+		if got, ok := samples[name]; !ok || got != want {
+			t.Errorf("%s = %v (present %v), want %v", name, got, ok, want)
+		}
+	}
+	if samples["hotpipe_server_restored_bytes_total"] <= 0 {
+		t.Errorf("hotpipe_server_restored_bytes_total = %v", samples["hotpipe_server_restored_bytes_total"])
+	}
+}
