@@ -74,7 +74,7 @@ func clientTLS() (*tls.Config, error) {
 // with its end record (exit 0); a second one drops it (exit 130).
 func (e *env) remoteBackup(c *cli.Context, opts backup.Options) error {
 	if out := c.String("output"); out != "" && out != "-" {
-		return usagef("hot-backup --addr: -o and --append are not served yet: write stdout to a file (hotpipe hot-backup %s --addr %s > FILE)", c.Args().First(), c.String("addr"))
+		return e.remoteFile(c, out, opts)
 	}
 	db := c.Args().First()
 	if err := engine.ValidateName(db); err != nil {
