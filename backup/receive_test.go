@@ -382,7 +382,9 @@ func TestReceiveFollowSyncsWhileIdle(t *testing.T) {
 	open := b.Bytes()[:b.Len()-stream.EndSize] // a following stream, waiting for commits
 	pr, pw := io.Pipe()
 	go func() { _, _ = pw.Write(open) }() // and never more
-	src := func(ctx context.Context, after uint64) (io.ReadCloser, error) { return &cancelled{ctx: ctx, r: pr}, nil }
+	src := func(ctx context.Context, after uint64) (io.ReadCloser, error) {
+		return &cancelled{ctx: ctx, r: pr}, nil
+	}
 	syncs := make(chan int64, 100)
 	seam := func(f *os.File) syncWriter { return &syncSeen{syncWriter: f, f: f, syncs: syncs} }
 	ctx, cancel := context.WithCancel(context.Background())
