@@ -301,9 +301,10 @@ func (j *job) broke(err error) error {
 	return j.stopped()
 }
 
-// syncDirty fsyncs the file if anything was written since its last fsync.
+// syncDirty fsyncs the file if anything was written since its last fsync
+// (FileFrom creates it only once the stream's header has come).
 func (j *job) syncDirty() error {
-	if j.file.size == j.file.durable {
+	if j.file == nil || j.file.size == j.file.durable {
 		return nil
 	}
 	return j.file.sync(j.res.Last)
