@@ -7,7 +7,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/hotpipe/hotpipe/backup"
-	"github.com/hotpipe/hotpipe/engine"
 	"github.com/hotpipe/hotpipe/server"
 )
 
@@ -17,15 +16,7 @@ import (
 // checked; fsynced before success), with the local report and exit codes.
 // SIGINT ends it as it ends the local one: a following backup with its end
 // record, a plain one at a frame boundary, resumable.
-func (e *env) remoteFile(c *cli.Context, file string, opts backup.Options) error {
-	db := c.Args().First()
-	if err := engine.ValidateName(db); err != nil {
-		return err
-	}
-	cl, err := e.client(c)
-	if err != nil {
-		return err
-	}
+func (e *env) remoteFile(c *cli.Context, cl *server.Client, db, file string, opts backup.Options) error {
 	req := server.BackupRequest{End: opts.End, Follow: opts.Follow, MaxRate: opts.MaxRate}
 	src := func(ctx context.Context, after uint64) (io.ReadCloser, error) {
 		r := req
@@ -40,6 +31,7 @@ func (e *env) remoteFile(c *cli.Context, file string, opts backup.Options) error
 	progressTo(prog, &opts)
 	opts.Repaired = e.repaired
 	var res backup.Result
+	var err error
 	if c.Bool("append") {
 		res, err = backup.AppendFrom(c.Context, db, src, file, opts)
 	} else {
