@@ -71,7 +71,9 @@ Examples:
 for the backup, with the token in $HOTPIPE_TOKEN: the stream, the report
 and the exit code are the local backup's; a connection that breaks is a
 truncated stream (exit 3). With --follow, SIGINT asks the server to end
-the stream with its end record. -o and --append are not served yet.
+the stream with its end record. -o FILE and --append write FILE as they
+do locally, each frame checked as it arrives; a connection that breaks
+leaves FILE whole frames, fsynced, that --append resumes (exit 3).
 
 --repo URL writes the backup into a repository as one object (see hotpipe
 repo --help) instead of a stream: level 0 copies LSN 1 to the last durable
@@ -127,6 +129,13 @@ func (e *env) hotBackup(c *cli.Context) error {
 	default:
 		res, err = backup.Backup(c.Context, db, e.stdout, opts)
 	}
+	return e.backupEnded(db.Name(), file, opts, res, err, prog)
+}
+
+// backupEnded reports how a backup of db into file (stdout: "") ended,
+// local or remote: the last progress line, the JSON report, and the
+// summary or the error as the CLI words it.
+func (e *env) backupEnded(db, file string, opts backup.Options, res backup.Result, err error, prog *progress) error {
 	if !res.UpToDate && (err == nil || prog.frames > 0) { // it got to copying
 		prog.first = res.First
 		if !opts.Follow {
@@ -135,12 +144,12 @@ func (e *env) hotBackup(c *cli.Context) error {
 		prog.finish()
 	}
 	if e.asJSON {
-		e.report = backupJSONOf(db.Name(), file, res, time.Since(prog.start))
+		e.report = backupJSONOf(db, file, res, time.Since(prog.start))
 	}
 	if err != nil {
-		return backupError(err, db.Name(), file)
+		return backupError(err, db, file)
 	}
-	e.backupDone(db.Name(), file, res, prog)
+	e.backupDone(db, file, res, prog)
 	return nil
 }
 
@@ -216,6 +225,12 @@ func (e *env) backupProgress(db *engine.DB, opts *backup.Options) *progress {
 	if opts.Follow {
 		prog.source = func() uint64 { lsn, _, _ := db.State(); return lsn }
 	}
+	progressTo(prog, opts)
+	return prog
+}
+
+// progressTo has opts report to prog as the backup goes.
+func progressTo(prog *progress, opts *backup.Options) {
 	opts.Progress = func(p backup.Progress) {
 		prog.first = p.First
 		if !opts.Follow {
@@ -223,7 +238,6 @@ func (e *env) backupProgress(db *engine.DB, opts *backup.Options) *progress {
 		}
 		prog.add(p.Frames-prog.frames, int(p.Bytes-prog.bytes), p.Last, p.LastTime)
 	}
-	return prog
 }
 
 // repaired tells the operator, even with -q, that --append cut a torn

@@ -73,9 +73,6 @@ func clientTLS() (*tls.Config, error) {
 // --follow, the first SIGINT or SIGTERM asks the server to end the stream
 // with its end record (exit 0); a second one drops it (exit 130).
 func (e *env) remoteBackup(c *cli.Context, opts backup.Options) error {
-	if out := c.String("output"); out != "" && out != "-" {
-		return usagef("hot-backup --addr: -o and --append are not served yet: write stdout to a file (hotpipe hot-backup %s --addr %s > FILE)", c.Args().First(), c.String("addr"))
-	}
 	db := c.Args().First()
 	if err := engine.ValidateName(db); err != nil {
 		return err
@@ -83,6 +80,9 @@ func (e *env) remoteBackup(c *cli.Context, opts backup.Options) error {
 	cl, err := e.client(c)
 	if err != nil {
 		return err
+	}
+	if out := c.String("output"); out != "" && out != "-" {
+		return e.remoteFile(c, cl, db, out, opts)
 	}
 	var graceful <-chan struct{}
 	if opts.Follow {

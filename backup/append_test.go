@@ -19,21 +19,7 @@ import (
 // database's last LSN, and the Result says what was done.
 func TestAppend(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		name     string
-		setup    func(t *testing.T, db *testDB, path string)
-		first    uint64 // the first LSN appended
-		segments int
-		upToDate bool
-		repaired *Repair // Path is filled in
-	}{
-		{name: "a missing file is started", first: 1, segments: 1},
-		{name: "a complete file that is up to date", setup: backupTo(50), first: 51, segments: 1, upToDate: true},
-		{name: "a complete file behind: a new segment", setup: backupTo(20), first: 21, segments: 2},
-		{name: "a torn tail is cut back and resumed", setup: tornBackup, first: 30, segments: 1},
-		{name: "the start of a header is removed", setup: headless, first: 1, segments: 1,
-			repaired: &Repair{Offset: 0, Cut: 60, After: 0}},
-	}
+	tests := appendCases
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
@@ -55,6 +41,23 @@ func TestAppend(t *testing.T) {
 			}
 		})
 	}
+}
+
+// appendCases are the states of a backup file Append and AppendFrom meet.
+var appendCases = []struct {
+	name     string
+	setup    func(t *testing.T, db *testDB, path string)
+	first    uint64 // the first LSN appended
+	segments int
+	upToDate bool
+	repaired *Repair // Path is filled in
+}{
+	{name: "a missing file is started", first: 1, segments: 1},
+	{name: "a complete file that is up to date", setup: backupTo(50), first: 51, segments: 1, upToDate: true},
+	{name: "a complete file behind: a new segment", setup: backupTo(20), first: 21, segments: 2},
+	{name: "a torn tail is cut back and resumed", setup: tornBackup, first: 30, segments: 1},
+	{name: "the start of a header is removed", setup: headless, first: 1, segments: 1,
+		repaired: &Repair{Offset: 0, Cut: 60, After: 0}},
 }
 
 // checkRepair requires Append to have reported the repair it made, in its

@@ -136,7 +136,8 @@ type syncWriter interface {
 // job is one backup run.
 type job struct {
 	ctx    context.Context
-	db     *engine.DB
+	db     *engine.DB // nil when the frames come from a Source
+	name   string     // the database, for messages
 	opts   Options
 	origin txframe.Origin
 	out    io.Writer // the output, before pacing
@@ -149,19 +150,16 @@ type job struct {
 // newJob checks opts and fixes the LSN range: the end is the last durable
 // LSN now. A plain backup whose ctx is already done goes no further.
 func newJob(ctx context.Context, db *engine.DB, opts Options) (*job, error) {
-	j := &job{ctx: ctx, db: db, opts: opts}
-	j.res.First = max(opts.Start, 1)
-	j.res.Last = j.res.First - 1
-	if j.opts.SyncEvery == 0 {
-		j.opts.SyncEvery = time.Second
+	j, err := newRun(ctx, db.Name(), opts)
+	if err != nil {
+		return j, err
 	}
+	j.db = db
 	switch {
 	case opts.Follow && opts.End != 0:
 		return j, fmt.Errorf("%w: a following backup has no End", ErrOptions)
 	case opts.MaxRate < 0 || opts.MaxRate > 0 && opts.MaxRate < 1 || math.IsNaN(opts.MaxRate):
 		return j, fmt.Errorf("%w: MaxRate %v: 0 (unlimited) or at least 1 byte per second", ErrOptions, opts.MaxRate)
-	case opts.SyncEvery < 0:
-		return j, fmt.Errorf("%w: SyncEvery %v is negative", ErrOptions, opts.SyncEvery)
 	}
 	last, _, err := db.State()
 	if err != nil {
@@ -180,6 +178,21 @@ func newJob(ctx context.Context, db *engine.DB, opts Options) (*job, error) {
 	}
 	if !opts.Follow {
 		return j, j.stopped()
+	}
+	return j, nil
+}
+
+// newRun starts the Result of a run from opts.Start and checks the
+// options every run takes.
+func newRun(ctx context.Context, name string, opts Options) (*job, error) {
+	j := &job{ctx: ctx, name: name, opts: opts}
+	j.res.First = max(opts.Start, 1)
+	j.res.Last = j.res.First - 1
+	if j.opts.SyncEvery == 0 {
+		j.opts.SyncEvery = time.Second
+	}
+	if opts.SyncEvery < 0 {
+		return j, fmt.Errorf("%w: SyncEvery %v is negative", ErrOptions, opts.SyncEvery)
 	}
 	return j, nil
 }
@@ -242,7 +255,7 @@ func (j *job) followOn() error {
 			}
 		} else if j.opts.Heartbeat != nil {
 			if err := j.opts.Heartbeat(); err != nil {
-				return fmt.Errorf("backup of %s, following after LSN %d: %w", j.db.Name(), j.res.Last, err)
+				return fmt.Errorf("backup of %s, following after LSN %d: %w", j.name, j.res.Last, err)
 			}
 		}
 		if j.file != nil && time.Since(synced) >= j.opts.SyncEvery {
@@ -308,7 +321,7 @@ func (j *job) wrote(n int) {
 // stopped returns why the backup must stop, once ctx is done.
 func (j *job) stopped() error {
 	if err := stream.Stopped(j.ctx); err != nil {
-		return fmt.Errorf("backup of %s stopped after LSN %d: %w", j.db.Name(), j.res.Last, err)
+		return fmt.Errorf("backup of %s stopped after LSN %d: %w", j.name, j.res.Last, err)
 	}
 	return nil
 }
@@ -320,9 +333,9 @@ func (j *job) writeErr(err error) error {
 	case err == nil:
 		return nil
 	case errors.Is(err, syscall.EPIPE):
-		return fmt.Errorf("backup of %s after LSN %d: %w (%w)", j.db.Name(), j.res.Last, ErrConsumerGone, err)
+		return fmt.Errorf("backup of %s after LSN %d: %w (%w)", j.name, j.res.Last, ErrConsumerGone, err)
 	}
-	return fmt.Errorf("backup of %s: write after LSN %d: %w", j.db.Name(), j.res.Last, err)
+	return fmt.Errorf("backup of %s: write after LSN %d: %w", j.name, j.res.Last, err)
 }
 
 // pipeHeartbeat is the default heartbeat of a backup into w: for a pipe or

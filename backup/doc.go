@@ -17,6 +17,11 @@
 // durable (see FileError). Options.Follow keeps streaming commits as they
 // become durable.
 //
+// FileFrom and AppendFrom make and extend backup files in the same way
+// from a stream made elsewhere (a Source: a hotpipe server's), checking
+// every frame before it is written and the stream's header against the
+// file's history, so that nothing unchecked lands in the file.
+//
 // The context is the only way to stop a backup. A plain backup that is
 // stopped ends at a frame boundary without an end record, so its output
 // reads as truncated, never as complete, and returns an error that is
