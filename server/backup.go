@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"slices"
@@ -128,8 +129,8 @@ func backupOptions(q url.Values) (backup.Options, error) {
 		return o, fmt.Errorf("%w: follow and end: a following backup has no end", errUsage)
 	}
 	if v := q.Get("max_rate"); v != "" {
-		if o.MaxRate, err = strconv.ParseFloat(v, 64); err != nil || o.MaxRate < 1000 {
-			return o, fmt.Errorf("%w: max_rate=%q: give at least 1000 bytes a second", errUsage, v)
+		if o.MaxRate, err = strconv.ParseFloat(v, 64); err != nil || !(o.MaxRate >= 1000) || math.IsInf(o.MaxRate, 1) { // NaN too
+			return o, fmt.Errorf("%w: max_rate=%q: give a number of bytes a second, at least 1000", errUsage, v)
 		}
 	}
 	return o, nil

@@ -168,6 +168,7 @@ func TestBackupRefuses(t *testing.T) {
 		{"/v1/databases/foo/backup?follow=maybe", 400, exitcode.Usage, "follow"},
 		{"/v1/databases/foo/backup?follow=true&end=5", 400, exitcode.Usage, "no end"},
 		{"/v1/databases/foo/backup?max_rate=10", 400, exitcode.Usage, "max_rate"},
+		{"/v1/databases/foo/backup?max_rate=NaN", 400, exitcode.Usage, "max_rate"},
 		{"/v1/databases/foo/backup?end-lsn=5", 400, exitcode.Usage, `unknown parameter "end-lsn"`},
 		{"/v1/nothing", 404, exitcode.Usage, "no endpoint"},
 	} {
