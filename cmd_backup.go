@@ -70,8 +70,10 @@ Examples:
 --addr HOST:PORT (or $HOTPIPE_ADDR) asks a hotpipe server (hotpipe serve)
 for the backup, with the token in $HOTPIPE_TOKEN: the stream, the report
 and the exit code are the local backup's; a connection that breaks is a
-truncated stream (exit 3). With --follow, SIGINT asks the server to end
-the stream with its end record. -o FILE and --append write FILE as they
+truncated stream (exit 3). SIGINT asks the server to end the stream as
+it ends the local one: with --follow with its end record, else at a frame
+boundary without one. A stream that ends without the server's word that
+it is whole (a proxy that drops HTTP trailers) is truncated too. -o FILE and --append write FILE as they
 do locally, each frame checked as it arrives; a connection that breaks
 leaves FILE whole frames, fsynced, that --append resumes (exit 3).
 

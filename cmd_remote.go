@@ -69,9 +69,11 @@ func clientTLS() (*tls.Config, error) {
 }
 
 // remoteBackup is hot-backup --addr: the server streams, and the stream
-// goes to stdout as the local backup's would, with the same report. With
-// --follow, the first SIGINT or SIGTERM asks the server to end the stream
-// with its end record (exit 0); a second one drops it (exit 130).
+// goes to stdout as the local backup's would, with the same report. The
+// first SIGINT or SIGTERM asks the server to end the stream as the signal
+// ends the local backup: a following one with its end record (exit 0), a
+// plain one at a frame boundary without one (exit 130); a second one
+// drops the connection (exit 130).
 func (e *env) remoteBackup(c *cli.Context, opts backup.Options) error {
 	db := c.Args().First()
 	if err := engine.ValidateName(db); err != nil {
@@ -84,10 +86,7 @@ func (e *env) remoteBackup(c *cli.Context, opts backup.Options) error {
 	if out := c.String("output"); out != "" && out != "-" {
 		return e.remoteFile(c, cl, db, out, opts)
 	}
-	var graceful <-chan struct{}
-	if opts.Follow {
-		graceful = e.stop.graceful()
-	}
+	graceful := e.stop.graceful() // the first signal asks the server to stop, at a frame boundary
 	st, err := cl.Backup(c.Context, db, server.BackupRequest{Start: opts.Start, End: opts.End, Follow: opts.Follow, MaxRate: opts.MaxRate})
 	if err != nil {
 		return backupError(err, db, "")

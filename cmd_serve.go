@@ -117,7 +117,10 @@ func (e *env) serve(c *cli.Context) error {
 		}
 	}
 	e.notef("serve: %s on %s", e.dataDir, url)
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 64 << 10}
+	// IdleTimeout closes a kept-alive connection that sends no next
+	// request: without it any client, token or not, could hold
+	// connections open until the server ran out of descriptors.
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: time.Minute, MaxHeaderBytes: 64 << 10}
 	done := make(chan error, 1)
 	go func() { done <- hs.Serve(l) }()
 	select {
@@ -128,11 +131,16 @@ func (e *env) serve(c *cli.Context) error {
 	srv.Drain()
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Context), c.Duration("shutdown-timeout"))
 	defer cancel()
-	if err := hs.Shutdown(ctx); err != nil {
-		return fmt.Errorf("serve: streams still running after --shutdown-timeout %s: %w", c.Duration("shutdown-timeout"), err)
+	serr := hs.Shutdown(ctx)
+	werr := srv.Wait(ctx) // also after a timeout: aborted jobs settle their files
+	if serr != nil {
+		serr = fmt.Errorf("serve: streams still running after --shutdown-timeout %s: %w", c.Duration("shutdown-timeout"), serr)
 	}
-	if err := srv.Wait(ctx); err != nil {
-		return fmt.Errorf("serve: %v after --shutdown-timeout %s", err, c.Duration("shutdown-timeout"))
+	if werr != nil {
+		werr = fmt.Errorf("serve: %v after --shutdown-timeout %s", werr, c.Duration("shutdown-timeout"))
+	}
+	if err := errors.Join(serr, werr); err != nil {
+		return err
 	}
 	e.notef("serve: stopped")
 	return nil

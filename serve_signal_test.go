@@ -11,12 +11,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/hotpipe/hotpipe/engine"
+	"github.com/hotpipe/hotpipe/stream"
 )
 
 // startServe runs hotpipe serve over dir with the token on a free loopback
@@ -105,15 +107,24 @@ func TestRemoteFollowEndsOnSIGINT(t *testing.T) {
 	}
 }
 
-// TestRemoteBackupServerKilled: a server killed mid-stream leaves the
-// client a stream without an end record: exit 3, saying the connection
-// broke.
-func TestRemoteBackupServerKilled(t *testing.T) {
+// slowRemoteBackup serves a 12.5 MiB foo and starts a hot-backup --addr
+// of it at 1 MB/s: it returns the server, and the backup once its stream
+// is coming.
+func slowRemoteBackup(t *testing.T) (srv, cmd *exec.Cmd, out *bufio.Reader, stderr *bytes.Buffer) {
+	t.Helper()
 	dir := t.TempDir()
 	mustRun(t, hotpipeCmd(dir, "-q", "db", "create", "foo"))
 	mustRun(t, hotpipeCmd(dir, "-q", "load", "foo", "--txs", "200", "--value-size", "65536"))
 	srv, url := startServe(t, dir)
-	cmd, out, stderr := remoteBackup(t, dir, url, "--max-rate", "1MB")
+	cmd, out, stderr = remoteBackup(t, dir, url, "--max-rate", "1MB")
+	return srv, cmd, out, stderr
+}
+
+// TestRemoteBackupServerKilled: a server killed mid-stream leaves the
+// client a stream without an end record: exit 3, saying the connection
+// broke.
+func TestRemoteBackupServerKilled(t *testing.T) {
+	srv, cmd, out, stderr := slowRemoteBackup(t)
 	if err := srv.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
@@ -125,6 +136,37 @@ func TestRemoteBackupServerKilled(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "the connection broke: stream is truncated") {
 		t.Errorf("stderr: %s", stderr)
+	}
+}
+
+// TestRemotePlainBackupStopsAtAFrameBoundary: SIGINT to a plain
+// hot-backup --addr asks the server to stop, as SIGINT stops the local
+// backup: the stream ends at a frame boundary without an end record, and
+// the command exits 130 saying what the local one says.
+func TestRemotePlainBackupStopsAtAFrameBoundary(t *testing.T) {
+	_, cmd, out, stderr := slowRemoteBackup(t)
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != exitInterrupted {
+		t.Fatalf("hot-backup --addr after SIGINT: %v, want exit %d: %s", err, exitInterrupted, stderr)
+	}
+	tail, err := stream.ReadTail(bytes.NewReader(got), int64(len(got)), "stdout")
+	if err != nil {
+		t.Fatalf("%v: %s", err, stderr)
+	}
+	if !regexp.MustCompile(`^hotpipe: backup of foo stopped after LSN [0-9]+: interrupted\n$`).MatchString(stderr.String()) {
+		t.Errorf("stderr %q: want the local command's words", stderr)
+	}
+	if tail.Torn != 0 || tail.Complete || tail.Last == 0 || tail.Last >= 200 {
+		t.Fatalf("stream of %d bytes: last LSN %d, torn %d, complete %v; want whole frames of a prefix, no end record",
+			len(got), tail.Last, tail.Torn, tail.Complete)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -180,25 +181,33 @@ func (s *streamWriter) flush() {
 	}
 }
 
+// The causes of a stream's stop, worded as the CLI words a signal's: the
+// stream's error ends in them ("backup of foo stopped after LSN 9:
+// interrupted"), and stream.Stopped makes them context.Canceled (exit 130).
+var (
+	errInterrupted    = errors.New("interrupted")
+	errServerStopping = errors.New("interrupted: the server is stopping")
+)
+
 // startStream registers a stream: its context is cancelled by the
 // stream's stop, by Drain, and with parent. done unregisters it.
 func (s *Server) startStream(parent context.Context) (ctx context.Context, id string, done func()) {
-	ctx, cancel := context.WithCancel(parent)
+	ctx, cancel := context.WithCancelCause(parent)
 	var b [16]byte
 	_, _ = rand.Read(b[:]) // crypto/rand never fails on the systems Go supports
 	id = hex.EncodeToString(b[:])
 	s.mu.Lock()
-	s.streams[id] = cancel
+	s.streams[id] = func() { cancel(errInterrupted) }
 	s.mu.Unlock()
 	go func() {
 		select {
 		case <-s.drain:
-			cancel()
+			cancel(errServerStopping)
 		case <-ctx.Done():
 		}
 	}()
 	return ctx, id, func() {
-		cancel()
+		cancel(nil)
 		s.mu.Lock()
 		delete(s.streams, id)
 		s.mu.Unlock()

@@ -152,8 +152,9 @@ func (s *Stream) end(err error) error {
 	if err != io.EOF {
 		return fmt.Errorf("server %s: the connection broke: %w (%v)", s.client, stream.ErrTruncated, err)
 	}
-	if v := s.resp.Trailer.Get(TrailerResult); v != "" {
-		_ = json.Unmarshal([]byte(v), &s.result) // a garbled result leaves zeros: figures are not outcomes
+	result := s.resp.Trailer.Get(TrailerResult)
+	if result != "" {
+		_ = json.Unmarshal([]byte(result), &s.result) // a garbled result leaves zeros, and Ended false
 	}
 	if v := s.resp.Trailer.Get(TrailerError); v != "" {
 		var e ErrorJSON
@@ -161,6 +162,12 @@ func (s *Stream) end(err error) error {
 			return fmt.Errorf("server %s: the stream ended with an error it did not say: %w", s.client, stream.ErrTruncated)
 		}
 		return remoteError(e)
+	}
+	// A backup that succeeded says so, and that it wrote its end record.
+	// Without that (a proxy that drops trailers, a connection closed
+	// without chunked framing) the end of the body proves nothing.
+	if !s.result.Ended {
+		return fmt.Errorf("server %s: the stream ended without the server's word that it is whole: %w", s.client, stream.ErrTruncated)
 	}
 	return io.EOF
 }

@@ -59,7 +59,11 @@ func errorJSON(err error) ErrorJSON {
 
 // remoteError is the error e describes, for a client.
 func remoteError(e ErrorJSON) error {
-	re := &exitcode.RemoteError{Message: e.Message, Code: e.ExitCode}
+	code := e.ExitCode
+	if code == exitcode.OK || exitcode.Kind(code) == "" { // an error is never a success, nor a code the CLI does not know
+		code = exitcode.Failure
+	}
+	re := &exitcode.RemoteError{Message: e.Message, Code: code}
 	if r := e.Range; r != nil {
 		re.Err = &backup.RangeError{DB: r.DB, Start: r.Start, End: r.End, Last: r.Last}
 	}

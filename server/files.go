@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"syscall"
 	"time"
 
 	"github.com/hotpipe/hotpipe/internal/exitcode"
@@ -91,6 +92,37 @@ func (s *Server) listFiles(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
+// openFile opens a file of the backup directory for reading: a regular
+// file, found without leaving the directory (a symbolic link out of it is
+// refused) and without blocking (a FIFO is refused, not waited on).
+func (s *Server) openFile(name string) (*os.File, error) {
+	root, err := os.OpenRoot(s.opts.BackupDir)
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
+	f, err := root.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		f.Close()
+		if err == nil {
+			err = &fs.PathError{Op: "open", Path: name, Err: errNotRegular}
+		}
+		return nil, err
+	}
+	return f, nil
+}
+
+// errNotRegular is a name in the backup directory that is not a regular
+// file.
+var errNotRegular = fmt.Errorf("%w: not a regular file", errUsage)
+
+// maxVerifyFiles bounds the files one verify opens: each is held open
+// until the verify ends.
+const maxVerifyFiles = 256
+
 // verifyFiles answers GET /v1/files/{name}/verify[?next=NAME...]: the
 // file, then each next one, verified as one stream, as `verify NAME...`
 // run in the backup directory verifies them. Problems are the report's,
@@ -101,6 +133,9 @@ func (s *Server) verifyFiles(w http.ResponseWriter, r *http.Request) {
 	err := known(q, "next")
 	if err == nil && s.opts.BackupDir == "" {
 		err = errNoBackupDir
+	}
+	if err == nil && len(names) > maxVerifyFiles {
+		err = fmt.Errorf("%w: %d files: verify at most %d at once", errUsage, len(names), maxVerifyFiles)
 	}
 	for _, n := range names {
 		if err == nil {
@@ -113,7 +148,7 @@ func (s *Server) verifyFiles(w http.ResponseWriter, r *http.Request) {
 	}
 	var inputs []stream.Input
 	for _, n := range names {
-		f, err := os.Open(s.filePath(n))
+		f, err := s.openFile(n)
 		if err != nil {
 			var pe *fs.PathError
 			if errors.As(err, &pe) { // named as the client names it, not by the server's path

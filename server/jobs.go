@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -198,6 +199,9 @@ func (s *Server) startJob(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		err = s.checkJob(req)
 	}
+	if err == nil && req.File != "" {
+		err = s.checkTarget(req.File)
+	}
 	if err != nil {
 		writeError(w, err)
 		return
@@ -216,6 +220,17 @@ func (s *Server) startJob(w http.ResponseWriter, r *http.Request) {
 	st := j.status(s.jobs.now()) // as it starts: a job that fails at once still answers 201
 	go s.runJob(j, db, req)
 	writeJSON(w, http.StatusCreated, st)
+}
+
+// checkTarget refuses a job's file that exists and is not a regular
+// file: a symbolic link would have the job write outside the backup
+// directory, a FIFO would hold it up.
+func (s *Server) checkTarget(name string) error {
+	fi, err := os.Lstat(s.filePath(name))
+	if err == nil && !fi.Mode().IsRegular() {
+		return fmt.Errorf("%s: %w", name, errNotRegular)
+	}
+	return nil
 }
 
 // decodeJob reads a job request: one JSON object of known fields, at

@@ -317,9 +317,15 @@ func (t *jobTable) prune() {
 	}
 }
 
+// abortGrace is how long Wait lets aborted jobs settle once its context
+// has ended.
+const abortGrace = 5 * time.Second
+
 // Wait waits until every job has settled: call it after Drain, which
-// asks them to end. When ctx ends first, it aborts what still runs at
-// once and returns an error naming the jobs.
+// asks them to end. When ctx ends first, it aborts what still runs and
+// gives it up to abortGrace to settle (a file synced, an upload
+// abandoned), and returns an error naming the jobs that were still
+// running.
 func (s *Server) Wait(ctx context.Context) error {
 	t := s.jobs
 	t.mu.Lock()
@@ -329,12 +335,18 @@ func (s *Server) Wait(ctx context.Context) error {
 	}
 	t.mu.Unlock()
 	var left []string
+	grace := time.After(abortGrace) // runs from the start: it bounds Wait once ctx is done
 	for _, j := range jobs {
 		select {
 		case <-j.done:
+			continue
 		case <-ctx.Done():
-			j.cancel()
-			left = append(left, j.st.ID)
+		}
+		j.cancel()
+		left = append(left, j.st.ID)
+		select {
+		case <-j.done:
+		case <-grace:
 		}
 	}
 	if len(left) > 0 {

@@ -35,7 +35,8 @@ type PullOptions struct {
 	// jitter) at each failed attempt up to MaxWait. 0 means 100 ms and 10 s.
 	MinWait, MaxWait time.Duration
 	// GiveUpAfter bounds how long Pull tries to reconnect without a
-	// connection whose stream began. 0 means five minutes; a negative
+	// stream that brought frames or lasted MaxWait (one cut right after
+	// its header counts as a failure). 0 means five minutes; a negative
 	// value tries for ever.
 	GiveUpAfter time.Duration
 	// Retrying, if set, is called with each failure Pull retries, before
@@ -118,6 +119,7 @@ func (p *puller) run(ctx context.Context) (PullResult, error) {
 		if p.stopping() {
 			return p.res, nil
 		}
+		began := time.Now()
 		r, err := p.once(ctx)
 		p.add(r)
 		switch {
@@ -132,7 +134,9 @@ func (p *puller) run(ctx context.Context) (PullResult, error) {
 		case !retryable(err):
 			return p.res, err
 		}
-		if r.Started { // a stream began: the server is back
+		// The server is back when a stream brought frames or lasted: one
+		// cut right after its header is no better than a refused connection.
+		if r.Started && (r.Frames > 0 || time.Since(began) >= p.opts.MaxWait) {
 			failedSince, wait, attempt = time.Time{}, p.opts.MinWait, 0
 		}
 		if failedSince.IsZero() {

@@ -5,14 +5,17 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/hotpipe/hotpipe/engine"
 	"github.com/hotpipe/hotpipe/internal/exitcode"
 	"github.com/hotpipe/hotpipe/replica"
+	"github.com/hotpipe/hotpipe/stream"
 	"github.com/hotpipe/hotpipe/txframe"
 )
 
@@ -331,5 +334,30 @@ func TestPullCancelled(t *testing.T) {
 	}
 	if !sameState(t, src, standby, "foo2") {
 		t.Error("a full restore cut short is no longer a replica")
+	}
+}
+
+// TestPullGivesUpOnAServerThatCutsEveryStream: a server that sends a
+// stream's header and then cuts it, every time, is no server to pull
+// from: the standby gives up after GiveUpAfter, as when none answers.
+func TestPullGivesUpOnAServerThatCutsEveryStream(t *testing.T) {
+	_, _, db := served(t, 5, 10)
+	header := backupOf(t, db)[:stream.HeaderSize]
+	var streams atomic.Int32
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		streams.Add(1)
+		w.Header().Set("Content-Type", StreamType)
+		_, _ = w.Write(header)
+		w.(http.Flusher).Flush()
+		panic(http.ErrAbortHandler) // cut the connection: a truncated stream
+	}))
+	defer hs.Close()
+	_, err := Pull(context.Background(), client(t, hs), "foo", t.TempDir(), "foo2", PullOptions{Follow: true,
+		MinWait: time.Millisecond, MaxWait: 10 * time.Second, GiveUpAfter: 200 * time.Millisecond})
+	if !errors.Is(err, ErrGaveUp) {
+		t.Fatalf("Pull = %v, want ErrGaveUp", err)
+	}
+	if n := streams.Load(); n < 2 {
+		t.Errorf("%d streams before giving up", n)
 	}
 }
