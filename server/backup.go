@@ -85,7 +85,9 @@ func (s *Server) backup(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	s.backupEnded(name, err)
+	if res.First <= 1 { // a whole backup; a standby's tail is none
+		s.backupEnded(name, err)
+	}
 	b, _ := json.Marshal(BackupResult{First: res.First, End: res.End, Last: res.Last, LastTime: res.LastTime,
 		Frames: res.Frames, Bytes: res.Bytes, Ended: res.Ended})
 	w.Header().Set(TrailerResult, string(b))

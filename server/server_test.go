@@ -514,3 +514,17 @@ func scrape(t *testing.T, r io.Reader) map[string]float64 {
 	}
 	return samples
 }
+
+// TestMetricsCountWholeBackupsOnly: a stream of a database's tail (what a
+// standby asks for) is no backup of it: it sets no last successful backup.
+func TestMetricsCountWholeBackupsOnly(t *testing.T) {
+	hs, _, _ := served(t, 5, 10)
+	resp := get(t, hs.URL+"/v1/databases/foo/backup?after=2", token)
+	if _, err := io.Copy(io.Discard, resp.Body); err != nil || resp.Trailer.Get(TrailerResult) == "" {
+		t.Fatalf("the tail stream: %v, trailer %q", err, resp.Trailer.Get(TrailerResult))
+	}
+	samples := scrape(t, get(t, hs.URL+"/metrics", token).Body)
+	if v, ok := samples[`hotpipe_last_backup_success_timestamp_seconds{db="foo"}`]; ok {
+		t.Errorf("a tail stream set the last successful backup to %v", v)
+	}
+}
