@@ -51,6 +51,7 @@ Endpoints (docs/API.md):
    POST /v1/databases/DB/restore?append=true&force_replica=true&target_lsn=N|target_time=T&if_not_exists=true
                                              hot-restore of the body (a stream)
    GET /v1/databases/DB/check                db check
+   GET /v1/streams                           the running backups, restores and checks
    POST /v1/streams/ID/stop                  end a stream as SIGINT would
    POST /v1/jobs                             start a backup or archive job (job start)
    GET /v1/jobs, GET /v1/jobs/ID             list jobs, a job's state and progress

@@ -1,11 +1,7 @@
 package server
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -70,7 +66,7 @@ func (s *Server) backup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer db.Close()
-	ctx, id, done := s.startStream(r.Context())
+	ctx, id, done := s.startStream(r.Context(), "backup", name)
 	defer done()
 	w.Header().Set(HeaderStream, id)
 	w.Header().Set("Trailer", TrailerResult+", "+TrailerError)
@@ -181,49 +177,4 @@ func (s *streamWriter) flush() {
 	if f, ok := s.w.(http.Flusher); ok {
 		f.Flush()
 	}
-}
-
-// The causes of a stream's stop, worded as the CLI words a signal's: the
-// stream's error ends in them ("backup of foo stopped after LSN 9:
-// interrupted"), and stream.Stopped makes them context.Canceled (exit 130).
-var (
-	errInterrupted    = errors.New("interrupted")
-	errServerStopping = errors.New("interrupted: the server is stopping")
-)
-
-// startStream registers a stream: its context is cancelled by the
-// stream's stop, by Drain, and with parent. done unregisters it.
-func (s *Server) startStream(parent context.Context) (ctx context.Context, id string, done func()) {
-	ctx, cancel := context.WithCancelCause(parent)
-	var b [16]byte
-	_, _ = rand.Read(b[:]) // crypto/rand never fails on the systems Go supports
-	id = hex.EncodeToString(b[:])
-	s.mu.Lock()
-	s.streams[id] = func() { cancel(errInterrupted) }
-	s.mu.Unlock()
-	go func() {
-		select {
-		case <-s.drain:
-			cancel(errServerStopping)
-		case <-ctx.Done():
-		}
-	}()
-	return ctx, id, func() {
-		cancel(nil)
-		s.mu.Lock()
-		delete(s.streams, id)
-		s.mu.Unlock()
-	}
-}
-
-// stopStream ends a running stream as SIGINT ends the local command:
-// POST /v1/streams/{id}/stop. Stopping a stream that has ended is no error.
-func (s *Server) stopStream(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	cancel := s.streams[r.PathValue("id")]
-	s.mu.Unlock()
-	if cancel != nil {
-		cancel()
-	}
-	writeJSON(w, http.StatusOK, map[string]bool{"stopped": cancel != nil})
 }

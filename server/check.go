@@ -63,7 +63,7 @@ func (s *Server) check(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer db.Close()
-	ctx, _, done := s.startStream(r.Context())
+	ctx, _, done := s.startStream(r.Context(), "check", name)
 	defer done()
 	rep, err := verify.Database(ctx, db, verify.Options{})
 	if err == nil {

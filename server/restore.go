@@ -108,7 +108,7 @@ func (s *Server) restore(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	ctx, _, done := s.startStream(context.WithoutCancel(r.Context())) // a client gone is a truncated body, not an interrupt
+	ctx, _, done := s.startStream(context.WithoutCancel(r.Context()), "restore", name) // a client gone is a truncated body, not an interrupt
 	defer done()
 	body := newRestoreBody(ctx, w, r, s.restoreIdle())
 	defer body.stop()

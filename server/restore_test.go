@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -406,4 +407,48 @@ func TestRestoreMetrics(t *testing.T) {
 	if samples["hotpipe_server_restored_bytes_total"] <= 0 {
 		t.Errorf("hotpipe_server_restored_bytes_total = %v", samples["hotpipe_server_restored_bytes_total"])
 	}
+}
+
+// TestStoppingARestore: a running restore is listed by GET /v1/streams,
+// with its database, and POST /v1/streams/{id}/stop stops it as SIGINT
+// stops the local one: exit 130, durable at a frame boundary, its lock
+// released, and a local restore with append completes it.
+func TestStoppingARestore(t *testing.T) {
+	hs, s, foo := served(t, 300, 1000)
+	c := client(t, hs)
+	full := backupOf(t, foo)
+	body := newStalling(full[:len(full)/2])
+	defer close(body.release)
+	go func() {
+		<-body.reached
+		var list struct{ Streams []StreamInfo }
+		if err := c.getJSON(context.Background(), "/v1/streams", &list); err != nil || len(list.Streams) != 1 ||
+			list.Streams[0].Kind != "restore" || list.Streams[0].DB != "bar" {
+			t.Errorf("GET /v1/streams: %+v, %v", list, err)
+			s.Drain() // let the restore end
+			return
+		}
+		resp, err := c.do(context.Background(), http.MethodPost, "/v1/streams/"+list.Streams[0].ID+"/stop", nil, nil)
+		if err != nil {
+			t.Errorf("stop: %v", err)
+			s.Drain()
+			return
+		}
+		defer resp.Body.Close()
+		if b, _ := io.ReadAll(resp.Body); !strings.Contains(string(b), `"stopped":true`) {
+			t.Errorf("stop: %s", b)
+		}
+	}()
+	res, err := c.Restore(context.Background(), "bar", body, RestoreRequest{})
+	if !errors.Is(err, context.Canceled) || exitcode.Of(err) != exitcode.Interrupted || !strings.Contains(err.Error(), "interrupted") {
+		t.Fatalf("a stopped restore = %v, want interrupted", err)
+	}
+	if st := res.State; st != nil && (st.LSN != res.StreamLast || (st.LSN > 0 && !st.Restoring)) {
+		t.Fatalf("left %+v (state %+v)", res, st)
+	}
+	r := stream.NewReader([]stream.Input{{Name: "full", R: bytes.NewReader(full)}}, stream.Options{})
+	if _, err := replica.Restore(context.Background(), s.opts.DataDir, "bar", r, replica.Options{Append: true}); err != nil {
+		t.Fatal(err)
+	}
+	sameAs(t, s.opts.DataDir, "bar", foo)
 }

@@ -11,7 +11,6 @@
 package server
 
 import (
-	"context"
 	"crypto/subtle"
 	"errors"
 	"fmt"
@@ -64,7 +63,7 @@ type Server struct {
 	drainOnce sync.Once
 
 	mu      sync.Mutex
-	streams map[string]context.CancelFunc // running streams by id, for their stop
+	streams map[string]*liveStream // running streams by id, for their list and stop
 	count   counters
 	jobs    *jobTable
 }
@@ -77,7 +76,7 @@ func New(opts Options) (*Server, error) {
 	if opts.Logf == nil {
 		opts.Logf = func(string, ...any) {}
 	}
-	s := &Server{opts: opts, mux: http.NewServeMux(), drain: make(chan struct{}), streams: map[string]context.CancelFunc{}, jobs: newJobTable(opts)}
+	s := &Server{opts: opts, mux: http.NewServeMux(), drain: make(chan struct{}), streams: map[string]*liveStream{}, jobs: newJobTable(opts)}
 	s.mux.HandleFunc("GET /health", s.health)
 	s.mux.Handle("GET /metrics", s.authorized(s.metrics))
 	s.mux.Handle("GET /v1/databases", s.authorized(s.databases))
@@ -86,6 +85,7 @@ func New(opts Options) (*Server, error) {
 	s.mux.Handle("GET /v1/databases/{db}/backup", s.authorized(s.backup))
 	s.mux.Handle("POST /v1/databases/{db}/restore", s.authorized(s.restore))
 	s.mux.Handle("GET /v1/databases/{db}/check", s.authorized(s.check))
+	s.mux.Handle("GET /v1/streams", s.authorized(s.listStreams))
 	s.mux.Handle("POST /v1/streams/{id}/stop", s.authorized(s.stopStream))
 	s.mux.Handle("POST /v1/jobs", s.authorized(s.startJob))
 	s.mux.Handle("GET /v1/jobs", s.authorized(s.listJobs))
