@@ -295,17 +295,25 @@ func TestDrainInterruptsARestore(t *testing.T) {
 		s.Drain()
 	}()
 	res, err := client(t, hs).Restore(context.Background(), "bar", body, RestoreRequest{})
-	if !errors.Is(err, context.Canceled) || exitcode.Of(err) != exitcode.Interrupted {
-		t.Fatalf("restore when the server drains = %v, want interrupted", err)
+	interruptedAndResumable(t, s.opts.DataDir, res, err, full, foo)
+}
+
+// interruptedAndResumable checks that a restore into bar of full (foo's
+// backup) ended interrupted, exit 130, durable at a frame boundary, and
+// that a local restore with append completes it.
+func interruptedAndResumable(t *testing.T, dataDir string, res RestoreResult, err error, full []byte, foo *engine.DB) {
+	t.Helper()
+	if !errors.Is(err, context.Canceled) || exitcode.Of(err) != exitcode.Interrupted || !strings.Contains(err.Error(), "interrupted") {
+		t.Fatalf("restore = %v, want interrupted", err)
 	}
 	if st := res.State; st != nil && (st.LSN != res.StreamLast || (st.LSN > 0 && !st.Restoring)) {
 		t.Fatalf("left %+v (state %+v)", res, st)
 	}
 	r := stream.NewReader([]stream.Input{{Name: "full", R: bytes.NewReader(full)}}, stream.Options{})
-	if _, err := replica.Restore(context.Background(), s.opts.DataDir, "bar", r, replica.Options{Append: true}); err != nil {
+	if _, err := replica.Restore(context.Background(), dataDir, "bar", r, replica.Options{Append: true}); err != nil {
 		t.Fatal(err)
 	}
-	sameAs(t, s.opts.DataDir, "bar", foo)
+	sameAs(t, dataDir, "bar", foo)
 }
 
 // TestClientInputFails: a body whose Read fails ends the upload with that
@@ -440,15 +448,5 @@ func TestStoppingARestore(t *testing.T) {
 		}
 	}()
 	res, err := c.Restore(context.Background(), "bar", body, RestoreRequest{})
-	if !errors.Is(err, context.Canceled) || exitcode.Of(err) != exitcode.Interrupted || !strings.Contains(err.Error(), "interrupted") {
-		t.Fatalf("a stopped restore = %v, want interrupted", err)
-	}
-	if st := res.State; st != nil && (st.LSN != res.StreamLast || (st.LSN > 0 && !st.Restoring)) {
-		t.Fatalf("left %+v (state %+v)", res, st)
-	}
-	r := stream.NewReader([]stream.Input{{Name: "full", R: bytes.NewReader(full)}}, stream.Options{})
-	if _, err := replica.Restore(context.Background(), s.opts.DataDir, "bar", r, replica.Options{Append: true}); err != nil {
-		t.Fatal(err)
-	}
-	sameAs(t, s.opts.DataDir, "bar", foo)
+	interruptedAndResumable(t, s.opts.DataDir, res, err, full, foo)
 }
