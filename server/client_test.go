@@ -57,3 +57,17 @@ func TestStreamWithoutTheServersWordIsTruncated(t *testing.T) {
 		})
 	}
 }
+
+// TestCutAnswerIsTruncated: a JSON answer cut on the way (db list, a
+// job's status) is a truncated answer, exit 3, as a cut stream is.
+func TestCutAnswerIsTruncated(t *testing.T) {
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"data_dir":"/data","databases":["fo`)
+	}))
+	defer hs.Close()
+	_, err := client(t, hs).Databases(context.Background())
+	if exitcode.Of(err) != exitcode.Integrity || !errors.Is(err, stream.ErrTruncated) {
+		t.Fatalf("a cut answer: %v (exit %d), want a truncated one", err, exitcode.Of(err))
+	}
+}

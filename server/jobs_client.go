@@ -52,7 +52,7 @@ func (c *Client) sendJSON(ctx context.Context, method, path string, body io.Read
 	}
 	defer resp.Body.Close()
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(v); err != nil {
-		return fmt.Errorf("server %s: %s: %w", c, path, err)
+		return fmt.Errorf("server %s: %s: the answer is not whole JSON: %w (%v)", c, path, errTruncatedAnswer, err)
 	}
 	return nil
 }
