@@ -53,16 +53,8 @@ const TrailerError = "Hotpipe-Error"
 func (s *Server) backup(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("db")
 	opts, err := backupOptions(r.URL.Query())
-	if err == nil {
-		err = engine.ValidateName(name)
-	}
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	db, err := engine.Open(s.opts.DataDir, name, engine.Options{ReadOnly: true})
-	if err != nil {
-		writeError(w, err)
+	db, ok := s.openReader(w, name, err)
+	if !ok {
 		return
 	}
 	defer db.Close()
@@ -93,6 +85,25 @@ func (s *Server) backup(w http.ResponseWriter, r *http.Request) {
 		b, _ := json.Marshal(errorJSON(err))
 		w.Header().Set(TrailerError, string(b))
 	}
+}
+
+// openReader opens database name as a lock-free reader for a request
+// whose parameters gave paramErr, after checking the name; it answers the
+// error itself and returns false when there is one.
+func (s *Server) openReader(w http.ResponseWriter, name string, paramErr error) (*engine.DB, bool) {
+	err := paramErr
+	if err == nil {
+		err = engine.ValidateName(name)
+	}
+	var db *engine.DB
+	if err == nil {
+		db, err = engine.Open(s.opts.DataDir, name, engine.Options{ReadOnly: true})
+	}
+	if err != nil {
+		writeError(w, err)
+		return nil, false
+	}
+	return db, true
 }
 
 // backupOptions reads a backup's query parameters.

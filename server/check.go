@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/url"
 
-	"github.com/hotpipe/hotpipe/engine"
 	"github.com/hotpipe/hotpipe/internal/exitcode"
 	"github.com/hotpipe/hotpipe/txframe"
 	"github.com/hotpipe/hotpipe/verify"
@@ -49,17 +48,8 @@ type CheckFinding struct {
 // check` does, as a lock-free reader: GET /v1/databases/{db}/check.
 func (s *Server) check(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("db")
-	err := known(r.URL.Query())
-	if err == nil {
-		err = engine.ValidateName(name)
-	}
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	db, err := engine.Open(s.opts.DataDir, name, engine.Options{ReadOnly: true})
-	if err != nil {
-		writeError(w, err)
+	db, ok := s.openReader(w, name, known(r.URL.Query()))
+	if !ok {
 		return
 	}
 	defer db.Close()
