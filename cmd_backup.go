@@ -58,6 +58,16 @@ the standby's last LSN, its hash compared) by the same command:
 --after N starts at N+1; db position prints 0 for an empty or absent
 database. --start-lsn also takes 0 and the empty string as the first LSN.
 
+--recipient KEY (repeatable: age1..., ssh-ed25519 ..., ssh-rsa ...) and
+--recipients-file FILE ($HOTPIPE_RECIPIENTS_FILE; one key a line, # comments)
+encrypt the backup with age, to stdout or -o FILE: the host that makes
+backups needs only public keys (hotpipe key generate makes a pair). A
+backup stopped early lacks age's sealed last chunk and reads as truncated.
+--append and --follow refuse recipients: age seals a file's last chunk,
+which only a private key could reopen, and seals whole 64 KiB chunks, which
+would hold an idle follow's commits back; take encrypted increments into
+new files with --after instead.
+
 Examples:
    hotpipe hot-backup foo | bzip2 > foo.bz2
    hotpipe hot-backup foo -o foo.backup --max-rate 100M
@@ -65,6 +75,7 @@ Examples:
    hotpipe hot-backup foo --start-lsn 123 | xz > inc.xz
    hotpipe hot-backup foo | hotpipe hot-restore bar
    hotpipe hot-backup foo -o foo.backup --json 2> report.json
+   hotpipe hot-backup foo -o foo.backup.age --recipients-file backup.pub
    hotpipe hot-backup foo --repo s3://backups/hotpipe --level 1 --expire 1w3d
 
 --addr HOST:PORT (or $HOTPIPE_ADDR) asks a hotpipe server (hotpipe serve)
@@ -81,7 +92,7 @@ leaves FILE whole frames, fsynced, that --append resumes (exit 3).
 repo --help) instead of a stream: level 0 copies LSN 1 to the last durable
 LSN, level N the frames after the last backup of a lower level (nothing,
 exit 0, when there are none); --expire records until when it is kept.`,
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write to `FILE` instead of stdout (- is stdout)"},
 			&cli.BoolFlag{Name: "append", Usage: "append what FILE lacks to FILE (needs -o)"},
 			&cli.GenericFlag{Name: "start-lsn", Aliases: []string{"start-tx"}, Value: &startLSN{n: 1},
@@ -95,12 +106,16 @@ exit 0, when there are none); --expire records until when it is kept.`,
 			repoFlag(),
 			&cli.IntFlag{Name: "level", Usage: "with --repo: the backup's level `N`, 0 to 9: 0 copies everything, N the frames after the last backup of a lower level", DefaultText: "0"},
 			&cli.StringFlag{Name: "expire", Usage: "with --repo: keep the backup for `SPAN` (7d, 1w3d, 36h) or until a time (RFC 3339); expire deletes it after, unless a kept restore point needs it", DefaultText: "never"},
-		},
+		}, recipientFlags()...),
 		Action: e.hotBackup,
 	}
 }
 
 func (e *env) hotBackup(c *cli.Context) error {
+	recipients, err := e.backupRecipients(c)
+	if err != nil {
+		return err
+	}
 	if c.IsSet("repo") || c.IsSet("level") || c.IsSet("expire") {
 		return e.repoBackup(c)
 	}
@@ -108,6 +123,7 @@ func (e *env) hotBackup(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	opts.Recipients = recipients
 	if c.String("addr") != "" {
 		return e.remoteBackup(c, opts)
 	}
@@ -303,6 +319,9 @@ func backupError(err error, db, file string) error {
 	var rng *backup.RangeError
 	var fe *backup.FileError
 	resume := fmt.Sprintf("hotpipe hot-backup %s -o %s --append", db, file)
+	if ee := encryptedBackupError(err, db, file); ee != nil {
+		return ee
+	}
 	switch {
 	case errors.Is(err, backup.ErrConsumerGone):
 		return errBrokenPipe

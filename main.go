@@ -175,7 +175,7 @@ Examples:
 				Usage: "report progress on stderr, or with `[=json]` as JSON lines (=false: none); on a terminal, one line fitted to its width, drawn by one hotpipe process of a pipeline at a time (they take a lock on the terminal)"},
 		},
 		Commands: []*cli.Command{backupCommand(e), restoreCommand(e), verifyCommand(e), inspectCommand(e),
-			archiveCommand(e), repoCommand(e), serveCommand(e), jobCommand(e), dbCommand(e), putCommand(e), getCommand(e), scanCommand(e), loadCommand(e), versionCommand(e), completionCommand(e), manCommand(e)},
+			archiveCommand(e), repoCommand(e), serveCommand(e), jobCommand(e), dbCommand(e), putCommand(e), getCommand(e), scanCommand(e), loadCommand(e), versionCommand(e), keyCommand(e), completionCommand(e), manCommand(e)},
 		Metadata: map[string]any{envKey: e},
 		Before: func(*cli.Context) error {
 			if e.dataDir == "" { // HOTPIPE_DATA_DIR set but empty

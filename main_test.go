@@ -57,6 +57,7 @@ func TestScripts(t *testing.T) {
 			"fetch":       cmdFetch,
 			"gencert":     cmdGenCert,
 			"progress":    cmdProgress,
+			"agedecrypt":  cmdAgeDecrypt,
 		},
 	})
 }

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"time"
 
+	"filippo.io/age"
+
 	"github.com/hotpipe/hotpipe/engine"
 	"github.com/hotpipe/hotpipe/stream"
 	"github.com/hotpipe/hotpipe/txframe"
@@ -46,6 +48,12 @@ type Options struct {
 	// file, before it copies anything, so that the operator hears of it
 	// when it happens; Result.Repaired records it too.
 	Repaired func(Repair)
+	// Recipients, when set, encrypt the output with age to each of them
+	// (stream.ParseRecipients reads them): the stream's bytes unchanged
+	// inside, the last chunk sealed after the end record, so that a
+	// backup stopped early reads as truncated. Append and Follow refuse
+	// them (ErrEncrypted says why).
+	Recipients []age.Recipient
 
 	// file turns an opened backup file into what File and Append write
 	// through: tests fail its writes and fsyncs with it. nil is the file.
@@ -78,8 +86,8 @@ type Result struct {
 	// Frames and Bytes count the frames this run wrote whole.
 	Frames uint64
 	Bytes  int64
-	// Ended: the segment's end record was handed to the writer (and, by
-	// File and Append, fsynced): a writer that buffers must still be
+	// Ended: the segment's end record was handed to the writer (sealed
+	// in the last age chunk when encrypted; by File and Append, fsynced): a writer that buffers must still be
 	// flushed before its reader sees a complete stream.
 	Ended bool
 	// UpToDate: Append found its file complete through End, and wrote
@@ -114,6 +122,9 @@ func Backup(ctx context.Context, db *engine.DB, w io.Writer, opts Options) (Resu
 		return j.res, err
 	}
 	j.out = w
+	if err := j.encrypt(); err != nil {
+		return j.res, err
+	}
 	if j.opts.Heartbeat == nil {
 		j.opts.Heartbeat = pipeHeartbeat(w)
 	}
@@ -140,8 +151,9 @@ type job struct {
 	name   string     // the database, for messages
 	opts   Options
 	origin txframe.Origin
-	out    io.Writer // the output, before pacing
-	file   *outFile  // File and Append: the output; nil for Backup
+	out    io.Writer      // the output, before pacing
+	file   *outFile       // File and Append: the output; nil for Backup
+	enc    io.WriteCloser // the age writer out is, when encrypting
 	w      *stream.Writer
 	pos    engine.Position // where the last copy stopped
 	res    Result
@@ -194,7 +206,7 @@ func newRun(ctx context.Context, name string, opts Options) (*job, error) {
 	if opts.SyncEvery < 0 {
 		return j, fmt.Errorf("%w: SyncEvery %v is negative", ErrOptions, opts.SyncEvery)
 	}
-	return j, nil
+	return j, checkRecipients(opts)
 }
 
 // begin writes a new segment header based at the LSN before First.
@@ -230,6 +242,9 @@ func (j *job) run() error {
 	}
 	if err := j.w.Close(); err != nil {
 		return j.writeErr(err)
+	}
+	if err := j.seal(); err != nil {
+		return err
 	}
 	j.res.Ended = true
 	return nil

@@ -93,7 +93,10 @@ type FileError struct {
 	Size    int64  // CutBack, CutBackFailed: the durable length
 	Last    uint64 // the last LSN durably in the file (Incomplete, CutBack, CutBackFailed)
 	Cleanup error  // RemoveFailed, CutBackFailed: why the file could not be taken back
-	Err     error  // the cause
+	// Encrypted: the file is an age file (Options.Recipients); when
+	// Incomplete, without its last chunk, which Append cannot add.
+	Encrypted bool
+	Err       error // the cause
 }
 
 // Error names the cause, then, on a line of its own, the file's state.
@@ -101,6 +104,10 @@ func (e *FileError) Error() string {
 	var s string
 	switch e.State {
 	case Incomplete:
+		if e.Encrypted {
+			s = fmt.Sprintf("%s is incomplete: encrypted without its last chunk, it reads as truncated; an encrypted file cannot be appended to: remove it and back up again", e.Path)
+			break
+		}
 		s = fmt.Sprintf("%s is incomplete (no end record after LSN %d)", e.Path, e.Last)
 	case Removed:
 		s = fmt.Sprintf("%s is removed: this backup created it, and what it wrote is not durable", e.Path)

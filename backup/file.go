@@ -29,7 +29,10 @@ func File(ctx context.Context, db *engine.DB, path string, opts Options) (res Re
 	if err := syncParent(path); err != nil { // the new name survives a crash too
 		return j.res, err
 	}
-	err = j.begin()
+	err = j.encrypt()
+	if err == nil {
+		err = j.begin()
+	}
 	if err == nil {
 		err = j.run()
 	}
@@ -47,6 +50,9 @@ func File(ctx context.Context, db *engine.DB, path string, opts Options) (res Re
 func Append(ctx context.Context, db *engine.DB, path string, opts Options) (res Result, err error) {
 	if opts.Start > 1 {
 		return Result{First: opts.Start}, fmt.Errorf("%w: Append starts where its file ends, not at a Start", ErrOptions)
+	}
+	if err := refuseAppend(opts); err != nil {
+		return Result{First: 1}, err
 	}
 	j, err := newJob(ctx, db, opts)
 	if err != nil {
@@ -84,6 +90,9 @@ func readTail(o *outFile) (stream.Tail, error) {
 	fi, err := o.f.Stat()
 	if err != nil || fi.Size() == 0 {
 		return stream.Tail{}, err
+	}
+	if enc, err := isEncrypted(o); err != nil || enc {
+		return stream.Tail{}, errors.Join(err, encryptedFile(o.path, enc))
 	}
 	tail, err := stream.ReadTail(o.f, fi.Size(), o.path)
 	if err != nil {
@@ -179,5 +188,5 @@ func (j *job) settle(err error) error {
 	if err == nil {
 		return nil
 	}
-	return &FileError{Path: o.path, State: Incomplete, Last: j.res.Last, Err: err}
+	return &FileError{Path: o.path, State: Incomplete, Last: j.res.Last, Encrypted: j.enc != nil, Err: err}
 }

@@ -32,6 +32,9 @@ var errSecondSegment = errors.New("a second segment after the one asked for")
 // Incomplete, whose cause is the source's error). db names the database
 // in messages.
 func FileFrom(ctx context.Context, db string, src Source, path string, opts Options) (res Result, err error) {
+	if len(opts.Recipients) > 0 {
+		return Result{First: max(opts.Start, 1)}, errNotFromSource
+	}
 	j, err := newRun(ctx, db, opts)
 	if err != nil {
 		return j.res, err
@@ -74,6 +77,9 @@ func FileFrom(ctx context.Context, db string, src Source, path string, opts Opti
 func AppendFrom(ctx context.Context, db string, src Source, path string, opts Options) (res Result, err error) {
 	if opts.Start > 1 {
 		return Result{First: opts.Start}, fmt.Errorf("%w: AppendFrom starts where its file ends, not at a Start", ErrOptions)
+	}
+	if err := refuseAppend(opts); err != nil {
+		return Result{First: 1}, err
 	}
 	j, err := newRun(ctx, db, opts)
 	if err != nil {

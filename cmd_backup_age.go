@@ -1,0 +1,97 @@
+package main
+
+import (
+	"errors"
+	"os"
+
+	"filippo.io/age"
+	"github.com/urfave/cli/v2"
+
+	"github.com/hotpipe/hotpipe/backup"
+	"github.com/hotpipe/hotpipe/stream"
+)
+
+// recipientFlags are hot-backup's encryption flags.
+func recipientFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringSliceFlag{Name: "recipient", Aliases: []string{"r"},
+			Usage: "encrypt the backup with age to public `KEY` (age1..., ssh-ed25519 ..., ssh-rsa ...); repeatable"},
+		&cli.StringFlag{Name: "recipients-file", Aliases: []string{"R"}, EnvVars: []string{"HOTPIPE_RECIPIENTS_FILE"},
+			Usage: "encrypt the backup with age to each public key in `FILE` (one a line, # comments, as age -R reads it)"},
+	}
+}
+
+// backupRecipients parses hot-backup's --recipient and --recipients-file
+// (nil when neither is given) and refuses the flags they cannot go with,
+// saying why and what to do instead.
+func (e *env) backupRecipients(c *cli.Context) ([]age.Recipient, error) {
+	var rs []age.Recipient
+	for _, s := range c.StringSlice("recipient") {
+		r, err := stream.ParseRecipient(s, "--recipient")
+		if err != nil {
+			return nil, usagef("hot-backup: %v", err)
+		}
+		rs = append(rs, r)
+	}
+	if path := c.String("recipients-file"); path != "" {
+		fr, err := readRecipients(path)
+		if err != nil {
+			return nil, err
+		}
+		rs = append(rs, fr...)
+	}
+	if len(rs) == 0 {
+		return nil, nil
+	}
+	return rs, encryptedBackupFlags(c)
+}
+
+// readRecipients reads a recipients file; one that cannot be read or
+// parsed is a usage error naming it (and the line).
+func readRecipients(path string) ([]age.Recipient, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, usagef("hot-backup: --recipients-file: %v", err)
+	}
+	defer f.Close()
+	rs, err := stream.ParseRecipients(f, path)
+	if err != nil {
+		return nil, usagef("hot-backup: --recipients-file: %v", err)
+	}
+	return rs, nil
+}
+
+// encryptedBackupFlags refuses what an encrypted backup cannot do.
+func encryptedBackupFlags(c *cli.Context) error {
+	from := ""
+	if !c.IsSet("recipient") && os.Getenv("HOTPIPE_RECIPIENTS_FILE") != "" {
+		from = " (from HOTPIPE_RECIPIENTS_FILE)"
+	}
+	switch {
+	case c.Bool("append"):
+		return usagef("hot-backup: --append cannot add to an encrypted backup%s: age seals a file's last chunk, which only a private key could reopen; "+
+			"back up what is new into a new file: --after LAST -o NEWFILE, LAST being the last LSN the earlier backup reported", from)
+	case c.Bool("follow"):
+		return usagef("hot-backup: --follow cannot be encrypted%s: age seals 64 KiB chunks, so an idle database would leave up to 64 KiB of commits unsent; "+
+			"follow through an encrypted transport (ssh), or take encrypted increments with --after", from)
+	case c.String("addr") != "":
+		return usagef("hot-backup: --addr cannot encrypt yet%s: pipe the server's stream through age instead (hotpipe hot-backup --addr ... DB | age -R FILE)", from)
+	case c.IsSet("repo") || c.IsSet("level") || c.IsSet("expire"):
+		return usagef("hot-backup: --repo cannot encrypt yet%s", from)
+	}
+	return nil
+}
+
+// encryptedBackupError words the errors of an encrypted backup, or of an
+// --append to an encrypted file; nil for any other error.
+func encryptedBackupError(err error, db, file string) error {
+	var fe *backup.FileError
+	switch {
+	case errors.Is(err, backup.ErrEncrypted) && !errors.Is(err, backup.ErrOptions):
+		return usagef("hot-backup: %s is encrypted (age): --append cannot add to it, since age seals a file's last chunk, which only a private key could reopen; "+
+			"back up what is new into a new file: hotpipe hot-backup %s --after LAST -o NEWFILE --recipient KEY, LAST being the last LSN %s holds", file, db, file)
+	case errors.As(err, &fe) && fe.Encrypted:
+		return err // its own words: not resumable
+	}
+	return nil
+}
