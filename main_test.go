@@ -57,6 +57,8 @@ func TestScripts(t *testing.T) {
 			"fetch":       cmdFetch,
 			"gencert":     cmdGenCert,
 			"progress":    cmdProgress,
+			"agekey":      cmdAgeKey,
+			"ageenc":      cmdAgeEnc,
 		},
 	})
 }

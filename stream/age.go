@@ -56,9 +56,9 @@ type EncryptedError struct {
 func (e *EncryptedError) Error() string {
 	what := fmt.Sprintf("encrypted with age to %d recipient(s) (%s)", len(e.Recipients), strings.Join(e.Recipients, ", "))
 	if e.Tried == 0 {
-		return what + ": no identity given; an identity holding the key of one of them is needed"
+		return what + ", and no identity was given"
 	}
-	return fmt.Sprintf("%s: none of the %d identities given holds the key of one of them", what, e.Tried)
+	return fmt.Sprintf("%s, and none of the %d identities given holds the key of one of them", what, e.Tried)
 }
 
 // Unwrap returns ErrNoIdentity and age's error, when there is one.
