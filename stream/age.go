@@ -181,3 +181,15 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	c.n += int64(n)
 	return n, err
 }
+
+// Open returns a reader of the stream bytes of one input as a Reader
+// reads them: decrypted with opts.Identities when it is age, then
+// decompressed when it is xz, gzip, bzip2 or zstd (bounded by
+// opts.XZDictMax; 0 means DefaultXZDictMax). A client that sends a stream
+// on (a remote restore) reads its inputs with it.
+func Open(r io.Reader, opts Options) (io.Reader, error) {
+	if opts.XZDictMax == 0 {
+		opts.XZDictMax = DefaultXZDictMax
+	}
+	return open(r, opts.Identities, opts.XZDictMax)
+}
