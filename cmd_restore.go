@@ -19,10 +19,10 @@ func restoreCommand(e *env) *cli.Command {
 		Usage:     "apply a backup stream to a database, verifying every frame",
 		ArgsUsage: "DB",
 		Description: `Reads a stream from stdin, or from the -i files in order (xz, gzip, bzip2
-and zstd are detected and decompressed, age is decrypted with --identity), and applies its frames to DB. Every frame's
-chained hash h(n) is recomputed as it is read, from the database's own last
-hash, before the frame is committed; the first mismatch stops the restore,
-naming the LSN.
+and zstd are detected and decompressed, age is decrypted with --identity),
+and applies its frames to DB. Every frame's chained hash h(n) is recomputed
+as it is read, from the database's own last hash, before the frame is
+committed; the first mismatch stops the restore, naming the LSN.
 
   DB absent or empty         full restore: DB is created as a replica, and
                              replica mode is switched off at success; if it
