@@ -22,6 +22,9 @@ database, origin, creation time, LSN
 range, frames and bytes. An uncompressed file whose segments are whole is
 read from its end records alone, without scanning frames; a compressed or
 torn file is scanned, and a torn last segment is shown as truncated.
+An age-encrypted file is scanned with --identity; without a key that
+decrypts it, inspect shows only what its header and size tell (the type of
+each recipient) and exits 3.
 
 Examples:
    hotpipe inspect foo.backup
@@ -29,6 +32,7 @@ Examples:
 		Flags: []cli.Flag{
 			&cli.StringSliceFlag{Name: "input", Aliases: []string{"i"}, Usage: "read `FILE` (- is stdin)"},
 			jsonFlag(),
+			identityFlag(),
 		},
 		Action: e.inspect,
 	}
@@ -65,6 +69,10 @@ func (e *env) inspect(c *cli.Context) error {
 	if len(files) != 1 {
 		return usagef("inspect: expects FILE, got %d argument(s)", len(files))
 	}
+	ids, err := identities(c)
+	if err != nil {
+		return err
+	}
 	f, name, closeFile, err := e.openInspected(files[0])
 	if err != nil {
 		return err
@@ -75,11 +83,14 @@ func (e *env) inspect(c *cli.Context) error {
 		return err
 	}
 	var list []stream.SegmentInfo
-	scanned, listErr := true, error(nil)
+	scanned, listErr, opts := true, error(nil), stream.Options{Identities: ids}
 	if fi.Mode().IsRegular() {
-		list, scanned, listErr = stream.List(c.Context, f, fi.Size(), name)
+		list, scanned, listErr = stream.List(c.Context, f, fi.Size(), name, opts)
 	} else { // a pipe or a device: read it once, forward
-		list, listErr = stream.ListReader(c.Context, stream.Cancelable(c.Context, f), name)
+		list, listErr = stream.ListReader(c.Context, stream.Cancelable(c.Context, f), name, opts)
+	}
+	if enc, ok := encryptedInfo(listErr, fi); ok {
+		return e.inspectEncrypted(name, enc, listErr)
 	}
 	if errors.Is(listErr, context.Canceled) {
 		return listErr // interrupted: no listing, as verify prints no report

@@ -329,7 +329,7 @@ database.
 Examples:
    hotpipe repo verify --repo /backup/hotpipe
    hotpipe repo verify foo --repo s3://backups/hotpipe --json`,
-		Flags:  []cli.Flag{repoFlag(), jsonFlag()},
+		Flags:  []cli.Flag{repoFlag(), jsonFlag(), identityFlag()},
 		Action: e.repoVerify,
 	}
 }
@@ -352,8 +352,12 @@ func (e *env) repoVerify(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	ids, err := identities(c)
+	if err != nil {
+		return err
+	}
 	prog := e.newProgress("repo verify", c.Args().First(), 0, 0)
-	opts := repo.VerifyOptions{Progress: func(objects int, bytes int64) { prog.add(0, int(bytes-prog.bytes), 0, 0) }}
+	opts := repo.VerifyOptions{Identities: ids, Progress: func(objects int, bytes int64) { prog.add(0, int(bytes-prog.bytes), 0, 0) }}
 	if !e.asJSON {
 		opts.OnProblem = func(p repo.Problem) { fmt.Fprintf(e.stdout, "problem: %s\n", shownText(p.Error())) }
 	}

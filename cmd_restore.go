@@ -19,10 +19,10 @@ func restoreCommand(e *env) *cli.Command {
 		Usage:     "apply a backup stream to a database, verifying every frame",
 		ArgsUsage: "DB",
 		Description: `Reads a stream from stdin, or from the -i files in order (xz, gzip, bzip2
-and zstd are detected and decompressed), and applies its frames to DB. Every frame's
-chained hash h(n) is recomputed as it is read, from the database's own last
-hash, before the frame is committed; the first mismatch stops the restore,
-naming the LSN.
+and zstd are detected and decompressed, age is decrypted with --identity),
+and applies its frames to DB. Every frame's chained hash h(n) is recomputed
+as it is read, from the database's own last hash, before the frame is
+committed; the first mismatch stops the restore, naming the LSN.
 
   DB absent or empty         full restore: DB is created as a replica, and
                              replica mode is switched off at success; if it
@@ -86,6 +86,7 @@ history; gaps in the repository are named (exit 4).
 			&cli.StringFlag{Name: "source", Usage: "with --repo: restore database `NAME`'s history (default: DB's name)"},
 			&cli.StringFlag{Name: "origin", Usage: "with --repo: restore the history of origin `ID`, when the repository holds several of the database"},
 			addrFlag(),
+			identityFlag(),
 		}, standbyFlags()...),
 		Action: e.hotRestore,
 	}
@@ -117,6 +118,10 @@ func (e *env) hotRestore(c *cli.Context) error {
 			return nil
 		}
 	}
+	ids, err := identities(c)
+	if err != nil {
+		return err
+	}
 	inputs, closeInputs, err := e.inputsOf(c.Context, files, opts.IfNotExists)
 	if err != nil {
 		return err
@@ -126,14 +131,14 @@ func (e *env) hotRestore(c *cli.Context) error {
 		if err := args(c, 0, 1); err != nil {
 			return err
 		}
-		return e.verifyInputs(c.Context, inputs, files)
+		return e.verifyInputs(c.Context, inputs, files, ids)
 	}
 	if err := args(c, 1, 1); err != nil {
 		return err
 	}
 	name := c.Args().First()
 	prog := e.restoreProgress(name, expectedEnd(c.StringSlice("input"), opts.TargetLSN), &opts)
-	res, err := replica.Restore(c.Context, e.dataDir, name, stream.NewReader(inputs, stream.Options{}), opts)
+	res, err := replica.Restore(c.Context, e.dataDir, name, stream.NewReader(inputs, stream.Options{Identities: ids}), opts)
 	if done, err := e.restoreEnded(name, res, err, opts, prog); done {
 		return err
 	}

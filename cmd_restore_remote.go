@@ -7,6 +7,8 @@ import (
 	"io"
 	"strings"
 
+	"filippo.io/age"
+
 	"github.com/urfave/cli/v2"
 
 	"github.com/hotpipe/hotpipe/engine"
@@ -47,6 +49,10 @@ func (e *env) remoteRestore(c *cli.Context, opts replica.Options) error {
 			return nil
 		}
 	}
+	ids, err := identities(c)
+	if err != nil {
+		return err
+	}
 	inputs, closeInputs, err := e.inputsOf(c.Context, files, opts.IfNotExists)
 	if err != nil {
 		return err
@@ -61,7 +67,7 @@ func (e *env) remoteRestore(c *cli.Context, opts replica.Options) error {
 	// The server stops at a frame boundary when the upload ends: an
 	// interrupt ends the upload (the inputs stop), not the request, so
 	// that the answer says where the database was left.
-	out, err := cl.Restore(context.WithoutCancel(c.Context), name, uploadOf(c.Context, inputs), req)
+	out, err := cl.Restore(context.WithoutCancel(c.Context), name, uploadOf(c.Context, inputs, ids), req)
 	res, rerr := out.Replica()
 	if err == nil {
 		err = rerr
@@ -97,14 +103,15 @@ func uploadName(inputs []stream.Input) string {
 	return strings.Join(names, "+")
 }
 
-// uploadOf is the stream of the inputs, in order, each decompressed as
-// the local command decompresses it. Its errors are located as the local
+// uploadOf is the stream of the inputs, in order, each decrypted (with
+// ids) and decompressed as the local command does it: the server gets
+// plain frames, and no key leaves this host. Its errors are located as the local
 // command's: an input that is empty, or that fails, by its name and
 // offset; an interrupt ends it with stream.Stopped(ctx).
-func uploadOf(ctx context.Context, inputs []stream.Input) io.Reader {
+func uploadOf(ctx context.Context, inputs []stream.Input, ids []age.Identity) io.Reader {
 	rs := make([]io.Reader, len(inputs))
 	for i, in := range inputs {
-		rs[i] = &uploadInput{ctx: ctx, in: in}
+		rs[i] = &uploadInput{ctx: ctx, in: in, ids: ids}
 	}
 	return io.MultiReader(rs...)
 }
@@ -113,7 +120,8 @@ func uploadOf(ctx context.Context, inputs []stream.Input) io.Reader {
 type uploadInput struct {
 	ctx context.Context
 	in  stream.Input
-	r   io.Reader // decompressed, once opened
+	ids []age.Identity
+	r   io.Reader // decrypted and decompressed, once opened
 	off int64
 }
 
@@ -122,7 +130,7 @@ func (u *uploadInput) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	if u.r == nil {
-		r, err := stream.Decompress(u.in.R, 0)
+		r, err := stream.Open(u.in.R, stream.Options{Identities: u.ids})
 		if err != nil {
 			return 0, u.located(err)
 		}

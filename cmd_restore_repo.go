@@ -18,7 +18,11 @@ func (e *env) repoRestore(c *cli.Context, opts replica.Options) error {
 			return usagef("hot-restore: --repo reads the repository; it cannot take --%s", f)
 		}
 	}
-	ro := repo.RestoreOptions{Source: c.String("source")}
+	ids, err := identities(c)
+	if err != nil {
+		return err
+	}
+	ro := repo.RestoreOptions{Source: c.String("source"), Identities: ids}
 	if v := c.String("origin"); v != "" {
 		o, err := txframe.ParseOrigin(v)
 		if err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"filippo.io/age"
 	"github.com/urfave/cli/v2"
 
 	"github.com/hotpipe/hotpipe/stream"
@@ -18,7 +19,7 @@ func verifyCommand(e *env) *cli.Command {
 		ArgsUsage: "[FILE]...",
 		Description: `Reads a stream from the FILEs in order, given as arguments or with -i (not
 both), or from stdin when there are none (xz, gzip, bzip2 and zstd
-are decompressed), and checks everything: the format, every CRC, the hash
+are decompressed, age decrypted with --identity), and checks everything: the format, every CRC, the hash
 chain from each segment's base, contiguity across segments and files, and
 the end records. Prints one line per input and a summary on stdout: first
 and last LSN, frames, bytes, commit-time range and final hash. A problem is
@@ -38,6 +39,7 @@ Examples:
 			&cli.StringSliceFlag{Name: "input", Aliases: []string{"i"}, Usage: "read `FILE` (repeatable, in order; - is stdin)"},
 			addrFlag(),
 			jsonFlag(),
+			identityFlag(),
 		},
 		Action: func(c *cli.Context) error {
 			files, err := inputFiles(c)
@@ -47,12 +49,16 @@ Examples:
 			if c.String("addr") != "" {
 				return e.remoteVerify(c, files)
 			}
+			ids, err := identities(c)
+			if err != nil {
+				return err
+			}
 			inputs, closeInputs, err := e.openInputs(c.Context, files)
 			if err != nil {
 				return err
 			}
 			defer closeInputs()
-			return e.verifyInputs(c.Context, inputs, files)
+			return e.verifyInputs(c.Context, inputs, files, ids)
 		},
 	}
 }
@@ -85,9 +91,9 @@ type inputJSON struct {
 // verifyInputs verifies inputs as one stream (package verify), prints the
 // report on stdout, and returns the report's error: nil when the stream
 // verified, else the first finding, wrapped.
-func (e *env) verifyInputs(ctx context.Context, inputs []stream.Input, files []string) error {
+func (e *env) verifyInputs(ctx context.Context, inputs []stream.Input, files []string, ids []age.Identity) error {
 	prog := e.newProgress(e.command, "", 1, expectedEnd(files, 0))
-	rep, err := verify.Stream(ctx, inputs, verify.Options{Progress: func(p verify.Progress) {
+	rep, err := verify.Stream(ctx, inputs, verify.Options{Identities: ids, Progress: func(p verify.Progress) {
 		prog.file = p.Source
 		prog.add(p.Frames-prog.frames, int(p.Bytes-prog.bytes), p.LSN, 0)
 	}})

@@ -92,7 +92,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	defer stop()
 	line := permute(app, args)
 	env.asJSON, env.command = line.asJSON, line.command
-	err := app.RunContext(ctx, line.args)
+	err := identityHint(app.RunContext(ctx, line.args))
 	if err == nil && env.notFound != "" {
 		err = usagef("unknown command %q", env.notFound)
 	}

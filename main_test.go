@@ -58,6 +58,8 @@ func TestScripts(t *testing.T) {
 			"gencert":     cmdGenCert,
 			"progress":    cmdProgress,
 			"agedecrypt":  cmdAgeDecrypt,
+			"agekey":      cmdAgeKey,
+			"ageenc":      cmdAgeEnc,
 		},
 	})
 }

@@ -7,6 +7,8 @@ import (
 	"io"
 	"strings"
 
+	"filippo.io/age"
+
 	"github.com/hotpipe/hotpipe/engine"
 	"github.com/hotpipe/hotpipe/replica"
 	"github.com/hotpipe/hotpipe/stream"
@@ -22,6 +24,8 @@ type RestoreOptions struct {
 	// Origin picks one of Source's histories when the repository holds
 	// several and the database restored into has none yet.
 	Origin txframe.Origin
+	// Identities decrypt age-encrypted objects (stream.Options.Identities).
+	Identities []age.Identity
 }
 
 // RestoreResult is what Restore did: the restore's result and the
@@ -88,7 +92,7 @@ func (r *Repository) Restore(ctx context.Context, dataDir, name string, opts Res
 			in.R.(*lazyObject).close()
 		}
 	}()
-	out.Result, err = replica.Restore(ctx, dataDir, name, stream.NewReader(inputs, stream.Options{}), opts.Options)
+	out.Result, err = replica.Restore(ctx, dataDir, name, stream.NewReader(inputs, stream.Options{Identities: opts.Identities}), opts.Options)
 	return out, err
 }
 

@@ -7,6 +7,8 @@ import (
 	"io"
 	"slices"
 
+	"filippo.io/age"
+
 	"github.com/hotpipe/hotpipe/stream"
 	"github.com/hotpipe/hotpipe/txframe"
 )
@@ -68,6 +70,8 @@ type VerifyOptions struct {
 	// Progress, if set, is called after each object with the bytes and
 	// objects read so far.
 	Progress func(objects int, bytes int64)
+	// Identities decrypt age-encrypted objects (stream.Options.Identities).
+	Identities []age.Identity
 }
 
 // ErrNameMismatch means an object's content is not what its name says.
@@ -93,7 +97,7 @@ func (r *Repository) Verify(ctx context.Context, db string, opts VerifyOptions) 
 		}
 	}
 	for _, h := range c.Histories {
-		v := &historyCheck{r: r, h: h, found: found, claims: map[uint64][]claim{}}
+		v := &historyCheck{r: r, h: h, found: found, claims: map[uint64][]claim{}, ids: opts.Identities}
 		for _, e := range h.Objects {
 			v.bounds = append(v.bounds, e.First-1, e.Last)
 		}
@@ -128,6 +132,7 @@ type historyCheck struct {
 	found  func(Problem)
 	bounds []uint64 // LSNs where some object starts (after) or ends, sorted
 	claims map[uint64][]claim
+	ids    []age.Identity
 }
 
 // claim is an object's word on h(LSN).
@@ -148,7 +153,7 @@ func (v *historyCheck) object(ctx context.Context, e Entry) (uint64, error) {
 		return 0, nil
 	}
 	defer o.Close()
-	rd := stream.NewReader([]stream.Input{{Name: e.Key, R: stream.Cancelable(ctx, o)}}, stream.Options{})
+	rd := stream.NewReader([]stream.Input{{Name: e.Key, R: stream.Cancelable(ctx, o)}}, stream.Options{Identities: v.ids})
 	var frames uint64
 	var firstTime, lastTime int64
 	ended := false

@@ -20,14 +20,14 @@ type SegmentInfo struct {
 // errors. A file of whole segments is listed from its headers and end
 // records alone, walking back from its end (O(segments) small reads, no
 // frame read, and scanned is false). Any other file (compressed, torn, or
-// not whole segments) is scanned forward from offset 0 as ListReader does,
-// and scanned is true. List reads f only through ReadAt, so it needs no
-// seek and shares f with other readers.
+// not whole segments, encrypted) is scanned forward from offset 0 as
+// ListReader does with opts, and scanned is true. List reads f only
+// through ReadAt, so it needs no seek and shares f with other readers.
 //
 // The error is nil, or the first problem a scan met (a *Error: a torn last
 // segment is ErrTruncated, and is listed as not Complete), or the cause of
 // ctx's cancellation; segs holds what was listed before it either way.
-func List(ctx context.Context, f io.ReaderAt, size int64, name string) (segs []SegmentInfo, scanned bool, err error) {
+func List(ctx context.Context, f io.ReaderAt, size int64, name string, opts Options) (segs []SegmentInfo, scanned bool, err error) {
 	if err := Stopped(ctx); err != nil {
 		return nil, false, err
 	}
@@ -38,12 +38,13 @@ func List(ctx context.Context, f io.ReaderAt, size int64, name string) (segs []S
 		}
 		return segs, false, nil
 	}
-	segs, err = ListReader(ctx, io.NewSectionReader(f, 0, max(size, 0)), name)
+	segs, err = ListReader(ctx, io.NewSectionReader(f, 0, max(size, 0)), name, opts)
 	return segs, true, err
 }
 
-// ListReader lists the segments of the stream read from r (decompressed
-// when it is xz, gzip, bzip2 or zstd), named name in errors, by reading every
+// ListReader lists the segments of the stream read from r (decrypted with
+// opts.Identities when it is age, decompressed when it is xz, gzip, bzip2
+// or zstd), named name in errors, by reading every
 // record and frame with a Reader: the way to list a pipe or a compressed
 // file. Frames are checked as they are read, so a listing that ends
 // without error is of a stream that verifies on its own.
@@ -55,9 +56,9 @@ func List(ctx context.Context, f io.ReaderAt, size int64, name string) (segs []S
 // The error is nil, the first problem met (a *Error), or the cause of
 // ctx's cancellation, checked between records; segs holds what was listed
 // before it.
-func ListReader(ctx context.Context, r io.Reader, name string) ([]SegmentInfo, error) {
+func ListReader(ctx context.Context, r io.Reader, name string, opts Options) ([]SegmentInfo, error) {
 	var segs []SegmentInfo
-	rd := NewReader([]Input{{Name: name, R: r}}, Options{})
+	rd := NewReader([]Input{{Name: name, R: r}}, opts)
 	for {
 		if err := Stopped(ctx); err != nil {
 			return segs, err

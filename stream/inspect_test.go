@@ -54,7 +54,7 @@ func TestListFromEndRecords(t *testing.T) {
 		}
 		file[s.frame(lsn)+20] ^= 0xff
 	}
-	segs, scanned, err := stream.List(context.Background(), bytes.NewReader(file), int64(len(file)), "f")
+	segs, scanned, err := stream.List(context.Background(), bytes.NewReader(file), int64(len(file)), "f", stream.Options{})
 	if err != nil || scanned {
 		t.Fatalf("List: scanned %v, err %v; want the end records read, no error", scanned, err)
 	}
@@ -92,13 +92,13 @@ func TestListScans(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			segs, scanned, err := stream.List(context.Background(), bytes.NewReader(tt.file), int64(len(tt.file)), "f")
+			segs, scanned, err := stream.List(context.Background(), bytes.NewReader(tt.file), int64(len(tt.file)), "f", stream.Options{})
 			if !scanned {
 				t.Error("List read the end records; want a scan")
 			}
 			checkScan(t, segs, err, tt.want, tt.wantErr)
 			// A reader with no ReadAt (a pipe), read a byte at a time, lists the same.
-			segs, err = stream.ListReader(context.Background(), iotest.OneByteReader(bytes.NewReader(tt.file)), "f")
+			segs, err = stream.ListReader(context.Background(), iotest.OneByteReader(bytes.NewReader(tt.file)), "f", stream.Options{})
 			checkScan(t, segs, err, tt.want, tt.wantErr)
 		})
 	}
@@ -123,10 +123,10 @@ func TestListCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	cause := errors.New("operator said stop")
 	cancel(cause)
-	if _, _, err := stream.List(ctx, bytes.NewReader(file), int64(len(file)), "f"); !errors.Is(err, cause) {
+	if _, _, err := stream.List(ctx, bytes.NewReader(file), int64(len(file)), "f", stream.Options{}); !errors.Is(err, cause) {
 		t.Errorf("List: %v; want the cause of the cancellation", err)
 	}
-	if _, err := stream.ListReader(ctx, bytes.NewReader(file), "f"); !errors.Is(err, cause) {
+	if _, err := stream.ListReader(ctx, bytes.NewReader(file), "f", stream.Options{}); !errors.Is(err, cause) {
 		t.Errorf("ListReader: %v; want the cause of the cancellation", err)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 
+	"filippo.io/age"
+
 	"github.com/hotpipe/hotpipe/txframe"
 )
 
@@ -41,6 +43,10 @@ type Options struct {
 	// XZDictMax bounds the dictionary an xz input may need; 0 means
 	// DefaultXZDictMax.
 	XZDictMax int
+	// Identities decrypt age input. An age input that none of them
+	// decrypts (or any, when there are none) is refused with an
+	// *EncryptedError (ErrNoIdentity); damaged ciphertext is ErrDecrypt.
+	Identities []age.Identity
 	// KeepGoing is for checkers that report every problem: a segment that
 	// does not join the stream (a gap, another history) is reported, and
 	// then read on from its own base, so its frames and the joins after it
@@ -146,7 +152,7 @@ func (r *Reader) openNext() error {
 	r.idx++
 	src, err := in.R, error(nil)
 	if !r.opts.raw {
-		src, err = decompress(in.R, r.opts.XZDictMax)
+		src, err = open(in.R, r.opts.Identities, r.opts.XZDictMax)
 	}
 	if err != nil {
 		r.saidEmpty = true // the input's own error says enough

@@ -6,6 +6,8 @@ import (
 	"io"
 	"time"
 
+	"filippo.io/age"
+
 	"github.com/hotpipe/hotpipe/stream"
 	"github.com/hotpipe/hotpipe/txframe"
 )
@@ -26,6 +28,8 @@ type Options struct {
 	// XZDictMax bounds the dictionary an xz input may make the decoder
 	// allocate; 0 means stream.DefaultXZDictMax.
 	XZDictMax int
+	// Identities decrypt age-encrypted inputs (stream.Options.Identities).
+	Identities []age.Identity
 }
 
 // Progress is how far Stream or Database has got and, when it is known at
@@ -116,7 +120,7 @@ func (r *Report) Err() error {
 // findings, not the error (see Report.Err).
 func Stream(ctx context.Context, inputs []stream.Input, opts Options) (*Report, error) {
 	rep := &Report{}
-	rd := stream.NewReader(inputs, stream.Options{KeepGoing: true, ParallelHash: true, XZDictMax: opts.XZDictMax})
+	rd := stream.NewReader(inputs, stream.Options{KeepGoing: true, ParallelHash: true, XZDictMax: opts.XZDictMax, Identities: opts.Identities})
 	for {
 		if err := stream.Stopped(ctx); err != nil {
 			return rep, err

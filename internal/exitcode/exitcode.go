@@ -64,7 +64,8 @@ func Of(err error) int {
 func IsIntegrity(err error) bool {
 	for _, target := range []error{engine.ErrCorrupt, txframe.ErrChecksum, txframe.ErrChain,
 		txframe.ErrIncomplete, txframe.ErrMagic, txframe.ErrMalformed, txframe.ErrTooLarge,
-		stream.ErrTruncated, stream.ErrEmpty, stream.ErrFormat, stream.ErrChecksum, stream.ErrEndMismatch, repo.ErrNameMismatch} {
+		stream.ErrTruncated, stream.ErrEmpty, stream.ErrFormat, stream.ErrChecksum, stream.ErrEndMismatch, repo.ErrNameMismatch,
+		stream.ErrDecrypt, stream.ErrNoIdentity} {
 		if errors.Is(err, target) {
 			return true
 		}
