@@ -7,6 +7,7 @@ import (
 	"os"
 	"time"
 
+	"filippo.io/age"
 	"github.com/urfave/cli/v2"
 
 	"github.com/hotpipe/hotpipe/replica"
@@ -108,22 +109,8 @@ func (e *env) hotRestore(c *cli.Context) error {
 	if c.IsSet("repo") || c.IsSet("source") || c.IsSet("origin") {
 		return e.repoRestore(c, opts)
 	}
-	files := c.StringSlice("input")
-	if c.Bool("if-input-exists") {
-		if files = e.existingFiles(files); len(files) == 0 {
-			e.notef("hot-restore: no input exists; nothing restored")
-			if e.asJSON {
-				e.report = &restoreReport{DB: c.Args().First(), Skipped: true}
-			}
-			return nil
-		}
-	}
-	ids, err := identities(c)
-	if err != nil {
-		return err
-	}
-	inputs, closeInputs, err := e.inputsOf(c.Context, files, opts.IfNotExists)
-	if err != nil {
+	files, ids, inputs, closeInputs, err := e.restoreInputs(c, c.Args().First(), opts.IfNotExists)
+	if err != nil || inputs == nil {
 		return err
 	}
 	defer closeInputs()
@@ -144,6 +131,28 @@ func (e *env) hotRestore(c *cli.Context) error {
 	}
 	e.restored(name, res, prog)
 	return nil
+}
+
+// restoreInputs opens hot-restore's inputs (the -i files, or stdin; each
+// when first read with lazy) and reads its identities. With
+// --if-input-exists and no file left, it says that nothing is restored
+// and returns no inputs and no error.
+func (e *env) restoreInputs(c *cli.Context, name string, lazy bool) (files []string, ids []age.Identity, inputs []stream.Input, closeInputs func(), err error) {
+	files = c.StringSlice("input")
+	if c.Bool("if-input-exists") {
+		if files = e.existingFiles(files); len(files) == 0 {
+			e.notef("hot-restore: no input exists; nothing restored")
+			if e.asJSON {
+				e.report = &restoreReport{DB: name, Skipped: true}
+			}
+			return nil, nil, nil, nil, nil
+		}
+	}
+	if ids, err = identities(c); err != nil {
+		return nil, nil, nil, nil, err
+	}
+	inputs, closeInputs, err = e.inputsOf(c.Context, files, lazy)
+	return files, ids, inputs, closeInputs, err
 }
 
 // restoreReport is what hot-restore --json prints. last_lsn and hash are

@@ -39,22 +39,8 @@ func (e *env) remoteRestore(c *cli.Context, opts replica.Options) error {
 	if err != nil {
 		return err
 	}
-	files := c.StringSlice("input")
-	if c.Bool("if-input-exists") {
-		if files = e.existingFiles(files); len(files) == 0 {
-			e.notef("hot-restore: no input exists; nothing restored")
-			if e.asJSON {
-				e.report = &restoreReport{DB: name, Skipped: true}
-			}
-			return nil
-		}
-	}
-	ids, err := identities(c)
-	if err != nil {
-		return err
-	}
-	inputs, closeInputs, err := e.inputsOf(c.Context, files, opts.IfNotExists)
-	if err != nil {
+	files, ids, inputs, closeInputs, err := e.restoreInputs(c, name, opts.IfNotExists)
+	if err != nil || inputs == nil {
 		return err
 	}
 	defer closeInputs()
