@@ -37,13 +37,19 @@ func checkRecipients(opts Options) error {
 	return nil
 }
 
-// refuseAppend is Append's answer to recipients: it cannot add to an
-// encrypted file, and does not add plain frames to one.
-func refuseAppend(opts Options) error {
-	if len(opts.Recipients) == 0 {
-		return nil
+// checkAppend refuses the options an append (Append, AppendFrom: fn)
+// cannot take: a Start, since the file says where to start, and
+// recipients, since it cannot add to an encrypted file and does not add
+// plain frames to one. The Result says where the refused run would have
+// started.
+func checkAppend(fn string, opts Options) (Result, error) {
+	if opts.Start > 1 {
+		return Result{First: opts.Start}, fmt.Errorf("%w: %s starts where its file ends, not at a Start", ErrOptions, fn)
 	}
-	return fmt.Errorf("%w: %w: an age file ends in a chunk sealed as its last, which only a private key could reopen; back up what it lacks into a new file (Start after its last LSN)", ErrOptions, ErrEncrypted)
+	if len(opts.Recipients) == 0 {
+		return Result{}, nil
+	}
+	return Result{First: 1}, fmt.Errorf("%w: %w: an age file ends in a chunk sealed as its last, which only a private key could reopen; back up what it lacks into a new file (Start after its last LSN)", ErrOptions, ErrEncrypted)
 }
 
 // encrypt has the job write its output through age to its recipients, if

@@ -48,11 +48,8 @@ func File(ctx context.Context, db *engine.DB, path string, opts Options) (res Re
 // rest of an interrupted one, and fsyncs the file before it returns
 // success. opts.Start must be 0 or 1: the file says where to start.
 func Append(ctx context.Context, db *engine.DB, path string, opts Options) (res Result, err error) {
-	if opts.Start > 1 {
-		return Result{First: opts.Start}, fmt.Errorf("%w: Append starts where its file ends, not at a Start", ErrOptions)
-	}
-	if err := refuseAppend(opts); err != nil {
-		return Result{First: 1}, err
+	if r, err := checkAppend("Append", opts); err != nil {
+		return r, err
 	}
 	j, err := newJob(ctx, db, opts)
 	if err != nil {

@@ -75,11 +75,8 @@ func FileFrom(ctx context.Context, db string, src Source, path string, opts Opti
 // h at the file's last LSN; else the error wraps txframe.ErrHistory and
 // the file is untouched). Frames are checked as FileFrom checks them.
 func AppendFrom(ctx context.Context, db string, src Source, path string, opts Options) (res Result, err error) {
-	if opts.Start > 1 {
-		return Result{First: opts.Start}, fmt.Errorf("%w: AppendFrom starts where its file ends, not at a Start", ErrOptions)
-	}
-	if err := refuseAppend(opts); err != nil {
-		return Result{First: 1}, err
+	if r, err := checkAppend("AppendFrom", opts); err != nil {
+		return r, err
 	}
 	j, err := newRun(ctx, db, opts)
 	if err != nil {
