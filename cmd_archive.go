@@ -31,6 +31,11 @@ between attempts; after --give-up-after of failures in a row it exits 1
 with the last error. Frames wait in DB meanwhile: nothing is lost, and
 the next object covers them.
 
+--recipient or --recipients-file encrypt each object with age (named
+.hp.age): archive needs no private key, even to resume, since each
+object's header says in clear where it ends and a tag of the hash there
+(docs/FORMAT.md).
+
 SIGINT or SIGTERM writes what is durable as a last object (retrying as
 above) and exits 0; a second signal aborts at once (exit 130), leaving no
 partial object.
@@ -42,14 +47,15 @@ success and the errors, for alerts.
 Examples:
    hotpipe archive foo --repo /backup/hotpipe
    hotpipe archive foo --repo s3://backups/hotpipe --max-delay 5s \
-     --metrics-file /var/lib/node_exporter/hotpipe_foo.prom`,
-		Flags: []cli.Flag{
+     --metrics-file /var/lib/node_exporter/hotpipe_foo.prom
+   hotpipe archive foo --repo s3://backups/hotpipe -R /etc/hotpipe/recipients.txt`,
+		Flags: append([]cli.Flag{
 			repoFlag(),
 			&cli.DurationFlag{Name: "max-delay", Value: time.Second, Usage: "write an object once a committed frame has waited this long (the RPO)"},
 			&cli.StringFlag{Name: "object-size", Value: "64MiB", Usage: "write an object once this many bytes of frames wait; no object holds more (a backlog is cut into several)"},
 			&cli.DurationFlag{Name: "give-up-after", Value: 5 * time.Minute, Usage: "exit once the repository has failed this long in a row (0: never)"},
 			&cli.StringFlag{Name: "metrics-file", Usage: "keep a node_exporter textfile of the archive's state at `FILE`"},
-		},
+		}, recipientFlags("each object")...),
 		Action: e.archive,
 	}
 }
@@ -72,6 +78,10 @@ func (e *env) archive(c *cli.Context) error {
 	if giveUp == 0 {
 		giveUp = -1 // the library's "for ever"
 	}
+	to, err := recipients(c, "archive")
+	if err != nil {
+		return err
+	}
 	r, db, err := e.openRepoDB(c)
 	if err != nil {
 		return err
@@ -93,6 +103,7 @@ func (e *env) archive(c *cli.Context) error {
 		},
 		Written:     func(repo.Entry) { m.success = time.Now(); m.write(e) },
 		GiveUpAfter: giveUp,
+		Recipients:  to,
 		Retrying: func(rt repo.Retry) {
 			m.retries, m.failed = m.retries+1, time.Now()
 			m.write(e)

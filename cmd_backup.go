@@ -106,7 +106,7 @@ exit 0, when there are none); --expire records until when it is kept.`,
 			repoFlag(),
 			&cli.IntFlag{Name: "level", Usage: "with --repo: the backup's level `N`, 0 to 9: 0 copies everything, N the frames after the last backup of a lower level", DefaultText: "0"},
 			&cli.StringFlag{Name: "expire", Usage: "with --repo: keep the backup for `SPAN` (7d, 1w3d, 36h) or until a time (RFC 3339); expire deletes it after, unless a kept restore point needs it", DefaultText: "never"},
-		}, recipientFlags()...),
+		}, recipientFlags("the backup")...),
 		Action: e.hotBackup,
 	}
 }
@@ -117,7 +117,7 @@ func (e *env) hotBackup(c *cli.Context) error {
 		return err
 	}
 	if c.IsSet("repo") || c.IsSet("level") || c.IsSet("expire") {
-		return e.repoBackup(c)
+		return e.repoBackup(c, recipients)
 	}
 	opts, err := e.backupOptions(c)
 	if err != nil {

@@ -11,13 +11,14 @@ import (
 	"github.com/hotpipe/hotpipe/stream"
 )
 
-// recipientFlags are hot-backup's encryption flags.
-func recipientFlags() []cli.Flag {
+// recipientFlags are the encryption flags of a command that writes
+// backups; what says what they encrypt ("the backup").
+func recipientFlags(what string) []cli.Flag {
 	return []cli.Flag{
 		&cli.StringSliceFlag{Name: "recipient", Aliases: []string{"r"},
-			Usage: "encrypt the backup with age to public `KEY` (age1..., ssh-ed25519 ..., ssh-rsa ...); repeatable"},
+			Usage: "encrypt " + what + " with age to public `KEY` (age1..., ssh-ed25519 ..., ssh-rsa ...); repeatable"},
 		&cli.StringFlag{Name: "recipients-file", Aliases: []string{"R"}, EnvVars: []string{"HOTPIPE_RECIPIENTS_FILE"},
-			Usage: "encrypt the backup with age to each public key in `FILE` (one a line, # comments, as age -R reads it)"},
+			Usage: "encrypt " + what + " with age to each public key in `FILE` (one a line, # comments, as age -R reads it)"},
 	}
 }
 
@@ -25,38 +26,36 @@ func recipientFlags() []cli.Flag {
 // (nil when neither is given) and refuses the flags they cannot go with,
 // saying why and what to do instead.
 func (e *env) backupRecipients(c *cli.Context) ([]age.Recipient, error) {
-	var rs []age.Recipient
-	for _, s := range c.StringSlice("recipient") {
-		r, err := stream.ParseRecipient(s, "--recipient")
-		if err != nil {
-			return nil, usagef("hot-backup: %v", err)
-		}
-		rs = append(rs, r)
-	}
-	if path := c.String("recipients-file"); path != "" {
-		fr, err := readRecipients(path)
-		if err != nil {
-			return nil, err
-		}
-		rs = append(rs, fr...)
-	}
-	if len(rs) == 0 {
-		return nil, nil
+	rs, err := recipients(c, "hot-backup")
+	if err != nil || len(rs) == 0 {
+		return nil, err
 	}
 	return rs, encryptedBackupFlags(c)
 }
 
-// readRecipients reads a recipients file; one that cannot be read or
-// parsed is a usage error naming it (and the line).
-func readRecipients(path string) ([]age.Recipient, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, usagef("hot-backup: --recipients-file: %v", err)
+// recipients parses the --recipient and --recipients-file of command cmd:
+// nil when neither is given; a key or file that does not parse is a usage
+// error naming it (and the line).
+func recipients(c *cli.Context, cmd string) ([]age.Recipient, error) {
+	var rs []age.Recipient
+	for _, s := range c.StringSlice("recipient") {
+		r, err := stream.ParseRecipient(s, "--recipient")
+		if err != nil {
+			return nil, usagef("%s: %v", cmd, err)
+		}
+		rs = append(rs, r)
 	}
-	defer f.Close()
-	rs, err := stream.ParseRecipients(f, path)
-	if err != nil {
-		return nil, usagef("hot-backup: --recipients-file: %v", err)
+	if path := c.String("recipients-file"); path != "" {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, usagef("%s: --recipients-file: %v", cmd, err)
+		}
+		defer f.Close()
+		fr, err := stream.ParseRecipients(f, path)
+		if err != nil {
+			return nil, usagef("%s: --recipients-file: %v", cmd, err)
+		}
+		rs = append(rs, fr...)
 	}
 	return rs, nil
 }
@@ -76,8 +75,6 @@ func encryptedBackupFlags(c *cli.Context) error {
 			"follow through an encrypted transport (ssh), or take encrypted increments with --after", from)
 	case c.String("addr") != "":
 		return usagef("hot-backup: --addr cannot encrypt yet%s: pipe the server's stream through age instead (hotpipe hot-backup --addr ... DB | age -R FILE)", from)
-	case c.IsSet("repo") || c.IsSet("level") || c.IsSet("expire"):
-		return usagef("hot-backup: --repo cannot encrypt yet%s", from)
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"time"
 
+	"filippo.io/age"
 	"github.com/urfave/cli/v2"
 
 	"github.com/hotpipe/hotpipe/backup"
@@ -10,7 +11,7 @@ import (
 )
 
 // repoBackup is hot-backup --repo: a levelled backup into a repository.
-func (e *env) repoBackup(c *cli.Context) error {
+func (e *env) repoBackup(c *cli.Context, recipients []age.Recipient) error {
 	if err := args(c, 1, 1); err != nil {
 		return err
 	}
@@ -23,7 +24,7 @@ func (e *env) repoBackup(c *cli.Context) error {
 	if level < 0 || level > repo.MaxLevel {
 		return usagef("hot-backup: --level %d: %v", level, repo.ErrLevel)
 	}
-	opts := repo.BackupOptions{Level: level}
+	opts := repo.BackupOptions{Level: level, Recipients: recipients}
 	if v := c.String("expire"); v != "" {
 		at, err := expiry(v, time.Now())
 		if err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -135,6 +136,8 @@ type historyJSON struct {
 	LastCommit  *time.Time   `json:"last_commit,omitempty"`
 	ObjectCount int          `json:"object_count"`
 	Bytes       int64        `json:"bytes"`
+	Encrypted   int          `json:"encrypted_objects"`
+	Superseded  int          `json:"superseded_objects"`
 	Gaps        []rangeJSON  `json:"gaps"`
 	Archive     *archiveJSON `json:"archive,omitempty"`
 	Backups     []backupJSON `json:"backups"`
@@ -159,6 +162,7 @@ type archiveJSON struct {
 	LastCommit  *time.Time `json:"last_commit,omitempty"`
 	ObjectCount int        `json:"object_count"`
 	Bytes       int64      `json:"bytes"`
+	Encrypted   int        `json:"encrypted_objects"`
 }
 
 type backupJSON struct {
@@ -169,13 +173,14 @@ type backupJSON struct {
 	Expires    *time.Time `json:"expires,omitempty"`
 	Bytes      int64      `json:"bytes"`
 	Object     string     `json:"object"`
+	encrypted  bool
 }
 
 func repoListJSONOf(r *repo.Repository, sum *repo.Summary) *repoListReport {
 	out := &repoListReport{Repo: r.String(), Histories: []historyJSON{}, Foreign: append([]string{}, sum.Foreign...)}
 	for _, h := range sum.Histories {
 		hj := historyJSON{DB: h.DB, Origin: h.Origin.String(), ObjectCount: h.Objects, Bytes: h.Bytes,
-			Gaps: []rangeJSON{}, Backups: []backupJSON{}}
+			Encrypted: h.Encrypted, Superseded: h.Superseded, Gaps: []rangeJSON{}, Backups: []backupJSON{}}
 		if h.Restorable > 0 {
 			hj.FirstLSN, hj.LastLSN = 1, h.Restorable
 			hj.FirstCommit, hj.LastCommit = jsonTime(h.FirstTime), jsonTime(h.RestorableTime)
@@ -184,11 +189,11 @@ func repoListJSONOf(r *repo.Repository, sum *repo.Summary) *repoListReport {
 			hj.Gaps = append(hj.Gaps, rangeJSON{g.First, g.Last})
 		}
 		if a := h.Archive; a != nil {
-			hj.Archive = &archiveJSON{FirstLSN: a.First, LastLSN: a.Last, LastCommit: jsonTime(a.LastTime), ObjectCount: a.Objects, Bytes: a.Bytes}
+			hj.Archive = &archiveJSON{FirstLSN: a.First, LastLSN: a.Last, LastCommit: jsonTime(a.LastTime), ObjectCount: a.Objects, Bytes: a.Bytes, Encrypted: a.Encrypted}
 		}
 		for _, o := range h.Backups {
 			hj.Backups = append(hj.Backups, backupJSON{Level: o.Level, FirstLSN: o.First, LastLSN: o.Last,
-				LastCommit: jsonTime(o.LastTime), Expires: jsonTime(o.Expires), Bytes: o.Size, Object: o.Key})
+				LastCommit: jsonTime(o.LastTime), Expires: jsonTime(o.Expires), Bytes: o.Size, Object: o.Key, encrypted: o.Encrypted})
 		}
 		out.Histories = append(out.Histories, hj)
 	}
@@ -279,7 +284,10 @@ func printRepoList(e *env, rep *repoListReport) {
 		fmt.Fprintf(w, "%s: no hotpipe objects\n", rep.Repo)
 	}
 	for _, h := range rep.Histories {
-		fmt.Fprintf(w, "%s (origin %s): %d object(s), %s\n", h.DB, h.Origin, h.ObjectCount, size(h.Bytes))
+		fmt.Fprintf(w, "%s (origin %s): %d object(s)%s, %s\n", h.DB, h.Origin, h.ObjectCount, encryptedCount(h.Encrypted, h.ObjectCount), size(h.Bytes))
+		if h.Superseded > 0 {
+			fmt.Fprintf(w, "  re-encrypted: %d older copies wait to be deleted (run repo rekey again)\n", h.Superseded)
+		}
 		if h.LastLSN > 0 {
 			fmt.Fprintf(w, "  restorable: LSN 1..%d, committed %s .. %s\n", h.LastLSN,
 				h.FirstCommit.Format(time.RFC3339Nano), h.LastCommit.Format(time.RFC3339Nano))
@@ -297,20 +305,35 @@ func printRepoList(e *env, rep *repoListReport) {
 			fmt.Fprintf(w, "  gap: LSN %d..%d is missing\n", g.FirstLSN, g.LastLSN)
 		}
 		if a := h.Archive; a != nil {
-			fmt.Fprintf(w, "  archive: LSN %d..%d, %d object(s), %s\n", a.FirstLSN, a.LastLSN, a.ObjectCount, size(a.Bytes))
+			fmt.Fprintf(w, "  archive: LSN %d..%d, %d object(s)%s, %s\n", a.FirstLSN, a.LastLSN, a.ObjectCount, encryptedCount(a.Encrypted, a.ObjectCount), size(a.Bytes))
 		}
 		for _, b := range h.Backups {
 			exp := ""
 			if b.Expires != nil {
 				exp = ", expires " + b.Expires.Format(time.RFC3339)
 			}
-			fmt.Fprintf(w, "  backup level %d: LSN %d..%d, committed by %s, %s%s\n", b.Level, b.FirstLSN, b.LastLSN,
-				b.LastCommit.Format(time.RFC3339Nano), size(b.Bytes), exp)
+			enc := ""
+			if b.encrypted {
+				enc = ", encrypted"
+			}
+			fmt.Fprintf(w, "  backup level %d: LSN %d..%d, committed by %s, %s%s%s\n", b.Level, b.FirstLSN, b.LastLSN,
+				b.LastCommit.Format(time.RFC3339Nano), size(b.Bytes), enc, exp)
 		}
 	}
 	for _, f := range rep.Foreign {
 		fmt.Fprintf(w, "not a hotpipe object, left alone: %s\n", shown(f))
 	}
+}
+
+// encryptedCount says how many of n objects are encrypted, "" for none.
+func encryptedCount(encrypted, n int) string {
+	switch encrypted {
+	case 0:
+		return ""
+	case n:
+		return ", encrypted"
+	}
+	return fmt.Sprintf(" (%d encrypted)", encrypted)
 }
 
 func repoVerifyCommand(e *env) *cli.Command {
@@ -495,13 +518,19 @@ verified (every frame, and its end hash the run's) before the small ones
 are deleted, so the frames are always held at least once; a compact that
 was interrupted is finished by the next.
 
+Encrypted objects are merged only with --identity, to read them, and
+--recipient or --recipients-file, to encrypt the merged object: their
+frames are never stored in clear. With recipients, merged objects are
+encrypted whatever the small ones were.
+
 Examples:
    hotpipe repo compact --repo /backup/hotpipe
-   hotpipe repo compact foo --repo s3://backups/hotpipe --target-size 1GiB --dry-run`,
-		Flags: []cli.Flag{repoFlag(), jsonFlag(),
+   hotpipe repo compact foo --repo s3://backups/hotpipe --target-size 1GiB --dry-run
+   hotpipe repo compact --repo s3://backups/hotpipe --identity key.txt -R recipients.txt`,
+		Flags: append([]cli.Flag{repoFlag(), jsonFlag(), identityFlag(),
 			&cli.StringFlag{Name: "target-size", Value: "256MiB", Usage: "merge up to `SIZE` of objects into one"},
 			&cli.BoolFlag{Name: "dry-run", Usage: "say what would be merged, and write nothing"},
-		},
+		}, recipientFlags("the merged objects")...),
 		Action: e.repoCompact,
 	}
 }
@@ -529,6 +558,14 @@ func (e *env) repoCompact(c *cli.Context) error {
 	if err != nil || target < 1<<20 {
 		return usagef("repo compact: --target-size %q: give at least 1MiB", c.String("target-size"))
 	}
+	ids, err := identities(c)
+	if err != nil {
+		return err
+	}
+	to, err := recipients(c, "repo compact")
+	if err != nil {
+		return err
+	}
 	r, err := e.openRepo(c)
 	if err != nil {
 		return err
@@ -536,7 +573,7 @@ func (e *env) repoCompact(c *cli.Context) error {
 	dry := c.Bool("dry-run")
 	rep := &repoCompactReport{Repo: r.String(), DryRun: dry, Merges: []mergeJSON{}}
 	e.report = rep
-	opts := repo.CompactOptions{TargetSize: int64(target), DryRun: dry, Merged: func(m repo.Merge) {
+	opts := repo.CompactOptions{TargetSize: int64(target), DryRun: dry, Identities: ids, Recipients: to, Merged: func(m repo.Merge) {
 		mj := mergeJSON{Object: m.Into.Key, ObjectCount: len(m.From), Bytes: m.Into.Size}
 		for _, f := range m.From {
 			mj.Replaced = append(mj.Replaced, f.Key)
@@ -552,6 +589,9 @@ func (e *env) repoCompact(c *cli.Context) error {
 		fmt.Fprintf(e.stdout, "%s %d object(s), LSN %d..%d, into %s\n", verb, len(m.From), m.Into.First, m.Into.Last, m.Into.Key)
 	}}
 	if _, err := r.Compact(c.Context, c.Args().First(), opts); err != nil {
+		if errors.Is(err, repo.ErrDecryptedCopy) {
+			err = &hinted{err: err, hint: "give --recipient KEY or --recipients-file FILE (HOTPIPE_RECIPIENTS_FILE)"}
+		}
 		return err
 	}
 	e.notef("repo compact: %d merge(s)", len(rep.Merges))

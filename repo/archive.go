@@ -8,6 +8,8 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"filippo.io/age"
+
 	"github.com/hotpipe/hotpipe/backup"
 	"github.com/hotpipe/hotpipe/engine"
 	"github.com/hotpipe/hotpipe/stream"
@@ -45,6 +47,10 @@ type ArchiveOptions struct {
 	// Retrying, if set, is called with each failure the archive retries,
 	// before it waits.
 	Retrying func(Retry)
+	// Recipients, when set, encrypt each object with age to each of them
+	// (see Name.Encrypted). The archive needs no identity: it resumes by
+	// the note in clear in each object's header.
+	Recipients []age.Recipient
 }
 
 // Retry is a failed repository operation the archive is about to try
@@ -161,26 +167,25 @@ func (a *archiver) resume(ctx context.Context) error {
 			return err
 		}
 	}
-	theirs, err := a.r.lastHash(ctx, h, last)
+	end, err := a.r.lastEnd(ctx, h, last)
 	if err != nil {
 		return err
 	}
-	if err := txframe.SameHash(last, theirs, hash, a.r.String(), a.db.Name()); err != nil {
+	if err := end.same(hash, a.db.Name()); err != nil {
 		return err
 	}
 	a.prog.Archived, a.prog.ArchivedTime = last, lastTime
 	return nil
 }
 
-// lastHash reads h(last) from the end record of an object of h ending at
-// last.
-func (r *Repository) lastHash(ctx context.Context, h *History, last uint64) (txframe.Hash, error) {
+// lastEnd reads how an object of h ending at last ends.
+func (r *Repository) lastEnd(ctx context.Context, h *History, last uint64) (objectEnd, error) {
 	for _, e := range h.Objects {
 		if e.Last == last {
-			return r.endHash(ctx, e)
+			return r.end(ctx, e)
 		}
 	}
-	return txframe.Hash{}, fmt.Errorf("%s: no object of %s ends at LSN %d", r, h.name(), last)
+	return objectEnd{}, fmt.Errorf("%s: no object of %s ends at LSN %d", r, h.name(), last)
 }
 
 // wait returns once an object is due: a frame has waited MaxDelay (by its
@@ -304,11 +309,11 @@ func (a *archiver) cutOne(ctx context.Context, last uint64) error {
 	if err != nil {
 		return err
 	}
-	n.Kind = Archive
+	n.Kind, n.Encrypted = Archive, len(a.opts.Recipients) > 0
 	var e Entry
 	err = a.retry(ctx, func(attempt int) error {
 		var err error
-		e, _, err = a.r.put(ctx, a.db, n, backup.Options{})
+		e, _, err = a.r.put(ctx, a.db, n, backup.Options{Recipients: a.opts.Recipients})
 		switch {
 		case errors.Is(err, ErrExist) && attempt > 1:
 			e, err = a.adopt(ctx, n)
@@ -345,7 +350,7 @@ func (a *archiver) adopt(ctx context.Context, n Name) (Entry, error) {
 	}
 	e.Size = o.Size()
 	o.Close()
-	theirs, err := a.r.endHash(ctx, e)
+	theirs, err := a.r.end(ctx, e)
 	if err != nil {
 		return Entry{}, err
 	}
@@ -353,7 +358,7 @@ func (a *archiver) adopt(ctx context.Context, n Name) (Entry, error) {
 	if err != nil {
 		return Entry{}, err
 	}
-	return e, txframe.SameHash(n.Last, theirs, ours, a.r.String()+": "+e.Key, a.db.Name())
+	return e, theirs.same(ours, a.db.Name())
 }
 
 // retry runs op until it succeeds, fails with an error other than

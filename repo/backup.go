@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"filippo.io/age"
+
 	"github.com/hotpipe/hotpipe/backup"
 	"github.com/hotpipe/hotpipe/engine"
 	"github.com/hotpipe/hotpipe/txframe"
@@ -24,6 +26,9 @@ type BackupOptions struct {
 	// MaxRate and Progress are as in backup.Options.
 	MaxRate  float64
 	Progress func(backup.Progress)
+	// Recipients, when set, encrypt the object with age to each of them
+	// (see Name.Encrypted).
+	Recipients []age.Recipient
 }
 
 // BackupResult says what Backup wrote.
@@ -68,10 +73,11 @@ func (r *Repository) Backup(ctx context.Context, db *engine.DB, opts BackupOptio
 	}
 	// The expiry is kept to the second, as the name keeps it.
 	n.Kind, n.Level, n.Expires = Backup, opts.Level, opts.Expires.Truncate(time.Second)
+	n.Encrypted = len(opts.Recipients) > 0
 	if e, ok := h.entry(n.String()); ok { // the same frames, level and expiry: made already
 		return BackupResult{Entry: e, UpToDate: true}, nil
 	}
-	e, res, err := r.put(ctx, db, n, backup.Options{MaxRate: opts.MaxRate, Progress: opts.Progress})
+	e, res, err := r.put(ctx, db, n, backup.Options{MaxRate: opts.MaxRate, Progress: opts.Progress, Recipients: opts.Recipients})
 	if errors.Is(err, ErrExist) { // made meanwhile by another run: a name says all it holds
 		return BackupResult{Entry: Entry{Name: n, Key: n.String()}, UpToDate: true}, nil
 	}

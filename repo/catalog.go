@@ -22,6 +22,10 @@ type History struct {
 	DB      string
 	Origin  txframe.Origin
 	Objects []Entry
+	// Superseded holds objects repo rekey re-encrypted, whose twin of a
+	// higher generation (Name.Gen) is in Objects: the same frames, to be
+	// deleted once the twin is verified.
+	Superseded []Entry
 }
 
 // Catalog is a repository's content as its listing gives it.
@@ -57,7 +61,33 @@ func (c *Catalog) Sort() {
 		slices.SortFunc(h.Objects, func(a, b Entry) int {
 			return cmp.Or(cmp.Compare(a.First, b.First), cmp.Compare(a.Last, b.Last), cmp.Compare(a.Key, b.Key))
 		})
+		h.setAsideSuperseded()
 	}
+}
+
+// setAsideSuperseded moves each object that has a twin of a higher
+// generation from Objects to Superseded.
+func (h *History) setAsideSuperseded() {
+	newest := map[string]int{} // the name without its generation → the highest
+	for _, e := range h.Objects {
+		k := e.twinKey()
+		newest[k] = max(newest[k], e.Gen)
+	}
+	h.Superseded = nil
+	h.Objects = slices.DeleteFunc(h.Objects, func(e Entry) bool {
+		old := e.Gen < newest[e.twinKey()]
+		if old {
+			h.Superseded = append(h.Superseded, e)
+		}
+		return old
+	})
+}
+
+// twinKey is what twins of different generations share: the name but for
+// its generation.
+func (n Name) twinKey() string {
+	n.Gen = 0
+	return n.String()
 }
 
 // History returns db's history of that origin, nil if the catalog has none.

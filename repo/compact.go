@@ -7,6 +7,8 @@ import (
 	"io"
 	"time"
 
+	"filippo.io/age"
+
 	"github.com/hotpipe/hotpipe/stream"
 	"github.com/hotpipe/hotpipe/txframe"
 )
@@ -20,6 +22,11 @@ type CompactOptions struct {
 	DryRun bool
 	// Merged, if set, is called after each merge.
 	Merged func(Merge)
+	// Recipients, when set, encrypt the merged objects with age to each
+	// of them. Identities decrypt the encrypted objects merged. Merging an
+	// encrypted object needs both: its frames are never stored in clear.
+	Recipients []age.Recipient
+	Identities []age.Identity
 }
 
 // Merge is archive objects merged into one.
@@ -32,8 +39,9 @@ type Merge struct {
 }
 
 // merges returns the merges to do in h: those an interrupted Compact left
-// (an archive object that exactly tiles others), then new ones.
-func (h *History) merges(target int64) []Merge {
+// (an archive object that exactly tiles others), then new ones, encrypted
+// when encrypt is set.
+func (h *History) merges(target int64, encrypt bool) []Merge {
 	var ms []Merge
 	inside := map[string]bool{}
 	for _, big := range h.Objects {
@@ -62,10 +70,40 @@ func (h *History) merges(target int64) []Merge {
 		}
 	}
 	for _, run := range rest.archiveRuns(target) {
-		ms = append(ms, Merge{From: run, Into: merged(run)})
+		ms = append(ms, Merge{From: run, Into: merged(run, encrypt)})
 	}
 	return ms
 }
+
+// keysFor checks that opts hold the keys the merges ms of h need: an
+// identity to read an encrypted object, recipients to keep its frames
+// encrypted.
+func (r *Repository) keysFor(h *History, ms []Merge, opts CompactOptions) error {
+	encrypted := 0
+	for _, m := range ms {
+		for _, e := range m.From {
+			if e.Encrypted {
+				encrypted++
+			}
+		}
+		if m.Made && m.Into.Encrypted {
+			encrypted++
+		}
+	}
+	switch {
+	case encrypted == 0:
+		return nil
+	case len(opts.Identities) == 0:
+		return fmt.Errorf("%s: %s: %d of the objects to merge are encrypted, and %w", r, h.name(), encrypted, stream.ErrNoIdentity)
+	case len(opts.Recipients) == 0:
+		return fmt.Errorf("%s: %s: %d of the objects to merge are encrypted, and %w", r, h.name(), encrypted, ErrDecryptedCopy)
+	}
+	return nil
+}
+
+// ErrDecryptedCopy means an operation would store encrypted frames in
+// clear: give it recipients to encrypt them to.
+var ErrDecryptedCopy = errors.New("no recipients were given to keep their frames encrypted in the merged objects")
 
 // Compact merges runs of small archive objects (each starting right after
 // the one before) into objects of up to TargetSize, so that a restore from
@@ -85,9 +123,13 @@ func (r *Repository) Compact(ctx context.Context, db string, opts CompactOptions
 	}
 	var out []Merge
 	for _, h := range c.Histories {
-		for _, m := range h.merges(opts.TargetSize) {
+		ms := h.merges(opts.TargetSize, len(opts.Recipients) > 0)
+		if err := r.keysFor(h, ms, opts); err != nil && !opts.DryRun {
+			return out, err
+		}
+		for _, m := range ms {
 			if !opts.DryRun {
-				if err := r.merge(ctx, &m); err != nil {
+				if err := r.merge(ctx, &m, opts); err != nil {
 					return out, err
 				}
 			}
@@ -131,29 +173,39 @@ func (h *History) archiveRuns(target int64) [][]Entry {
 }
 
 // merged names the object a run becomes.
-func merged(run []Entry) Entry {
+func merged(run []Entry, encrypt bool) Entry {
 	n := run[0].Name
 	last := run[len(run)-1]
 	n.Last, n.LastTime, n.Expires = last.Last, last.LastTime, time.Time{}
+	n.Encrypted, n.Gen = encrypt, 0
 	return Entry{Name: n, Key: n.String()}
 }
 
 // merge writes m.Into from m.From, verifies it, and deletes m.From.
-func (r *Repository) merge(ctx context.Context, m *Merge) error {
-	var want txframe.Tip
+func (r *Repository) merge(ctx context.Context, m *Merge, opts CompactOptions) error {
+	var wrote txframe.Tip
 	err := ErrExist
 	if !m.Made {
-		want, err = r.write(ctx, m)
+		wrote, err = r.write(ctx, m, opts)
 	}
-	if errors.Is(err, ErrExist) { // an interrupted Compact wrote it: check it, then finish
-		last := m.From[len(m.From)-1]
-		want = txframe.Tip{LSN: last.Last}
-		want.Hash, err = r.endHash(ctx, last)
+	made := errors.Is(err, ErrExist) // an interrupted Compact wrote it: check it, then finish
+	if err != nil && !made {
+		return err
 	}
+	got, err := r.check(ctx, &m.Into, opts.Identities)
 	if err != nil {
 		return err
 	}
-	if err := r.check(ctx, &m.Into, want); err != nil {
+	if made {
+		end, err := r.end(ctx, m.From[len(m.From)-1])
+		if err != nil {
+			return err
+		}
+		err = end.same(got.Hash, r.String()+": "+m.Into.Key)
+	} else {
+		err = txframe.SameHash(got.LSN, got.Hash, wrote.Hash, r.String()+": "+m.Into.Key, "the merged objects")
+	}
+	if err != nil {
 		return err
 	}
 	for _, e := range m.From {
@@ -165,8 +217,17 @@ func (r *Repository) merge(ctx context.Context, m *Merge) error {
 }
 
 // write copies the frames of m.From, verified as they are read, into the
-// new object m.Into, and returns the hash at its end.
-func (r *Repository) write(ctx context.Context, m *Merge) (txframe.Tip, error) {
+// new object m.Into, decrypted with opts.Identities and encrypted to
+// opts.Recipients where they are, and returns where it ends.
+func (r *Repository) write(ctx context.Context, m *Merge, opts CompactOptions) (txframe.Tip, error) {
+	var tag stream.EndTag
+	if m.Into.Encrypted { // the note is the last small object's: the same LSN and hash
+		end, err := r.end(ctx, m.From[len(m.From)-1])
+		if err != nil {
+			return txframe.Tip{}, err
+		}
+		tag = end.tag
+	}
 	inputs := make([]stream.Input, len(m.From))
 	for i, e := range m.From {
 		inputs[i] = stream.Input{Name: r.String() + "/" + e.Key, R: &lazyObject{ctx: ctx, store: r.store, key: e.Key}}
@@ -176,11 +237,11 @@ func (r *Repository) write(ctx context.Context, m *Merge) (txframe.Tip, error) {
 			in.R.(*lazyObject).close()
 		}
 	}()
-	rd := stream.NewReader(inputs, stream.Options{})
+	rd := stream.NewReader(inputs, stream.Options{Identities: opts.Identities})
 	pr, pw := io.Pipe()
 	done := make(chan txframe.Tip, 1)
 	go func() {
-		tip, err := copySegment(rd, pw)
+		tip, err := copyMerged(rd, pw, opts.Recipients, tag)
 		pw.CloseWithError(err)
 		done <- tip
 	}()
@@ -191,6 +252,27 @@ func (r *Repository) write(ctx context.Context, m *Merge) (txframe.Tip, error) {
 		return tip, fmt.Errorf("%s: %s: %w", r, m.Into.Key, err)
 	}
 	return tip, nil
+}
+
+// copyMerged writes the frames rd yields into w as one segment, encrypted
+// with the note tag when there are recipients. The note must be of the
+// hash the frames end with.
+func copyMerged(rd *stream.Reader, w io.Writer, recipients []age.Recipient, tag stream.EndTag) (txframe.Tip, error) {
+	if len(recipients) == 0 {
+		return copySegment(rd, w)
+	}
+	enc, err := age.Encrypt(w, withEndTag(recipients, tag)...)
+	if err != nil {
+		return txframe.Tip{}, err
+	}
+	tip, err := copySegment(rd, enc)
+	if err != nil {
+		return tip, err
+	}
+	if tip.LSN != tag.LSN || !tag.Matches(tip.Hash) {
+		return tip, fmt.Errorf("%w at LSN %d: the frames end with h = %s, not the hash of the last object's hotpipe-end note", txframe.ErrHistory, tip.LSN, tip.Hash)
+	}
+	return tip, enc.Close()
 }
 
 // copySegment writes the frames rd yields as one segment into w.
@@ -224,16 +306,17 @@ func copySegment(rd *stream.Reader, w io.Writer) (txframe.Tip, error) {
 	return txframe.Tip{LSN: last, Hash: hash, Time: sw.LastTime()}, sw.Close()
 }
 
-// check reads the object e back whole, verifying it, and compares where it
-// ends with want (when known).
-func (r *Repository) check(ctx context.Context, e *Entry, want txframe.Tip) error {
+// check reads the object e back whole, verifying it (decrypted with ids),
+// and returns where it ends; an encrypted one's note must say the same.
+func (r *Repository) check(ctx context.Context, e *Entry, ids []age.Identity) (txframe.Tip, error) {
 	o, err := r.store.Open(ctx, e.Key)
 	if err != nil {
-		return err
+		return txframe.Tip{}, err
 	}
 	defer o.Close()
 	e.Size = o.Size()
-	rd := stream.NewReader([]stream.Input{{Name: r.String() + "/" + e.Key, R: stream.Cancelable(ctx, o)}}, stream.Options{})
+	key := r.String() + "/" + e.Key
+	rd := stream.NewReader([]stream.Input{{Name: key, R: stream.Cancelable(ctx, o)}}, stream.Options{Identities: ids})
 	ended := false
 	for {
 		ev, err := rd.Next()
@@ -241,33 +324,22 @@ func (r *Repository) check(ctx context.Context, e *Entry, want txframe.Tip) erro
 			break
 		}
 		if err != nil {
-			return err
+			return txframe.Tip{}, err
 		}
 		ended = ended || ev.Kind == stream.KindEnd
 	}
 	last, hash := rd.Last()
-	switch {
-	case !ended || last != e.Last:
-		return fmt.Errorf("%s: %s: %w: it ends at LSN %d", r, e.Key, ErrNameMismatch, last)
-	case want.LSN != 0 && hash != want.Hash:
-		return fmt.Errorf("%s: %s: %w: h(%d) is %s, the merged objects' is %s", r, e.Key, txframe.ErrHistory, last, hash, want.Hash)
+	if !ended || last != e.Last {
+		return txframe.Tip{}, fmt.Errorf("%s: %s: %w: it ends at LSN %d", r, e.Key, ErrNameMismatch, last)
 	}
-	return nil
-}
-
-// endHash reads h(e.Last) from e's end record: one small read at its end.
-func (r *Repository) endHash(ctx context.Context, e Entry) (txframe.Hash, error) {
-	o, err := r.store.Open(ctx, e.Key)
-	if err != nil {
-		return txframe.Hash{}, err
+	if e.Encrypted {
+		tag, err := stream.ReadEndTag(io.NewSectionReader(o, 0, o.Size()))
+		if err != nil {
+			return txframe.Tip{}, fmt.Errorf("%s: %w", key, err)
+		}
+		if tag.LSN != last || !tag.Matches(hash) {
+			return txframe.Tip{}, fmt.Errorf("%s: %w at LSN %d: its hotpipe-end note is not of the h = %s its frames end with", key, txframe.ErrHistory, last, hash)
+		}
 	}
-	defer o.Close()
-	tail, err := stream.ReadTail(o, o.Size(), e.Key)
-	if err != nil {
-		return txframe.Hash{}, err
-	}
-	if !tail.Complete || tail.Last != e.Last {
-		return txframe.Hash{}, fmt.Errorf("%s: %s: %w: it ends at LSN %d, its name says %d", r, e.Key, stream.ErrEndMismatch, tail.Last, e.Last)
-	}
-	return tail.LastHash, nil
+	return txframe.Tip{LSN: last, Hash: hash}, nil
 }

@@ -65,8 +65,8 @@ func TestCompactFinishesAnInterruptedMerge(t *testing.T) {
 		}
 		c, _ := r.Catalog(ctx, "foo")
 		run := c.Histories[0].archiveRuns(1 << 30)[0]
-		m := Merge{From: run, Into: merged(run)}
-		if _, err := r.write(ctx, &m); err != nil { // crashed before the deletes
+		m := Merge{From: run, Into: merged(run, false)}
+		if _, err := r.write(ctx, &m, CompactOptions{}); err != nil { // crashed before the deletes
 			t.Fatal(err)
 		}
 		ms, err := r.Compact(ctx, "foo", CompactOptions{})

@@ -16,7 +16,7 @@ import (
 // says which database and history each object holds, which LSNs and
 // commit times, what kind of object it is and until when it is kept:
 //
-//	DB/ORIGIN/FIRST-LAST.KIND.T1-T2[.xEXPIRES].hp
+//	DB/ORIGIN/FIRST-LAST.KIND.T1-T2[.xEXPIRES][.kGEN].hp[.age]
 //
 //	foo/5f6ddeaf4ba01894797306b730e7551e/00000000000000000001-00000000000000001000.b0.20261130T075046.885581913Z-20261130T075047.584486080Z.x20261207T000000Z.hp
 //
@@ -26,7 +26,10 @@ import (
 // commit times of FIRST and LAST; EXPIRES, when present, is when the
 // object may be deleted (a backup's --expire). Times are UTC in ISO 8601
 // basic format, nanoseconds kept. The object itself is an ordinary
-// hotpipe stream of frames FIRST..LAST (one segment), verifiable alone.
+// hotpipe stream of frames FIRST..LAST (one segment), verifiable alone;
+// ".hp.age" names one encrypted with age (the stream inside), and GEN, from
+// 1, counts the times repo rekey re-encrypted it to new recipients: the
+// object of the highest GEN supersedes its twins.
 
 // Kind is what an object is for.
 type Kind uint8
@@ -56,10 +59,16 @@ type Name struct {
 	FirstTime   time.Time // commit time of First
 	LastTime    time.Time // commit time of Last
 	Expires     time.Time // zero: no expiry
+	Encrypted   bool      // the object is an age file
+	Gen         int       // re-encryptions by repo rekey, 0..MaxGen
 }
+
+// MaxGen is the most times an object can be re-encrypted.
+const MaxGen = 1<<31 - 1
 
 const (
 	nameSuffix = ".hp"
+	ageSuffix  = ".age"
 	timeLayout = "20060102T150405.000000000Z"
 	dayLayout  = "20060102T150405Z"
 )
@@ -72,7 +81,13 @@ func (n Name) String() string {
 	if !n.Expires.IsZero() {
 		b.WriteString(".x" + n.Expires.UTC().Format(dayLayout))
 	}
+	if n.Gen > 0 {
+		b.WriteString(".k" + strconv.Itoa(n.Gen))
+	}
 	b.WriteString(nameSuffix)
+	if n.Encrypted {
+		b.WriteString(ageSuffix)
+	}
 	return b.String()
 }
 
@@ -103,6 +118,8 @@ func (n Name) Check() error {
 		return fmt.Errorf("%w: kind %d level %d", ErrForeign, n.Kind, n.Level)
 	case n.LastTime.Before(n.FirstTime):
 		return fmt.Errorf("%w: commit times %s after %s", ErrForeign, n.FirstTime, n.LastTime)
+	case n.Gen < 0 || n.Gen > MaxGen || n.Gen > 0 && !n.Encrypted:
+		return fmt.Errorf("%w: key generation %d of an object encrypted: %v", ErrForeign, n.Gen, n.Encrypted)
 	}
 	return nil
 }
@@ -111,23 +128,34 @@ func (n Name) Check() error {
 func ParseName(s string) (Name, error) {
 	var n Name
 	bad := func(what string) (Name, error) { return Name{}, fmt.Errorf("%w: %q: %s", ErrForeign, s, what) }
-	rest, ok := strings.CutSuffix(s, nameSuffix)
+	var err error
+	rest, encrypted := strings.CutSuffix(s, ageSuffix)
+	rest, ok := strings.CutSuffix(rest, nameSuffix)
 	if !ok {
-		return bad("no " + nameSuffix + " suffix")
+		return bad("no " + nameSuffix + " or " + nameSuffix + ageSuffix + " suffix")
 	}
+	n.Encrypted = encrypted
 	parts := strings.Split(rest, "/")
 	if len(parts) != 3 {
 		return bad("not DB/ORIGIN/OBJECT")
 	}
 	n.DB = parts[0]
-	var err error
 	if n.Origin, err = txframe.ParseOrigin(parts[1]); err != nil {
 		return bad("origin: " + err.Error())
 	}
 	fields := strings.Split(parts[2], ".")
-	// FIRST-LAST, KIND, T1 (with its fraction), -T2 (with its fraction) [, xEXPIRES]
-	if len(fields) != 5 && len(fields) != 6 {
-		return bad("not FIRST-LAST.KIND.T1-T2[.xEXPIRES]")
+	// FIRST-LAST, KIND, T1 (with its fraction), -T2 (with its fraction) [, xEXPIRES] [, kGEN]
+	if len(fields) < 5 || len(fields) > 7 {
+		return bad("not FIRST-LAST.KIND.T1-T2[.xEXPIRES][.kGEN]")
+	}
+	if g, ok := strings.CutPrefix(fields[len(fields)-1], "k"); ok && len(fields) > 5 {
+		if n.Gen, err = strconv.Atoi(g); err != nil {
+			return bad("key generation " + fields[len(fields)-1])
+		}
+		fields = fields[:len(fields)-1]
+	}
+	if len(fields) > 6 {
+		return bad("not FIRST-LAST.KIND.T1-T2[.xEXPIRES][.kGEN]")
 	}
 	if n.First, n.Last, err = parseRange(fields[0]); err != nil {
 		return bad(err.Error())

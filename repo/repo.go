@@ -7,6 +7,7 @@ import (
 
 	"github.com/hotpipe/hotpipe/backup"
 	"github.com/hotpipe/hotpipe/engine"
+	"github.com/hotpipe/hotpipe/stream"
 	"github.com/hotpipe/hotpipe/txframe"
 )
 
@@ -55,9 +56,20 @@ func dbPrefix(db string) (string, error) {
 
 // put writes frames n.First..n.Last of db into the new object n, as one
 // stream segment, and returns its entry. The object is created only
-// whole: a failure leaves none.
+// whole: a failure leaves none. An encrypted one (opts.Recipients; n says
+// so) carries the note of how it ends.
 func (r *Repository) put(ctx context.Context, db *engine.DB, n Name, opts backup.Options) (Entry, backup.Result, error) {
 	key := n.String()
+	if n.Encrypted != (len(opts.Recipients) > 0) {
+		return Entry{}, backup.Result{}, fmt.Errorf("%s: %s: encrypted is %v, with %d recipients", r, key, n.Encrypted, len(opts.Recipients))
+	}
+	if n.Encrypted {
+		h, err := db.HashAt(n.Last)
+		if err != nil {
+			return Entry{}, backup.Result{}, err
+		}
+		opts.Recipients = withEndTag(opts.Recipients, stream.NewEndTag(n.Last, h))
+	}
 	opts.Start, opts.End, opts.Follow = n.First, n.Last, false
 	pr, pw := io.Pipe()
 	var res backup.Result

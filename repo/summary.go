@@ -23,9 +23,13 @@ type Summary struct {
 type HistorySummary struct {
 	DB     string
 	Origin txframe.Origin
-	// Objects and Bytes count every object of the history.
-	Objects int
-	Bytes   int64
+	// Objects and Bytes count every object of the history; Encrypted
+	// those of them that are encrypted. Superseded counts objects repo
+	// rekey re-encrypted but has not deleted yet, counted nowhere else.
+	Objects    int
+	Bytes      int64
+	Encrypted  int
+	Superseded int
 	// Restorable is the last LSN a restore from LSN 1 reaches (0 when LSN
 	// 1 is missing), RestorableTime its commit time; FirstTime is the
 	// commit time of LSN 1.
@@ -45,6 +49,7 @@ type ArchiveSummary struct {
 	LastTime    time.Time // commit time of Last
 	Objects     int
 	Bytes       int64
+	Encrypted   int // objects
 }
 
 // Summary lists the repository once and sums it up: every history, or
@@ -63,7 +68,14 @@ func (r *Repository) Summary(ctx context.Context, db string) (*Summary, error) {
 func Summarize(list iter.Seq2[Info, error]) (*Summary, error) {
 	var s Summary
 	var h *HistorySummary
-	var reach uint64 // the last LSN h's objects so far cover from 1, gaps aside
+	var reach uint64  // the last LSN h's objects so far cover from 1, gaps aside
+	var pending Entry // the newest of a group of twins (they list together), not added yet
+	flush := func() {
+		if pending.Key != "" {
+			h.add(pending, &reach)
+			pending = Entry{}
+		}
+	}
 	for info, err := range list {
 		if err != nil {
 			return nil, err
@@ -73,13 +85,21 @@ func Summarize(list iter.Seq2[Info, error]) (*Summary, error) {
 			s.Foreign = append(s.Foreign, info.Name)
 			continue
 		}
+		e := Entry{Name: n, Key: info.Name, Size: info.Size}
+		if pending.Key != "" && pending.twinKey() == e.twinKey() {
+			h.Superseded++
+			pending = maxGen(pending, e)
+			continue
+		}
+		flush()
 		if h == nil || h.DB != n.DB || h.Origin != n.Origin {
 			h = &HistorySummary{DB: n.DB, Origin: n.Origin}
 			s.Histories = append(s.Histories, h)
 			reach = 0
 		}
-		h.add(Entry{Name: n, Key: info.Name, Size: info.Size}, &reach)
+		pending = e
 	}
+	flush()
 	slices.SortFunc(s.Histories, func(a, b *HistorySummary) int {
 		return cmp.Or(cmp.Compare(a.DB, b.DB), cmp.Compare(a.Origin.String(), b.Origin.String()))
 	})
@@ -94,6 +114,9 @@ func (h *HistorySummary) add(e Entry, reach *uint64) {
 	}
 	h.Objects++
 	h.Bytes += e.Size
+	if e.Encrypted {
+		h.Encrypted++
+	}
 	if e.First > *reach+1 {
 		h.Gaps = append(h.Gaps, Range{*reach + 1, e.First - 1})
 	}
@@ -111,10 +134,21 @@ func (h *HistorySummary) add(e Entry, reach *uint64) {
 		a := h.Archive
 		a.Objects++
 		a.Bytes += e.Size
+		if e.Encrypted {
+			a.Encrypted++
+		}
 		if e.Last > a.Last {
 			a.Last, a.LastTime = e.Last, e.LastTime
 		}
 	case Backup:
 		h.Backups = append(h.Backups, e)
 	}
+}
+
+// maxGen returns the twin of the higher generation.
+func maxGen(a, b Entry) Entry {
+	if b.Gen > a.Gen {
+		return b
+	}
+	return a
 }

@@ -33,6 +33,7 @@ func listing(objs map[string]int64) iter.Seq2[Info, error] {
 // restorable LSN and its time, gaps, archive and backups.
 func FuzzSummarize(f *testing.F) {
 	f.Add([]byte{1, 10, 5, 0, 11, 20, 5, 1, 25, 3, 7, 2, 1, 40, 9, 0})
+	f.Add([]byte{1, 10, 0x45, 0, 1, 10, 0x55, 0, 1, 10, 0x75, 0, 1, 10, 5, 0, 11, 3, 0x66, 1}) // twins
 	f.Fuzz(func(t *testing.T, spec []byte) {
 		objs := map[string]int64{"notes.txt": 3}
 		other := txframe.Origin{1}
@@ -47,6 +48,9 @@ func FuzzSummarize(f *testing.F) {
 				n.Level = 0
 			}
 			n.FirstTime, n.LastTime = time.Unix(int64(n.First), 0), time.Unix(int64(n.Last), 0)
+			if spec[i+2]&0x40 != 0 { // encrypted, perhaps re-encrypted: twins of several generations
+				n.Encrypted, n.Gen = true, int(spec[i+2]>>4&3)*5
+			}
 			objs[n.String()] = int64(spec[i+2]) + 1
 		}
 		var c Catalog
@@ -71,16 +75,22 @@ func FuzzSummarize(f *testing.F) {
 
 // summaryOf sums up a catalog's history with the catalog's own methods.
 func summaryOf(h *History) *HistorySummary {
-	s := &HistorySummary{DB: h.DB, Origin: h.Origin, Objects: len(h.Objects), Bytes: h.Bytes(), Gaps: h.Gaps()}
+	s := &HistorySummary{DB: h.DB, Origin: h.Origin, Objects: len(h.Objects), Bytes: h.Bytes(), Gaps: h.Gaps(), Superseded: len(h.Superseded)}
 	s.Restorable, s.RestorableTime = h.Restorable()
 	if s.Restorable > 0 {
 		s.FirstTime = h.Objects[0].FirstTime
 	}
 	for _, o := range h.Objects {
+		if o.Encrypted {
+			s.Encrypted++
+		}
 		switch o.Kind {
 		case Archive:
 			if s.Archive == nil {
 				s.Archive = &ArchiveSummary{First: o.First}
+			}
+			if o.Encrypted {
+				s.Archive.Encrypted++
 			}
 			s.Archive.Objects++
 			s.Archive.Bytes += o.Size
@@ -95,13 +105,13 @@ func summaryOf(h *History) *HistorySummary {
 }
 
 func summaryString(s *HistorySummary) string {
-	out := fmt.Sprintf("%s/%s objects %d bytes %d restorable %d at %v from %v gaps %v backups",
-		s.DB, s.Origin, s.Objects, s.Bytes, s.Restorable, s.RestorableTime.Unix(), s.FirstTime.Unix(), s.Gaps)
+	out := fmt.Sprintf("%s/%s objects %d (%d encrypted, %d superseded) bytes %d restorable %d at %v from %v gaps %v backups",
+		s.DB, s.Origin, s.Objects, s.Encrypted, s.Superseded, s.Bytes, s.Restorable, s.RestorableTime.Unix(), s.FirstTime.Unix(), s.Gaps)
 	for _, b := range s.Backups {
 		out += " " + b.Key
 	}
 	if a := s.Archive; a != nil {
-		out += fmt.Sprintf(" archive %d..%d at %v, %d objects, %d bytes", a.First, a.Last, a.LastTime.Unix(), a.Objects, a.Bytes)
+		out += fmt.Sprintf(" archive %d..%d at %v, %d objects (%d encrypted), %d bytes", a.First, a.Last, a.LastTime.Unix(), a.Objects, a.Encrypted, a.Bytes)
 	}
 	return out
 }

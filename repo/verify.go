@@ -192,8 +192,23 @@ func (v *historyCheck) object(ctx context.Context, e Entry) (uint64, error) {
 		v.mismatch(e, 0, fmt.Sprintf("it holds %d frames, its name says %d..%d", frames, e.First, e.Last))
 	case firstTime != e.FirstTime.UnixNano() || lastTime != e.LastTime.UnixNano():
 		v.mismatch(e, 0, "its commit times are not those of its name")
+	case e.Encrypted:
+		last, hash := rd.Last()
+		v.endTag(e, o, last, hash)
 	}
 	return frames, nil
+}
+
+// endTag checks that the encrypted object e's note is of the hash its
+// frames end with.
+func (v *historyCheck) endTag(e Entry, o Object, last uint64, hash txframe.Hash) {
+	tag, err := stream.ReadEndTag(io.NewSectionReader(o, 0, o.Size()))
+	switch {
+	case err != nil:
+		v.found(Problem{Key: e.Key, Err: err})
+	case tag.LSN != last || !tag.Matches(hash):
+		v.found(Problem{Key: e.Key, LSN: last, Err: fmt.Errorf("%w: its hotpipe-end note (LSN %d) is not of the h = %s its frames end with", txframe.ErrHistory, tag.LSN, hash)})
+	}
 }
 
 // claimInside records the hashes a block of frames states at the

@@ -104,7 +104,7 @@ func decrypt(br *bufio.Reader, cr *countingReader, ids []age.Identity) (io.Reade
 	var nomatch *age.NoIdentityMatchError
 	switch {
 	case errors.As(err, &nomatch):
-		return nil, &EncryptedError{Recipients: nomatch.StanzaTypes, Tried: len(ids), Err: err}
+		return nil, &EncryptedError{Recipients: recipientsOnly(nomatch.StanzaTypes), Tried: len(ids), Err: err}
 	case err != nil:
 		return nil, fmt.Errorf("%w: age header: %w", ErrDecrypt, err)
 	}
@@ -118,7 +118,7 @@ func recipientTypes(br *bufio.Reader) []string {
 	_, err := age.Decrypt(br, probe{})
 	var nomatch *age.NoIdentityMatchError
 	if errors.As(err, &nomatch) {
-		return nomatch.StanzaTypes
+		return recipientsOnly(nomatch.StanzaTypes)
 	}
 	return nil
 }

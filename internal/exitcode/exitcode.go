@@ -45,7 +45,7 @@ func Of(err error) int {
 		return Interrupted
 	case errors.Is(err, ErrBrokenPipe):
 		return BrokenPipe
-	case errors.Is(err, ErrUsage), errors.Is(err, engine.ErrInvalidName):
+	case errors.Is(err, ErrUsage), errors.Is(err, engine.ErrInvalidName), errors.Is(err, repo.ErrDecryptedCopy):
 		return Usage
 	case errors.Is(err, engine.ErrLocked), errors.Is(err, backup.ErrFileLocked):
 		return Locked
@@ -65,7 +65,7 @@ func IsIntegrity(err error) bool {
 	for _, target := range []error{engine.ErrCorrupt, txframe.ErrChecksum, txframe.ErrChain,
 		txframe.ErrIncomplete, txframe.ErrMagic, txframe.ErrMalformed, txframe.ErrTooLarge,
 		stream.ErrTruncated, stream.ErrEmpty, stream.ErrFormat, stream.ErrChecksum, stream.ErrEndMismatch, repo.ErrNameMismatch,
-		stream.ErrDecrypt, stream.ErrNoIdentity} {
+		stream.ErrDecrypt, stream.ErrNoIdentity, stream.ErrNoEndTag} {
 		if errors.Is(err, target) {
 			return true
 		}
