@@ -64,7 +64,9 @@ type RekeyResult struct {
 // recipients: the file key unwrapped from src's header with one of
 // opts.Identities, wrapped anew for each of opts.Recipients after src's
 // note stanzas (NotePrefix), in their order; src's other stanzas are
-// dropped; the nonce and payload are copied as they are. Nothing is
+// dropped; the nonce and payload are copied as they are. A recipient in
+// opts.Recipients may write notes of its own (a new hotpipe-end, say):
+// they follow the carried ones. Nothing is
 // written before the new header is made and checked with age's own parser.
 //
 // Rekey authenticates the header, not the payload, which it does not
@@ -199,7 +201,7 @@ func newHeader(fileKey []byte, notes []*age.Stanza, rs []age.Recipient) ([]byte,
 	}
 	body := b[:mac+len("\n---")]
 	hdr := append(slices.Clip(body), " "+base64.RawStdEncoding.EncodeToString(headerMAC(fileKey, body))+"\n"...)
-	if err := checkHeader(hdr, fileKey, len(notes)); err != nil {
+	if err := checkHeader(hdr, fileKey, notes); err != nil {
 		return nil, fmt.Errorf("the new age header does not check: %w", err)
 	}
 	return hdr, nil
@@ -219,8 +221,8 @@ func headerMAC(fileKey, body []byte) []byte {
 
 // checkHeader has age parse hdr and check its MAC with fileKey, and
 // checks that hdr is canonical (marshals back to itself) and begins with
-// notes stanzas of hotpipe's.
-func checkHeader(hdr, fileKey []byte, notes int) error {
+// notes, unchanged.
+func checkHeader(hdr, fileKey []byte, notes []*age.Stanza) error {
 	if _, err := age.DecryptHeader(hdr, age.NewInjectedFileKeyIdentity(fileKey)); err != nil {
 		return err
 	}
@@ -228,8 +230,11 @@ func checkHeader(hdr, fileKey []byte, notes int) error {
 	if err != nil || !bytes.Equal(again, hdr) {
 		return fmt.Errorf("it does not marshal back to itself (%v)", err)
 	}
-	if n := len(noteStanzas(hdr)); n != notes {
-		return fmt.Errorf("it has %d notes, not %d", n, notes)
+	got := stanzas(hdr)
+	for i, n := range notes {
+		if i >= len(got) || got[i].Type != n.Type || !slices.Equal(got[i].Args, n.Args) || !bytes.Equal(got[i].Body, n.Body) {
+			return fmt.Errorf("stanza %d is not the note %s", i, n.Type)
+		}
 	}
 	return nil
 }
