@@ -181,7 +181,7 @@ func TestRekeyKeyTypes(t *testing.T) {
 			[]age.Recipient{x2.Recipient(), s2.Recipient()}, []age.Identity{x2, s2}, []string{"hotpipe-end", "X25519", "ssh-ed25519"}},
 		{"the same recipient again", []age.Recipient{x1.Recipient()}, x1, []age.Recipient{x1.Recipient()}, []age.Identity{x1}, []string{"X25519"}},
 		{"post-quantum to post-quantum", []age.Recipient{h1.Recipient()}, h1, []age.Recipient{h2.Recipient()}, []age.Identity{h2}, []string{"mlkem768x25519"}},
-		{"x25519 to post-quantum", []age.Recipient{x1.Recipient()}, x1, []age.Recipient{h2.Recipient()}, []age.Identity{h2}, []string{"mlkem768x25519"}},
+		{"x25519 and a note to post-quantum", []age.Recipient{x1.Recipient(), endNote}, x1, []age.Recipient{h2.Recipient()}, []age.Identity{h2}, []string{"hotpipe-end", "mlkem768x25519"}},
 	}
 	plain := newHistory(t, 80, 1000).segment(t, 0, 80)
 	for _, tc := range tests {
