@@ -62,7 +62,7 @@ stream of one LSN range of one database history, and its name says which
 (database, origin, LSNs, commit times, kind, expiry): a listing is the
 catalog. hot-restore --repo restores from it.`,
 		Action:      groupAction(e, "repo"),
-		Subcommands: []*cli.Command{repoListCommand(e), repoVerifyCommand(e), repoExpireCommand(e), repoCompactCommand(e)},
+		Subcommands: []*cli.Command{repoListCommand(e), repoVerifyCommand(e), repoExpireCommand(e), repoCompactCommand(e), repoRekeyCommand(e)},
 	}
 }
 

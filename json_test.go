@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"filippo.io/age"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -139,6 +140,10 @@ func TestJSONReportsFollowOneSchema(t *testing.T) {
 		t.Fatal(err)
 	}
 	jobs := jobServer(t, dir)
+	key, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		args []string
 		code int
@@ -174,6 +179,8 @@ func TestJSONReportsFollowOneSchema(t *testing.T) {
 		{[]string{"repo", "verify", "--repo", repoDir}, 0, ""},
 		{[]string{"repo", "expire", "--repo", repoDir, "--dry-run"}, 0, ""},
 		{[]string{"repo", "compact", "--repo", repoDir, "--dry-run"}, 0, ""},
+		{[]string{"repo", "rekey", "--repo", repoDir, "-r", key.Recipient().String()}, 0, ""},
+		{[]string{"repo", "rekey", "--repo", repoDir}, exitUsage, "usage"},
 		{[]string{"hot-restore", "qux", "--repo", repoDir, "--source", "foo"}, 0, ""},
 		{[]string{"repo", "list"}, exitUsage, "usage"},
 		{[]string{"job", "start", "foo", "--addr", jobs.URL, "-o", "job.backup", "--wait"}, 0, ""},
