@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"filippo.io/age"
+
 	"github.com/hotpipe/hotpipe/backup"
 	"github.com/hotpipe/hotpipe/engine"
 	"github.com/hotpipe/hotpipe/internal/exitcode"
@@ -20,6 +22,8 @@ type job struct {
 	stop     chan struct{} // closed to stop an archive gracefully
 	stopOnce sync.Once
 	done     chan struct{} // closed once the job has settled
+
+	recipients []age.Recipient // a file backup's, set before it runs
 
 	mu  sync.Mutex
 	st  JobStatus
@@ -153,7 +157,7 @@ func commitTime(ns int64) *time.Time {
 // fileBackupJob backs db up into a file of the backup directory, as
 // hot-backup -o FILE [--append] does.
 func (s *Server) fileBackupJob(j *job, db *engine.DB, req JobRequest) error {
-	opts := backup.Options{MaxRate: req.MaxRate, Progress: j.backupProgress, Repaired: func(r backup.Repair) {
+	opts := backup.Options{MaxRate: req.MaxRate, Recipients: j.recipients, Progress: j.backupProgress, Repaired: func(r backup.Repair) {
 		s.opts.Logf("job %s: %s: cut a torn tail of %d bytes at offset %d", j.st.ID, req.File, r.Cut, r.Offset)
 	}}
 	path := s.filePath(req.File)
@@ -289,6 +293,8 @@ func haltNote(st *JobStatus) string {
 		return fmt.Sprintf("the archive stopped after LSN %d: a new archive job resumes after it", st.LastLSN)
 	case st.Repo != "":
 		return "the repository holds no partial object of this backup: a new backup job writes it"
+	case st.Encrypted:
+		return fmt.Sprintf("%s is encrypted and ends after LSN %d without its sealed last chunk: it reads as truncated, and append cannot add to it: remove it and start a new backup job", st.File, st.LastLSN)
 	}
 	return fmt.Sprintf("%s ends after LSN %d without an end record: a backup job with append completes it", st.File, st.LastLSN)
 }
