@@ -49,15 +49,24 @@ func TestFileFromEncrypted(t *testing.T) {
 func TestFileFromEncryptedFaults(t *testing.T) {
 	t.Parallel()
 	db := newDB(t, "foo", 500, 300, 0)
+	encryptedFaults(t, func(path string, opts Options) (Result, error) {
+		return FileFrom(context.Background(), "foo", (&served{db: db.reader}).open, path, opts)
+	})
+}
+
+// encryptedFaults has backup, which makes an encrypted backup file of 500
+// frames (File, FileFrom), fail each way a write or fsync can fail, and
+// requires each failure to remove the file it created.
+func encryptedFaults(t *testing.T, backup func(path string, opts Options) (Result, error)) {
+	t.Helper()
 	k := newKeys(t)
 	count := &faultyFile{}
 	counting := func(f *os.File) syncWriter { count.syncWriter = f; return count }
-	path := filepath.Join(t.TempDir(), "count.backup")
-	if _, err := FileFrom(context.Background(), "foo", (&served{db: db.reader}).open, path, Options{Recipients: k.recipients, file: counting}); err != nil {
+	if _, err := backup(filepath.Join(t.TempDir(), "count.backup"), Options{Recipients: k.recipients, file: counting}); err != nil {
 		t.Fatal(err)
 	}
 	if count.writes < 4 {
-		t.Fatalf("an encrypted received backup of 500 frames took %d writes; want a header and several chunks", count.writes)
+		t.Fatalf("an encrypted backup of 500 frames took %d writes; want a header and several chunks", count.writes)
 	}
 	tests := []struct {
 		name                string
@@ -71,13 +80,11 @@ func TestFileFromEncryptedFaults(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
 			path := filepath.Join(t.TempDir(), "foo.backup")
-			opts := Options{Recipients: k.recipients, file: faults(tt.failWrite, tt.failSync)}
-			res, err := FileFrom(context.Background(), "foo", (&served{db: db.reader}).open, path, opts)
+			res, err := backup(path, Options{Recipients: k.recipients, file: faults(tt.failWrite, tt.failSync)})
 			var fe *FileError
 			if !errors.As(err, &fe) || fe.State != Removed || !errors.Is(err, tt.cause) || res.Ended {
-				t.Fatalf("FileFrom = %v (Result %+v); want a *FileError, Removed, wrapping %v", err, res, tt.cause)
+				t.Fatalf("= %v (Result %+v); want a *FileError, Removed, wrapping %v", err, res, tt.cause)
 			}
 			if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
 				t.Fatalf("%s is still there after the failed backup that created it (%v)", path, err)
