@@ -204,3 +204,37 @@ func TestVerifyEncryptedFile(t *testing.T) {
 		t.Fatalf("the plain file: %v, %v", err, rep.Err())
 	}
 }
+
+// TestJobEncryptedAborted: an encrypted file job aborted mid-way is left
+// without its sealed last chunk; its note says append cannot complete it
+// and what to do instead, and an append job is refused.
+func TestJobEncryptedAborted(t *testing.T) {
+	c, s, _ := jobsServed(t, 300, 8<<10, Options{}) // 2.4 MiB: more than one 1 MiB block
+	k := newAgeKeys(t)
+	st := startJob(t, c, JobRequest{Kind: JobBackup, DB: "foo", File: "foo.age", MaxRate: 1000, Recipients: k.pubs})
+	path := filepath.Join(s.opts.BackupDir, "foo.age")
+	waitUntil(t, "first block in the file", hasBytes(path, 1<<19))
+	if _, err := c.AbortJob(context.Background(), st.ID); err != nil {
+		t.Fatal(err)
+	}
+	st = settled(t, c, s, st.ID)
+	if st.State != JobAborted || st.Complete || !st.Encrypted || st.Error == nil || st.Error.ExitCode != exitcode.Interrupted ||
+		!strings.Contains(st.Note, "foo.age is encrypted") || !strings.Contains(st.Note, "append cannot add to it: remove it and start a new backup job") {
+		t.Fatalf("aborted: %+v %+v", st, st.Error)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := age.Decrypt(bytes.NewReader(b), k.ids[0])
+	if err == nil {
+		_, err = io.ReadAll(r)
+	}
+	if err == nil {
+		t.Fatal("the aborted encrypted file decrypts whole")
+	}
+	st = settled(t, c, s, startJob(t, c, JobRequest{Kind: JobBackup, DB: "foo", File: "foo.age", Append: true}).ID)
+	if after, err := os.ReadFile(path); st.State != JobFailed || st.Error == nil || err != nil || !bytes.Equal(after, b) {
+		t.Fatalf("append job to the encrypted file: %+v %+v (%v); want it failed, the file untouched", st, st.Error, err)
+	}
+}
