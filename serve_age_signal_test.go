@@ -37,7 +37,7 @@ func TestRemoteEncryptedBackupStopped(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			dir := t.TempDir()
 			mustRun(t, hotpipeCmd(dir, "-q", "db", "create", "foo"))
-			mustRun(t, hotpipeCmd(dir, "-q", "load", "foo", "--txs", "100", "--value-size", "65536"))
+			mustRun(t, hotpipeCmd(dir, "-q", "load", "foo", "--txs", "60", "--value-size", "65536"))
 			srv, url := startServe(t, dir)
 			cmd, out, stderr := remoteBackup(t, dir, url, "--max-rate", "1MB", "-r", id.Recipient().String())
 			if c.kill {
