@@ -108,7 +108,7 @@ func decrypt(br *bufio.Reader, cr *countingReader, ids []age.Identity) (io.Reade
 	case err != nil:
 		return nil, fmt.Errorf("%w: age header: %w", ErrDecrypt, err)
 	}
-	return &ageReader{r: plain, payload: cr.n - int64(br.Buffered())}, nil
+	return newAhead(&ageReader{r: plain, payload: cr.n - int64(br.Buffered())}), nil
 }
 
 // recipientTypes reads the header from br and returns the type of each
