@@ -18,7 +18,9 @@ const aheadBatch = 8 * ageChunk
 // none is ready: the reader gets blocks of at least aheadBatch bytes, as
 // from a file, not age's 64 KiB chunks one by one (which made a restore
 // queue and write one small block per chunk, and its queue of blocks
-// shallow).
+// shallow). The cost is that input trickling in is passed on a batch at a
+// time; hot-backup refuses to follow into age (age holds back 64 KiB
+// chunks already), so encrypted input is bulk input.
 //
 // A fill never waits for the reader: it reads at most aheadBatch bytes and
 // ends, and only Read starts the next. A reader abandoned mid-stream
@@ -29,11 +31,11 @@ const aheadBatch = 8 * ageChunk
 // the error, which stays.
 type ahead struct {
 	src   io.Reader
-	cur   *fill  // the batch Read returns from: its fill has ended
-	r     int    // bytes of cur returned
-	next  *fill  // the batch after cur, being read or read
-	spare []byte // the buffer of the batch before cur, all returned
-	wg    sync.WaitGroup
+	cur   *fill          // the batch Read returns from: its fill has ended
+	r     int            // bytes of cur returned
+	next  *fill          // the batch after cur, being read or read
+	spare []byte         // the buffer of the batch before cur, all returned
+	wg    sync.WaitGroup // the fills running: tests wait on it
 }
 
 // fill is one batch read from src into buf by a goroutine of its own. n
