@@ -93,7 +93,9 @@ func open(r io.Reader, ids []age.Identity, xzDictMax int) (io.Reader, error) {
 }
 
 // decrypt reads the age header from br, which reads cr, and returns a
-// reader of the plaintext. br is handed to age as it is (age uses a
+// reader of the plaintext, decrypted ahead of it in batches on another
+// core (see ahead): a restore checks and writes one batch while the next
+// is decrypted. br is handed to age as it is (age uses a
 // *bufio.Reader it is given), so what br has taken from cr tells where the
 // header ended.
 func decrypt(br *bufio.Reader, cr *countingReader, ids []age.Identity) (io.Reader, error) {
@@ -108,7 +110,7 @@ func decrypt(br *bufio.Reader, cr *countingReader, ids []age.Identity) (io.Reade
 	case err != nil:
 		return nil, fmt.Errorf("%w: age header: %w", ErrDecrypt, err)
 	}
-	return &ageReader{r: plain, payload: cr.n - int64(br.Buffered())}, nil
+	return newAhead(&ageReader{r: plain, payload: cr.n - int64(br.Buffered())}), nil
 }
 
 // recipientTypes reads the header from br and returns the type of each
