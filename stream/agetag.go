@@ -133,6 +133,23 @@ func ReadEndTag(r io.Reader) (EndTag, error) {
 	return EndTag{}, fmt.Errorf("%w: %d %s stanzas", ErrDecrypt, len(tags), endTagType)
 }
 
+// endTagOf returns the one valid hotpipe-end note among stanzas, nil when
+// there is none.
+func endTagOf(stanzas []*age.Stanza) *EndTag {
+	var found *EndTag
+	for _, s := range stanzas {
+		if s.Type != endTagType {
+			continue
+		}
+		t, err := parseEndTag(s)
+		if err != nil || found != nil {
+			return nil
+		}
+		found = &t
+	}
+	return found
+}
+
 func parseEndTag(s *age.Stanza) (EndTag, error) {
 	bad := func(what string) (EndTag, error) {
 		return EndTag{}, fmt.Errorf("%w: %s stanza: %s", ErrDecrypt, endTagType, what)
