@@ -105,6 +105,7 @@ func setup() (*bench, error) {
 	}
 	b := &bench{dir: dir, bin: filepath.Join(dir, "hotpipe"), data: filepath.Join(dir, "data")}
 	if out, err := exec.Command("go", "build", "-o", b.bin, ".").CombinedOutput(); err != nil {
+		os.RemoveAll(dir)
 		return nil, fmt.Errorf("go build: %v\n%s", err, out)
 	}
 	return b, nil

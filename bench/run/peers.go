@@ -25,6 +25,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -38,9 +39,12 @@ const (
 )
 
 // cleanups are run, last first, when the run ends or is interrupted.
+// running is held while they run: whichever of the two comes second waits
+// for them to finish instead of exiting under them.
 var cleanups struct {
-	mu  sync.Mutex
-	fns []func()
+	mu, running sync.Mutex
+	fns         []func()
+	interrupted atomic.Bool
 }
 
 func atExit(f func()) {
@@ -50,6 +54,8 @@ func atExit(f func()) {
 }
 
 func runCleanups() {
+	cleanups.running.Lock()
+	defer cleanups.running.Unlock()
 	cleanups.mu.Lock()
 	fns := cleanups.fns
 	cleanups.fns = nil
@@ -67,6 +73,7 @@ func onInterrupt() {
 	signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM)
 	go func() {
 		s := <-ch
+		cleanups.interrupted.Store(true)
 		fmt.Fprintf(os.Stderr, "bench-peers: %v: stopping PostgreSQL and removing its files\n", s)
 		runCleanups()
 		os.Exit(130)

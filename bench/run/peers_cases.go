@@ -30,11 +30,20 @@ func peerSizesFor(quick bool) peerSizes {
 	return peerSizes{perClient: map[int]int{1: 2000, 64: 500}, pitrTxs: 64 * 1500, lagClients: 64, commitValue: 100}
 }
 
-// peersMain is `make bench-peers`: it returns the exit code.
+// peersMain is `make bench-peers`: it returns the exit code, 130 when
+// interrupted, after everything it started is stopped and removed.
 func (b *bench) peersMain(sz sizes, quick bool, out string) int {
+	code := b.peersRun(sz, quick, out)
+	runCleanups()
+	if cleanups.interrupted.Load() {
+		return 130
+	}
+	return code
+}
+
+func (b *bench) peersRun(sz sizes, quick bool, out string) int {
 	onInterrupt()
 	atExit(func() { os.RemoveAll(b.dir) })
-	defer runCleanups()
 	load := loadAverage()
 	p, err := newPG()
 	if err != nil {
