@@ -243,7 +243,10 @@ func (b *bench) peerPITR(p *pg, sz sizes, ps peerSizes) ([]peerRow, error) {
 	mineCmd := fmt.Sprintf(`"$HP" hot-restore DB -i pitr.backup --target-lsn %d`, n)
 	var mine, ref sample
 	for i := 0; i < sz.reps; i++ {
-		d, err := p.sh(b, `rm -rf "$HOTPIPE_DATA_DIR/pitr"; "$HP" -q hot-restore pitr -i "$D/pitr.backup" --target-lsn `+strconv.Itoa(n))
+		if err := os.RemoveAll(filepath.Join(b.data, "pitr")); err != nil {
+			return nil, err
+		}
+		d, err := p.sh(b, `"$HP" -q hot-restore pitr -i "$D/pitr.backup" --target-lsn `+strconv.Itoa(n))
 		if err != nil {
 			return nil, err
 		}
