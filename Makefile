@@ -122,7 +122,7 @@ bench: s3server
 # (apt-get, as root); the servers run as the postgres user on unix sockets
 # in a temporary directory, removed at the end.
 bench-peers:
-	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v pg_ctl >/dev/null; then \
+	@if [ -z "$$PGBIN" ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v pg_ctl >/dev/null; then \
 		echo "bench-peers: PostgreSQL is missing: installing Debian's postgresql package"; \
 		{ DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql || \
 		  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; }; } >/dev/null 2>&1 || \
