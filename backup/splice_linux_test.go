@@ -6,13 +6,16 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"sync/atomic"
 	"syscall"
 	"testing"
 
+	"github.com/hotpipe/hotpipe/engine"
 	"github.com/hotpipe/hotpipe/stream"
+	"github.com/hotpipe/hotpipe/txframe"
 )
 
 // intoPipe runs Backup of db into a pipe read to its end by another
@@ -82,20 +85,22 @@ func TestSpliceIsTheWritePathsBytes(t *testing.T) {
 		{name: "paced", n: 50, size: 1000, maxRate: 1 << 30},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			db := newDB(t, "foo", tt.n, tt.size, tt.segSize)
-			opts := Options{Start: tt.start, End: tt.end, MaxRate: tt.maxRate}
-			got, spliced, res := intoPipe(t, context.Background(), db, opts)
-			if spliced != res.Bytes || spliced == 0 {
-				t.Fatalf("%d of the %d frame bytes were spliced; want all", spliced, res.Bytes)
-			}
-			opts.plain = true
-			sameStream(t, tt.name, got, plainBytes(t, db, opts))
-			if r := readStream(got); r.err != nil || r.ends != 1 {
-				t.Fatalf("the spliced stream reads as %+v", r)
-			}
-		})
+		for _, noMap := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/noMap=%v", tt.name, noMap), func(t *testing.T) {
+				t.Parallel()
+				db := newDB(t, "foo", tt.n, tt.size, tt.segSize)
+				opts := Options{Start: tt.start, End: tt.end, MaxRate: tt.maxRate, noMap: noMap}
+				got, spliced, res := intoPipe(t, context.Background(), db, opts)
+				if spliced != res.Bytes || spliced == 0 {
+					t.Fatalf("%d of the %d frame bytes were spliced; want all", spliced, res.Bytes)
+				}
+				opts.plain = true
+				sameStream(t, tt.name, got, plainBytes(t, db, opts))
+				if r := readStream(got); r.err != nil || r.ends != 1 {
+					t.Fatalf("the spliced stream reads as %+v", r)
+				}
+			})
+		}
 	}
 }
 
@@ -252,6 +257,59 @@ func TestSpliceRefusedWrites(t *testing.T) {
 			if calls != tt.calls {
 				t.Fatalf("%d splices tried; want %d", calls, tt.calls)
 			}
+		})
+	}
+}
+
+// TestMappedFindsDamage: a frame damaged in its segment file stops a
+// backup into a pipe, mapped or not, as it stops the write path: the frames
+// before it sent, no end record, and a *engine.CorruptionError naming the
+// same file, offset and LSN, wrapping txframe.ErrChecksum.
+func TestMappedFindsDamage(t *testing.T) {
+	t.Parallel()
+	db := newDB(t, "foo", 40, 300, 0)
+	r, err := db.reader.Frames(20, 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Next(); err != nil {
+		t.Fatal(err)
+	}
+	f, off := r.BlockFile().Name(), func() int64 { _, o := r.Position(); return o }()
+	r.Close()
+	seg, err := os.OpenFile(f, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, 1)
+	if _, err := seg.ReadAt(b, off+100); err != nil {
+		t.Fatal(err)
+	}
+	b[0] ^= 0x40
+	if _, err := seg.WriteAt(b, off+100); err != nil {
+		t.Fatal(err)
+	}
+	seg.Close()
+	for _, tt := range []struct {
+		name string
+		opts Options
+	}{{"mapped", Options{}}, {"read and spliced", Options{noMap: true}}, {"written", Options{plain: true}}} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			pr, pw, err := os.Pipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer pr.Close()
+			got := make(chan []byte, 1)
+			go func() { b, _ := io.ReadAll(pr); got <- b }()
+			_, err = Backup(context.Background(), db.reader, pw, tt.opts)
+			pw.Close()
+			var ce *engine.CorruptionError
+			if !errors.As(err, &ce) || ce.Path != f || ce.Offset != off || ce.LSN != 20 || !errors.Is(err, txframe.ErrChecksum) {
+				t.Fatalf("Backup = %v; want a checksum CorruptionError at %s offset %d, LSN 20", err, f, off)
+			}
+			checkTruncatedAt(t, readStream(<-got), 19)
 		})
 	}
 }
