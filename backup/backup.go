@@ -61,7 +61,6 @@ type Options struct {
 	// plain turns the zero-copy paths off, and spliced is told of each
 	// block moved by splice: tests compare the paths with them.
 	plain   bool
-	noMap   bool // splice blocks read by the engine's reader, not mapped
 	spliced func(n int)
 }
 
@@ -298,9 +297,6 @@ func (j *job) copy(end uint64) error {
 	next := j.res.Last + 1
 	if next > end {
 		return nil
-	}
-	if j.zc != nil && !j.opts.Follow && !j.opts.noMap {
-		return j.copyMapped(end) // checked in place and spliced: no copy
 	}
 	var r *engine.FrameReader
 	var err error

@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"sync/atomic"
@@ -85,22 +84,20 @@ func TestSpliceIsTheWritePathsBytes(t *testing.T) {
 		{name: "paced", n: 50, size: 1000, maxRate: 1 << 30},
 	}
 	for _, tt := range tests {
-		for _, noMap := range []bool{false, true} {
-			t.Run(fmt.Sprintf("%s/noMap=%v", tt.name, noMap), func(t *testing.T) {
-				t.Parallel()
-				db := newDB(t, "foo", tt.n, tt.size, tt.segSize)
-				opts := Options{Start: tt.start, End: tt.end, MaxRate: tt.maxRate, noMap: noMap}
-				got, spliced, res := intoPipe(t, context.Background(), db, opts)
-				if spliced != res.Bytes || spliced == 0 {
-					t.Fatalf("%d of the %d frame bytes were spliced; want all", spliced, res.Bytes)
-				}
-				opts.plain = true
-				sameStream(t, tt.name, got, plainBytes(t, db, opts))
-				if r := readStream(got); r.err != nil || r.ends != 1 {
-					t.Fatalf("the spliced stream reads as %+v", r)
-				}
-			})
-		}
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			db := newDB(t, "foo", tt.n, tt.size, tt.segSize)
+			opts := Options{Start: tt.start, End: tt.end, MaxRate: tt.maxRate}
+			got, spliced, res := intoPipe(t, context.Background(), db, opts)
+			if spliced != res.Bytes || spliced == 0 {
+				t.Fatalf("%d of the %d frame bytes were spliced; want all", spliced, res.Bytes)
+			}
+			opts.plain = true
+			sameStream(t, tt.name, got, plainBytes(t, db, opts))
+			if r := readStream(got); r.err != nil || r.ends != 1 {
+				t.Fatalf("the spliced stream reads as %+v", r)
+			}
+		})
 	}
 }
 
@@ -261,11 +258,10 @@ func TestSpliceRefusedWrites(t *testing.T) {
 	}
 }
 
-// TestMappedFindsDamage: a frame damaged in its segment file stops a
-// backup into a pipe, mapped or not, as it stops the write path: the frames
-// before it sent, no end record, and a *engine.CorruptionError naming the
+// TestSpliceFindsDamage: a frame damaged in its segment file stops a
+// backup into a pipe as it stops the write path: the frames before it sent, no end record, and a *engine.CorruptionError naming the
 // same file, offset and LSN, wrapping txframe.ErrChecksum.
-func TestMappedFindsDamage(t *testing.T) {
+func TestSpliceFindsDamage(t *testing.T) {
 	t.Parallel()
 	db := newDB(t, "foo", 40, 300, 0)
 	r, err := db.reader.Frames(20, 20)
@@ -293,7 +289,7 @@ func TestMappedFindsDamage(t *testing.T) {
 	for _, tt := range []struct {
 		name string
 		opts Options
-	}{{"mapped", Options{}}, {"read and spliced", Options{noMap: true}}, {"written", Options{plain: true}}} {
+	}{{"spliced", Options{}}, {"written", Options{plain: true}}} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			pr, pw, err := os.Pipe()

@@ -33,11 +33,3 @@ func (j *job) offer(r *engine.FrameReader, block []byte) {
 		j.zc.offer(f, off, block)
 	}
 }
-
-// offerAt tells the zero-copy output that the block about to be written
-// holds the bytes of f at off.
-func (j *job) offerAt(f *os.File, off int64, block []byte) {
-	if j.zc != nil {
-		j.zc.offer(f, off, block)
-	}
-}
