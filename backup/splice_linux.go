@@ -4,7 +4,6 @@ package backup
 
 import (
 	"errors"
-	"io"
 	"os"
 	"syscall"
 )
@@ -117,7 +116,7 @@ func (s *spliceOut) splice(src *os.File, off int64, n int) (int, error) {
 					serr = &os.SyscallError{Syscall: "splice", Err: err}
 					return true
 				case m == 0:
-					serr = io.ErrUnexpectedEOF
+					serr = errShortSource
 					return true
 				}
 				done += int(m)
