@@ -62,8 +62,6 @@ type Options struct {
 	// block moved by splice: tests compare the paths with them.
 	plain   bool
 	spliced func(n int)
-	// copyRange, when set, stands for copy_file_range: tests fail it.
-	copyRange func(src *os.File, off int64, n int) (int, error)
 }
 
 // Progress is how far a backup has come, passed to Options.Progress after
@@ -161,7 +159,7 @@ type job struct {
 	out    io.Writer      // the output, before pacing
 	file   *outFile       // File and Append: the output; nil for Backup
 	enc    io.WriteCloser // the age writer out is, when encrypting
-	zc     zeroCopier     // out, when frame blocks move without a copy
+	zc     *spliceOut     // out, when frame blocks are spliced into a pipe
 	w      *stream.Writer
 	pos    engine.Position // where the last copy stopped
 	res    Result

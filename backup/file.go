@@ -26,7 +26,6 @@ func File(ctx context.Context, db *engine.DB, path string, opts Options) (res Re
 	}
 	defer func() { err = errors.Join(err, o.close()) }()
 	j.out, j.file = o, o
-	j.zeroCopyFile(o)
 	if err := syncParent(path); err != nil { // the new name survives a crash too
 		return j.res, err
 	}
@@ -62,7 +61,6 @@ func Append(ctx context.Context, db *engine.DB, path string, opts Options) (res 
 	}
 	defer func() { err = errors.Join(err, o.close()) }()
 	j.out, j.file = o, o
-	j.zeroCopyFile(o)
 	if err := syncParent(path); err != nil {
 		return j.res, err
 	}

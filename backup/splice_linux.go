@@ -4,6 +4,7 @@ package backup
 
 import (
 	"errors"
+	"io"
 	"os"
 	"syscall"
 )
@@ -116,7 +117,7 @@ func (s *spliceOut) splice(src *os.File, off int64, n int) (int, error) {
 					serr = &os.SyscallError{Syscall: "splice", Err: err}
 					return true
 				case m == 0:
-					serr = errShortSource
+					serr = io.ErrUnexpectedEOF
 					return true
 				}
 				done += int(m)

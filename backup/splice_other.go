@@ -16,14 +16,3 @@ type spliceOut struct {
 func newSpliceOut(*os.File) *spliceOut { return nil }
 
 func (s *spliceOut) offer(*os.File, int64, []byte) {}
-
-// rangeOut is the zero-copy path into a backup file, on Linux only.
-type rangeOut struct {
-	io.Writer
-	spliced func(int)
-	copyFn  func(*os.File, int64, int) (int, error)
-}
-
-func newRangeOut(*outFile) *rangeOut { return nil }
-
-func (r *rangeOut) offer(*os.File, int64, []byte) {}
