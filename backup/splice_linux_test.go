@@ -19,8 +19,18 @@ import (
 
 // intoPipe runs Backup of db into a pipe read to its end by another
 // goroutine, and returns what the pipe carried and how many bytes were
-// spliced.
+// spliced; the backup must succeed.
 func intoPipe(t *testing.T, ctx context.Context, db *testDB, opts Options) ([]byte, int64, Result) {
+	t.Helper()
+	b, n, res, err := pipeBackup(t, ctx, db, opts)
+	if err != nil {
+		t.Fatalf("Backup into a pipe: %v", err)
+	}
+	return b, n, res
+}
+
+// pipeBackup is intoPipe, returning the backup's error.
+func pipeBackup(t *testing.T, ctx context.Context, db *testDB, opts Options) ([]byte, int64, Result, error) {
 	t.Helper()
 	pr, pw, err := os.Pipe()
 	if err != nil {
@@ -38,10 +48,7 @@ func intoPipe(t *testing.T, ctx context.Context, db *testDB, opts Options) ([]by
 	if cerr := pw.Close(); err == nil {
 		err = cerr
 	}
-	if err != nil {
-		t.Fatalf("Backup into a pipe: %v", err)
-	}
-	return <-got, spliced.Load(), res
+	return <-got, spliced.Load(), res, err
 }
 
 // plainBytes is the backup of db into a buffer: the write path.
@@ -292,20 +299,12 @@ func TestSpliceFindsDamage(t *testing.T) {
 	}{{"spliced", Options{}}, {"written", Options{plain: true}}} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			pr, pw, err := os.Pipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer pr.Close()
-			got := make(chan []byte, 1)
-			go func() { b, _ := io.ReadAll(pr); got <- b }()
-			_, err = Backup(context.Background(), db.reader, pw, tt.opts)
-			pw.Close()
+			out, _, _, err := pipeBackup(t, context.Background(), db, tt.opts)
 			var ce *engine.CorruptionError
 			if !errors.As(err, &ce) || ce.Path != f || ce.Offset != off || ce.LSN != 20 || !errors.Is(err, txframe.ErrChecksum) {
 				t.Fatalf("Backup = %v; want a checksum CorruptionError at %s offset %d, LSN 20", err, f, off)
 			}
-			checkTruncatedAt(t, readStream(<-got), 19)
+			checkTruncatedAt(t, readStream(out), 19)
 		})
 	}
 }
