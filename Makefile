@@ -106,12 +106,14 @@ cover:
 # bench measures hotpipe beside its physical references and writes
 # BENCHMARKS.md; QUICK=1 uses smaller databases (about three minutes). The repository cases run
 # against the S3 server s3server installs; the encryption case beside Debian's age CLI, which
-# it installs when it can.
+# it installs when it can; the zero-copy row beside bench/splicecat, and pv when it installs.
 bench: export HOTPIPE_VERSITYGW := $(S3SERVER)
 bench: s3server
 	@command -v age >/dev/null || apt-get install -y -qq age >/dev/null 2>&1 || \
 		{ apt-get update -qq && apt-get install -y -qq age; } >/dev/null 2>&1 || \
 		echo "bench: no age CLI (apt-get failed): the encryption row compares with the age library"
+	@command -v pv >/dev/null || apt-get install -y -qq pv >/dev/null 2>&1 || \
+		echo "bench: no pv (apt-get failed): the splice row compares with bench/splicecat only"
 	$(GO) run ./bench/run $(if $(QUICK),-quick)
 
 # bench-peers measures hotpipe beside PostgreSQL in the same run (commit

@@ -58,6 +58,10 @@ type Options struct {
 	// file turns an opened backup file into what File and Append write
 	// through: tests fail its writes and fsyncs with it. nil is the file.
 	file func(*os.File) syncWriter
+	// plain turns the zero-copy paths off, and spliced is told of each
+	// block moved by splice: tests compare the paths with them.
+	plain   bool
+	spliced func(n int)
 }
 
 // Progress is how far a backup has come, passed to Options.Progress after
@@ -125,6 +129,7 @@ func Backup(ctx context.Context, db *engine.DB, w io.Writer, opts Options) (Resu
 	if err := j.encrypt(); err != nil {
 		return j.res, err
 	}
+	j.zeroCopy(w)
 	if j.opts.Heartbeat == nil {
 		j.opts.Heartbeat = pipeHeartbeat(w)
 	}
@@ -154,6 +159,7 @@ type job struct {
 	out    io.Writer      // the output, before pacing
 	file   *outFile       // File and Append: the output; nil for Backup
 	enc    io.WriteCloser // the age writer out is, when encrypting
+	zc     *spliceOut     // out, when frame blocks are spliced into a pipe
 	w      *stream.Writer
 	pos    engine.Position // where the last copy stopped
 	res    Result
@@ -311,6 +317,7 @@ func (j *job) copy(end uint64) error {
 		if err != nil {
 			return err
 		}
+		j.offer(r, block)
 		if err := j.w.WriteFrames(block); err != nil {
 			return j.writeErr(err)
 		}

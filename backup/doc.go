@@ -6,7 +6,11 @@
 // the restore. The backup is a lock-free reader: it never holds the
 // database's writer lock.
 //
-// Backup writes into an io.Writer (a pipe, a socket, a buffer). File
+// Backup writes into an io.Writer (a pipe, a socket, a buffer). Into a
+// pipe (an *os.File, on Linux, unencrypted) the checked frame blocks are
+// spliced from the segment files instead of written, so that their bytes
+// are not copied again on the way out; the header and end records are
+// written, and the stream is byte for byte the one written otherwise. File
 // creates a backup file, refusing an existing one; Append adds to a file
 // what it lacks, after checking that the file's tail (found in O(1) from
 // its last end record) belongs to the database's history, and repairing a

@@ -53,7 +53,7 @@ func (b *bench) all(sz sizes) ([]row, error) {
 	for _, c := range []struct {
 		name string
 		run  func(sizes) ([]row, error)
-	}{{"rss", b.rssCase}, {"backup", b.backupCase}, {"restore", b.restoreCase}, {"repo", b.repoCase},
+	}{{"rss", b.rssCase}, {"backup", b.backupCase}, {"splice", b.spliceCase}, {"restore", b.restoreCase}, {"repo", b.repoCase},
 		{"verify", b.verifyCase}, {"small", b.smallCase}, {"writer", b.writerCase}, {"serve", b.serveCase}, {"age", b.ageCase}} {
 		if len(sz.only) > 0 && !slices.Contains(sz.only, c.name) {
 			continue
