@@ -131,8 +131,9 @@ func (r *Report) Err() error {
 // findings, not the error (see Report.Err).
 func Stream(ctx context.Context, inputs []stream.Input, opts Options) (*Report, error) {
 	rep := &Report{Quick: opts.Quick}
-	rd := stream.NewReader(inputs, stream.Options{KeepGoing: true, ParallelHash: true, Quick: opts.Quick,
+	rd := stream.NewReader(inputs, stream.Options{KeepGoing: true, ReadAhead: true, Quick: opts.Quick,
 		XZDictMax: opts.XZDictMax, Identities: opts.Identities})
+	defer rd.Close()
 	for {
 		if err := stream.Stopped(ctx); err != nil {
 			return rep, err
