@@ -147,3 +147,27 @@ func TestReadAheadErrorsAndClose(t *testing.T) {
 	r.Close()
 	r.Close() // twice is harmless
 }
+
+// FuzzReadAhead reads arbitrary bytes, in one input and split in two,
+// serially and read ahead with blocks smaller than most frames: the two
+// must say the same, frame by frame and error by error, full and quick.
+func FuzzReadAhead(f *testing.F) {
+	h := newHistory(f, 6, 300)
+	clean := cat(h.segment(f, 0, 4), h.segment(f, 4, 6))
+	f.Add(clean, uint16(500))
+	f.Add(edit(clean, func(c []byte) { c[hdrLen+frameLen(300)+40] ^= 1 }), uint16(0))
+	f.Add(clean[:len(clean)-100], uint16(1000))
+	f.Fuzz(func(t *testing.T, data []byte, split uint16) {
+		defer stream.SetAheadBlock(256)()
+		k := int(split) % (len(data) + 1)
+		for _, parts := range [][][]byte{{data}, {data[:k], data[k:]}} {
+			for _, quick := range []bool{false, true} {
+				serial, _ := transcript(t, inputs(parts...), stream.Options{Quick: quick})
+				ahead, _ := transcript(t, inputs(parts...), stream.Options{Quick: quick, ReadAhead: true})
+				if serial != ahead {
+					t.Fatalf("%d input(s), quick %v: read ahead:\n%s\nserially:\n%s", len(parts), quick, ahead, serial)
+				}
+			}
+		}
+	})
+}
