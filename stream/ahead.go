@@ -31,6 +31,7 @@ var aheadBlock = 2 << 20 // a variable for tests of blocks smaller than a frame
 type ahead struct {
 	src   io.Reader
 	quick bool // Options.Quick: CRCs only, no body hashed
+	size  int  // aheadBlock when the read-ahead started
 
 	out  chan *block // filled blocks, in input order
 	work chan *block // filled blocks, to the hashing workers
@@ -61,7 +62,7 @@ type hint struct {
 // newAhead starts reading src ahead.
 func newAhead(src io.Reader, quick bool) *ahead {
 	workers := runtime.GOMAXPROCS(0)
-	a := &ahead{src: src, quick: quick, out: make(chan *block, workers+2), work: make(chan *block, workers+2),
+	a := &ahead{src: src, quick: quick, size: aheadBlock, out: make(chan *block, workers+2), work: make(chan *block, workers+2),
 		free: make(chan []byte, workers+3), stop: make(chan struct{})}
 	for i := 0; i < workers+2; i++ {
 		a.free <- nil // a token: the buffer is made when first needed
@@ -111,7 +112,7 @@ func (a *ahead) take(n int) []byte {
 	select {
 	case buf := <-a.free:
 		if buf == nil || cap(buf) < n {
-			buf = make([]byte, max(n, aheadBlock))
+			buf = make([]byte, max(n, a.size))
 		}
 		return buf[:cap(buf)]
 	case <-a.stop:
@@ -125,7 +126,7 @@ func (a *ahead) take(n int) []byte {
 func (a *ahead) read() {
 	defer close(a.work)
 	defer close(a.out)
-	buf := a.take(aheadBlock)
+	buf := a.take(a.size)
 	var off int64 // input offset of buf[0]
 	w, p := 0, 0  // bytes in buf; end of the whole records scanned
 	for buf != nil {
