@@ -12,8 +12,12 @@ import (
 // aheadBlock is the least a read-ahead block holds before it is handed on
 // (more when one record is larger): large enough that handing blocks
 // between goroutines costs nothing next to checking them, small enough
-// that the blocks in flight stay in the caches.
-var aheadBlock = 2 << 20 // a variable for tests of blocks smaller than a frame
+// that the blocks in flight stay in the caches. Measured (perf stat
+// task-clock, verify of 256 MiB of 64 KiB frames, two cores): 256 KiB
+// 379/383 ms of CPU, 1 MiB 423/468, 2 MiB 462/474, 64 KiB 409/390; the
+// serial reader 355/350. At 2 MiB the first pass over a block (the CRC)
+// read it from memory, not from the cache the read had just filled.
+var aheadBlock = 256 << 10 // a variable for tests of blocks smaller than a frame
 
 // ahead reads one input ahead of the Reader, on a goroutine of its own,
 // into blocks, and checks the CRC and hashes the body of every whole frame
