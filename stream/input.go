@@ -117,8 +117,8 @@ type input struct {
 
 	// read ahead (Options.ReadAhead): the block buf is, and the hints for
 	// its frames from hints[hi] on
-	ahead *ahead
-	blk   *block
+	ra    *readAhead
+	blk   *scanned
 	hints []hint
 	hi    int
 }
@@ -143,8 +143,8 @@ func (in *input) fill(n int) (bool, error) {
 	if n > txframe.MaxFrameLen {
 		n = txframe.MaxFrameLen
 	}
-	if in.ahead != nil {
-		return in.fillAhead(n)
+	if in.ra != nil {
+		return in.fillReadAhead(n)
 	}
 	for in.w-in.r < n {
 		if in.eof {

@@ -175,7 +175,7 @@ func (r *Reader) openNext() error {
 		return &Error{Source: in.Name, Err: err}
 	}
 	if r.opts.ReadAhead {
-		r.in = &input{name: in.Name, ahead: newAhead(src, r.opts.Quick)}
+		r.in = &input{name: in.Name, ra: newReadAhead(src, r.opts.Quick)}
 	} else {
 		r.in = newInput(in.Name, src, r.buf)
 	}
@@ -190,7 +190,7 @@ func (r *Reader) openNext() error {
 // drop is done with the current input, keeping its buffer for the next
 // unless the buffer belongs to a read-ahead.
 func (r *Reader) drop() {
-	if r.in.ahead == nil {
+	if r.in.ra == nil {
 		r.buf = r.in.buf
 	}
 	r.in.close()

@@ -9,7 +9,7 @@ import (
 	"github.com/hotpipe/hotpipe/txframe"
 )
 
-// aheadBlock is the least a read-ahead block holds before it is handed on
+// readAheadBlock is the least a read-ahead block holds before it is handed on
 // (more when one record is larger): large enough that handing blocks
 // between goroutines costs nothing next to checking them, small enough
 // that the blocks in flight stay in the caches. Measured (perf stat
@@ -17,7 +17,7 @@ import (
 // 379/383 ms of CPU, 1 MiB 423/468, 2 MiB 462/474, 64 KiB 409/390; the
 // serial reader 355/350. At 2 MiB the first pass over a block (the CRC)
 // read it from memory, not from the cache the read had just filled.
-var aheadBlock = 256 << 10 // a variable for tests of blocks smaller than a frame
+var readAheadBlock = 256 << 10 // a variable for tests of blocks smaller than a frame
 
 // ahead reads one input ahead of the Reader, on a goroutine of its own,
 // into blocks, and checks the CRC and hashes the body of every whole frame
@@ -30,15 +30,15 @@ var aheadBlock = 256 << 10 // a variable for tests of blocks smaller than a fram
 // their order, and every error and its place stay those of the serial
 // path, which the Reader takes for any frame without a hint.
 //
-// Memory is bounded by the blocks in flight, GOMAXPROCS+2 of aheadBlock
+// Memory is bounded by the blocks in flight, GOMAXPROCS+2 of readAheadBlock
 // bytes, or of the largest record when one is larger.
-type ahead struct {
+type readAhead struct {
 	src   io.Reader
 	quick bool // Options.Quick: CRCs only, no body hashed
-	size  int  // aheadBlock when the read-ahead started
+	size  int  // readAheadBlock when the read-ahead started
 
-	out  chan *block // filled blocks, in input order
-	work chan *block // filled blocks, to the hashing workers
+	out  chan *scanned // filled blocks, in input order
+	work chan *scanned // filled blocks, to the hashing workers
 	free chan []byte // buffers handed back by the Reader
 	stop chan struct{}
 	once sync.Once
@@ -47,7 +47,7 @@ type ahead struct {
 
 // block is a run of an input's bytes, cut after the last whole record the
 // scan found in it, and the hints for its frames once done is closed.
-type block struct {
+type scanned struct {
 	data  []byte
 	off   int64 // input offset of data[0]
 	hints []hint
@@ -63,10 +63,10 @@ type hint struct {
 	sum txframe.Hash
 }
 
-// newAhead starts reading src ahead.
-func newAhead(src io.Reader, quick bool) *ahead {
+// newReadAhead starts reading src ahead.
+func newReadAhead(src io.Reader, quick bool) *readAhead {
 	workers := runtime.GOMAXPROCS(0)
-	a := &ahead{src: src, quick: quick, size: aheadBlock, out: make(chan *block, workers+2), work: make(chan *block, workers+2),
+	a := &readAhead{src: src, quick: quick, size: readAheadBlock, out: make(chan *scanned, workers+2), work: make(chan *scanned, workers+2),
 		free: make(chan []byte, workers+3), stop: make(chan struct{})}
 	for i := 0; i < workers+2; i++ {
 		a.free <- nil // a token: the buffer is made when first needed
@@ -80,10 +80,10 @@ func newAhead(src io.Reader, quick bool) *ahead {
 
 // close stops the read-ahead; the goroutines end once what they are in
 // returns (a read blocked on a pipe returns when the pipe does).
-func (a *ahead) close() { a.once.Do(func() { close(a.stop) }) }
+func (a *readAhead) close() { a.once.Do(func() { close(a.stop) }) }
 
 // next returns the next block with its hints, or nil after the last.
-func (a *ahead) next() *block {
+func (a *readAhead) next() *scanned {
 	select {
 	case b, ok := <-a.out:
 		if !ok {
@@ -101,7 +101,7 @@ func (a *ahead) next() *block {
 }
 
 // release hands a block's buffer back for reading into.
-func (a *ahead) release(b *block) {
+func (a *readAhead) release(b *scanned) {
 	if b == nil {
 		return
 	}
@@ -112,7 +112,7 @@ func (a *ahead) release(b *block) {
 }
 
 // take returns a free buffer of at least n bytes, or nil once stopped.
-func (a *ahead) take(n int) []byte {
+func (a *readAhead) take(n int) []byte {
 	select {
 	case buf := <-a.free:
 		if buf == nil || cap(buf) < n {
@@ -127,7 +127,7 @@ func (a *ahead) take(n int) []byte {
 // read is the read-ahead goroutine: it fills buffers from src, cuts each
 // after the last whole record found, carries the rest into the next one,
 // and hands the blocks on in order.
-func (a *ahead) read() {
+func (a *readAhead) read() {
 	defer close(a.work)
 	defer close(a.out)
 	buf := a.take(a.size)
@@ -167,8 +167,8 @@ func (a *ahead) read() {
 
 // send hands data on, its whole records being data[:whole], for hashing
 // and to the Reader. It reports false once stopped.
-func (a *ahead) send(data []byte, off int64, whole int) bool {
-	b := &block{data: data, off: off, done: make(chan struct{})}
+func (a *readAhead) send(data []byte, off int64, whole int) bool {
+	b := &scanned{data: data, off: off, done: make(chan struct{})}
 	b.hints = frameHints(data[:whole], off, b.hints)
 	select {
 	case a.out <- b:
@@ -185,7 +185,7 @@ func (a *ahead) send(data []byte, off int64, whole int) bool {
 
 // hash is a worker: it checks and hashes the frames of each block it
 // takes.
-func (a *ahead) hash() {
+func (a *readAhead) hash() {
 	for b := range a.work {
 		n := 0
 		for _, h := range b.hints {
@@ -262,22 +262,22 @@ func recordLen(b []byte) (int, bool) {
 	return 0, false
 }
 
-// fillAhead is fill for an input read ahead: it takes the next block in
+// fillReadAhead is fill for an input read ahead: it takes the next block in
 // place of the buffer when the buffer is used up, and joins the two only
 // when a record runs across them (the scan cut elsewhere than the Reader
 // reads, as around damage).
-func (in *input) fillAhead(n int) (bool, error) {
+func (in *input) fillReadAhead(n int) (bool, error) {
 	for in.w-in.r < n {
 		if in.eof {
 			return false, in.err
 		}
-		b := in.ahead.next()
+		b := in.ra.next()
 		if b == nil {
-			in.eof, in.err = true, in.ahead.err
+			in.eof, in.err = true, in.ra.err
 			continue
 		}
 		if in.r == in.w {
-			in.ahead.release(in.blk)
+			in.ra.release(in.blk)
 			in.blk, in.buf, in.r, in.w = b, b.data, 0, len(b.data)
 			in.hints, in.hi = b.hints, 0
 			continue
@@ -285,8 +285,8 @@ func (in *input) fillAhead(n int) (bool, error) {
 		joined := make([]byte, in.w-in.r+len(b.data))
 		copy(joined[copy(joined, in.buf[in.r:in.w]):], b.data)
 		in.hints = append(append([]hint(nil), in.hints[in.hi:]...), b.hints...)
-		in.ahead.release(in.blk)
-		in.ahead.release(b)
+		in.ra.release(in.blk)
+		in.ra.release(b)
 		in.blk, in.buf, in.r, in.w, in.hi = nil, joined, 0, len(joined), 0
 	}
 	return true, nil
@@ -307,7 +307,7 @@ func (in *input) hint(n int) (hint, bool) {
 
 // close stops the input's read-ahead, if it has one.
 func (in *input) close() {
-	if in != nil && in.ahead != nil {
-		in.ahead.close()
+	if in != nil && in.ra != nil {
+		in.ra.close()
 	}
 }

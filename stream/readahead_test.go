@@ -77,7 +77,7 @@ func damaged(clean []byte, offs, cuts []int64) map[string][]byte {
 // lengths, bodies, stored hashes, CRCs, headers, end records), cuts, blocks
 // smaller than a frame, and inputs that come a byte or a few at a time.
 func TestReadAheadSaysWhatTheSerialReaderSays(t *testing.T) {
-	defer stream.SetAheadBlock(3000)()
+	defer stream.SetReadAheadBlock(3000)()
 	h := newHistory(t, 40, 900)                             // frames of about 1 KiB
 	big := newHistory(t, 3, 7000)                           // frames larger than a block
 	clean := cat(h.segment(t, 0, 25), h.segment(t, 25, 40)) // two segments
@@ -126,7 +126,7 @@ func TestReadAheadSaysWhatTheSerialReaderSays(t *testing.T) {
 // its read-ahead (the goroutines end: no test hangs, the race detector
 // sees no use of a released block).
 func TestReadAheadErrorsAndClose(t *testing.T) {
-	defer stream.SetAheadBlock(4000)()
+	defer stream.SetReadAheadBlock(4000)()
 	h := newHistory(t, 30, 900)
 	data := h.segment(t, 0, 30)
 	boom := errors.New("disk said no")
@@ -158,7 +158,7 @@ func FuzzReadAhead(f *testing.F) {
 	f.Add(edit(clean, func(c []byte) { c[hdrLen+frameLen(300)+40] ^= 1 }), uint16(0))
 	f.Add(clean[:len(clean)-100], uint16(1000))
 	f.Fuzz(func(t *testing.T, data []byte, split uint16) {
-		defer stream.SetAheadBlock(256)()
+		defer stream.SetReadAheadBlock(256)()
 		k := int(split) % (len(data) + 1)
 		for _, parts := range [][][]byte{{data}, {data[:k], data[k:]}} {
 			for _, quick := range []bool{false, true} {
