@@ -39,7 +39,7 @@ type readAhead struct {
 
 	out  chan *scanned // filled blocks, in input order
 	work chan *scanned // filled blocks, to the hashing workers
-	free chan []byte // buffers handed back by the Reader
+	free chan []byte   // buffers handed back by the Reader
 	stop chan struct{}
 	once sync.Once
 	err  error // how the input ended (nil: at its end); read after out is closed
