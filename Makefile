@@ -24,7 +24,7 @@ COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS    = $(if $(VERSION),-X main.version=$(VERSION) -X main.modified=$(if $(filter %-dirty,$(VERSION)),true,false)) \
              $(if $(COMMIT),-X main.commit=$(COMMIT))
 
-.PHONY: build install demo test vet fmt fmtcheck lint fuzz fuzzsmoke cover bench gobench torture clean s3server
+.PHONY: build install demo test vet fmt fmtcheck lint fuzz fuzzsmoke cover bench bench-peers gobench torture clean s3server
 
 # s3server installs the S3-compatible server the repository tests run
 # against (versitygw, Apache-2.0) into a cache outside the repository, once:
@@ -113,6 +113,23 @@ bench: s3server
 		{ apt-get update -qq && apt-get install -y -qq age; } >/dev/null 2>&1 || \
 		echo "bench: no age CLI (apt-get failed): the encryption row compares with the age library"
 	$(GO) run ./bench/run $(if $(QUICK),-quick)
+
+# bench-peers measures hotpipe beside PostgreSQL in the same run (commit
+# rate, hot backup into a pipe, PITR, standby lag, backup verification) and
+# writes the Peers section of BENCHMARKS.md, which `make bench` keeps.
+# QUICK=1 for a short run. Not part of `make test`: CI needs no PostgreSQL.
+# It installs Debian's postgresql package when initdb/pg_ctl are missing
+# (apt-get, as root); the servers run as the postgres user on unix sockets
+# in a temporary directory, removed at the end.
+bench-peers:
+	@if [ -z "$$PGBIN" ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v pg_ctl >/dev/null; then \
+		echo "bench-peers: PostgreSQL is missing: installing Debian's postgresql package"; \
+		{ DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql || \
+		  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; }; } >/dev/null 2>&1 || \
+		{ echo "bench-peers: could not install PostgreSQL (apt-get install postgresql failed; root and Debian's archive are needed):" \
+			"install PostgreSQL's server programs and set PGBIN to their directory"; exit 1; }; \
+	fi
+	$(GO) run ./bench/run -peers $(if $(QUICK),-quick)
 
 # torture is the long crash-torture and corruption campaign (`make test` runs
 # a short one as part of ./...): 400 SIGKILLs, 2500 damaged bytes, every

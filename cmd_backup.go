@@ -87,6 +87,9 @@ boundary without one. A stream that ends without the server's word that
 it is whole (a proxy that drops HTTP trailers) is truncated too. -o FILE and --append write FILE as they
 do locally, each frame checked as it arrives; a connection that breaks
 leaves FILE whole frames, fsynced, that --append resumes (exit 3).
+--recipient and --recipients-file encrypt on the client, to stdout or -o
+FILE, to the client's recipients: the server's stream crosses the network
+in clear, which the token and TLS protect.
 
 --repo URL writes the backup into a repository as one object (see hotpipe
 repo --help) instead of a stream: level 0 copies LSN 1 to the last durable

@@ -73,8 +73,6 @@ func encryptedBackupFlags(c *cli.Context) error {
 	case c.Bool("follow"):
 		return usagef("hot-backup: --follow cannot be encrypted%s: age seals 64 KiB chunks, so an idle database would leave up to 64 KiB of commits unsent; "+
 			"follow through an encrypted transport (ssh), or take encrypted increments with --after", from)
-	case c.String("addr") != "":
-		return usagef("hot-backup: --addr cannot encrypt yet%s: pipe the server's stream through age instead (hotpipe hot-backup --addr ... DB | age -R FILE)", from)
 	}
 	return nil
 }

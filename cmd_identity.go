@@ -62,6 +62,9 @@ func (h *hinted) Unwrap() error { return h.err }
 type encryptedJSON struct {
 	Recipients []string `json:"recipients"`
 	Bytes      int64    `json:"bytes"`
+	// LastLSN is where a repository object ends, from the note in clear
+	// in its header (docs/FORMAT.md); absent for other files.
+	LastLSN *uint64 `json:"last_lsn,omitempty"`
 }
 
 // inspectEncryptedReport is what inspect --json prints for such a file.
@@ -83,7 +86,11 @@ func encryptedInfo(err error, fi os.FileInfo) (*encryptedJSON, bool) {
 	if fi.Mode().IsRegular() {
 		size = fi.Size()
 	}
-	return &encryptedJSON{Recipients: append([]string{}, ee.Recipients...), Bytes: size}, true
+	enc := &encryptedJSON{Recipients: append([]string{}, ee.Recipients...), Bytes: size}
+	if ee.End != nil {
+		enc.LastLSN = &ee.End.LSN
+	}
+	return enc, true
 }
 
 // inspectEncrypted shows an encrypted file without its key, and returns
@@ -96,6 +103,9 @@ func (e *env) inspectEncrypted(name string, enc *encryptedJSON, err error) error
 	size := ""
 	if enc.Bytes >= 0 {
 		size = fmt.Sprintf(", %d bytes", enc.Bytes)
+	}
+	if enc.LastLSN != nil {
+		size += fmt.Sprintf(", ending at LSN %d (its header's hotpipe-end note)", *enc.LastLSN)
 	}
 	fmt.Fprintf(e.stdout, "%s: encrypted with age to %d recipient(s) (%s)%s; segments not listed without --identity\n",
 		shown(name), len(enc.Recipients), strings.Join(enc.Recipients, ", "), size)

@@ -47,8 +47,13 @@ into the server's repository (--repo: a levelled object, as hot-backup
 plain file name; --append adds what it lacks, as hot-backup --append).
 --archive follows DB into the repository, as hotpipe archive, until the
 job is aborted. --wait follows the job to its end and exits as the job
-ended (see job status --wait).`,
-		Flags: []cli.Flag{
+ended (see job status --wait).
+
+--recipient KEY and --recipients-file FILE encrypt the backup with age,
+as hot-backup's and archive's do (a file, or repository objects named
+.hp.age): the keys (public ones) travel in the request, and the server
+needs no private key. --append refuses them.`,
+		Flags: append([]cli.Flag{
 			addrFlag(),
 			&cli.BoolFlag{Name: "repo", Usage: "back up into the server's repository (serve --repo)"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "back up into `NAME`, a file of the server's backup directory (serve --backup-dir)"},
@@ -60,7 +65,7 @@ ended (see job status --wait).`,
 			&cli.DurationFlag{Name: "max-delay", Usage: "with --archive: as archive --max-delay (default 1s)"},
 			&cli.BoolFlag{Name: "wait", Usage: "follow the job to its end, and exit as it ended"},
 			jsonFlag(),
-		},
+		}, recipientFlags("the backup the job writes")...),
 		Action: e.jobStart,
 	}
 }
@@ -153,6 +158,10 @@ func jobRequest(c *cli.Context) (server.JobRequest, error) {
 	req := server.JobRequest{Kind: server.JobBackup, DB: c.Args().First(), Repo: c.Bool("repo"), File: c.String("output"),
 		Append: c.Bool("append"), Level: c.Int("level")}
 	if err := engine.ValidateName(req.DB); err != nil {
+		return req, err
+	}
+	var err error
+	if req.Recipients, err = jobRecipients(c); err != nil {
 		return req, err
 	}
 	if c.Bool("archive") {
@@ -357,6 +366,9 @@ func jobWhat(st server.JobStatus) string {
 	}
 	if st.Level != nil {
 		what += fmt.Sprintf(" (level %d)", *st.Level)
+	}
+	if st.Encrypted {
+		what += " (encrypted)"
 	}
 	return what
 }

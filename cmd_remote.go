@@ -86,12 +86,19 @@ func (e *env) remoteBackup(c *cli.Context, opts backup.Options) error {
 	if out := c.String("output"); out != "" && out != "-" {
 		return e.remoteFile(c, cl, db, out, opts)
 	}
+	if err := checkRemoteRecipients(db, opts.Recipients); err != nil {
+		return err
+	}
 	graceful := e.stop.graceful() // the first signal asks the server to stop, at a frame boundary
 	st, err := cl.Backup(c.Context, db, server.BackupRequest{Start: opts.Start, End: opts.End, Follow: opts.Follow, MaxRate: opts.MaxRate})
 	if err != nil {
 		return backupError(err, db, "")
 	}
 	defer st.Close()
+	out, seal, err := sealedOutput(e.stdout, opts.Recipients)
+	if err != nil {
+		return err
+	}
 	copied := make(chan struct{})
 	defer close(copied)
 	go func() {
@@ -105,7 +112,10 @@ func (e *env) remoteBackup(c *cli.Context, opts backup.Options) error {
 		}
 	}()
 	prog := e.newProgress("hot-backup", db, max(opts.Start, 1), 0)
-	_, err = copyStream(e.stdout, st)
+	_, err = copyStream(out, st)
+	if err == nil {
+		err = seal() // the stream ended whole: only then is an encrypted one sealed
+	}
 	r := st.Result()
 	res := backup.Result{First: r.First, End: r.End, Last: r.Last, LastTime: r.LastTime, Frames: r.Frames, Bytes: r.Bytes, Ended: r.Ended}
 	prog.add(res.Frames, int(res.Bytes), res.Last, res.LastTime)

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+
 	"github.com/urfave/cli/v2"
 )
 
@@ -16,6 +18,9 @@ func (e *env) remoteVerify(c *cli.Context, files []string) error {
 			return usagef("verify --addr: the server verifies its own files, not stdin: verify - runs locally")
 		}
 	}
+	if err := remoteIdentity(c); err != nil {
+		return err
+	}
 	cl, err := e.client(c)
 	if err != nil {
 		return err
@@ -30,4 +35,16 @@ func (e *env) remoteVerify(c *cli.Context, files []string) error {
 		printVerify(e, rep)
 	}
 	return rep.Err()
+}
+
+// remoteIdentity refuses --identity with --addr: the server verifies its
+// own files, and a key is never sent to it, so an encrypted file is
+// verified where its key is. HOTPIPE_IDENTITY alone is not refused: it is
+// the local commands' default.
+func remoteIdentity(c *cli.Context) error {
+	if len(c.StringSlice("identity")) == 0 || os.Getenv("HOTPIPE_IDENTITY") != "" {
+		return nil
+	}
+	return usagef("verify --addr: --identity stays on this host: the server verifies its own files and is never sent a key; " +
+		"copy an encrypted file from its backup directory and verify it here: hotpipe verify FILE --identity KEY")
 }

@@ -39,16 +39,17 @@ func cmdWaitServe(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Fatalf("waitserve: no URL in %s after %v", args[0], waitTimeout)
 }
 
-// cmdFetch GETs URL, with the bearer token when one is given, prints the
+// cmdFetch GETs URL (with -post, POSTs BODY to it), with the bearer token when one is given, prints the
 // answer's status on stdout and writes its body to FILE, then prints the
 // trailers. -cacert trusts a server's certificate; -cert presents a
 // client certificate (its key in the same directory, named as gencert
 // names it).
 //
-//	fetch [-token TOKEN] [-cacert PEM] [-cert PEM] URL FILE
+//	fetch [-token TOKEN] [-cacert PEM] [-cert PEM] [-post BODY] URL FILE
 func cmdFetch(ts *testscript.TestScript, neg bool, args []string) {
-	const usage = "usage: fetch [-token TOKEN] [-cacert PEM] [-cert PEM] URL FILE"
+	const usage = "usage: fetch [-token TOKEN] [-cacert PEM] [-cert PEM] [-post BODY] URL FILE"
 	var token, caFile, certFile string
+	var body io.Reader
 	for len(args) > 1 && strings.HasPrefix(args[0], "-") {
 		switch args[0] {
 		case "-token":
@@ -57,6 +58,8 @@ func cmdFetch(ts *testscript.TestScript, neg bool, args []string) {
 			caFile = ts.MkAbs(args[1])
 		case "-cert":
 			certFile = ts.MkAbs(args[1])
+		case "-post":
+			body = strings.NewReader(args[1])
 		default:
 			ts.Fatalf(usage)
 		}
@@ -66,7 +69,11 @@ func cmdFetch(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf(usage)
 	}
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: fetchTLS(ts, caFile, certFile)}}
-	req, err := http.NewRequest(http.MethodGet, args[0], nil)
+	method := http.MethodGet
+	if body != nil {
+		method = http.MethodPost
+	}
+	req, err := http.NewRequest(method, args[0], body)
 	ts.Check(err)
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)

@@ -93,7 +93,3 @@ func encryptedFile(path string, enc bool) error {
 	}
 	return fmt.Errorf("cannot append to %s: %w: it is encrypted (age), and an age file ends in a chunk sealed as its last, which only a private key could reopen; back up what it lacks into a new file (Start after its last LSN)", path, ErrEncrypted)
 }
-
-// errNotFromSource refuses recipients for a stream from a Source: the
-// frames FileFrom receives are not encrypted on the way into the file yet.
-var errNotFromSource = fmt.Errorf("%w: a backup received from a server cannot be encrypted yet", ErrOptions)

@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 
@@ -122,39 +121,9 @@ func TestEncryptedBackupRoundTrip(t *testing.T) {
 func TestEncryptedFileFaultsNeverLookComplete(t *testing.T) {
 	t.Parallel()
 	db := newDB(t, "foo", 500, 300, 0)
-	k := newKeys(t)
-	count := &faultyFile{}
-	path := filepath.Join(t.TempDir(), "count.backup")
-	counting := func(f *os.File) syncWriter { count.syncWriter = f; return count }
-	if _, err := File(context.Background(), db.reader, path, Options{Recipients: k.recipients, file: counting}); err != nil {
-		t.Fatal(err)
-	}
-	if count.writes < 4 {
-		t.Fatalf("an encrypted backup of 500 frames took %d writes; want a header and several chunks", count.writes)
-	}
-	tests := []struct {
-		name                string
-		failWrite, failSync int
-		cause               error
-	}{
-		{name: "the age header's write", failWrite: 1, cause: syscall.ENOSPC},
-		{name: "a middle chunk's write", failWrite: count.writes - 1, cause: syscall.ENOSPC},
-		{name: "the last chunk's write", failWrite: count.writes, cause: syscall.ENOSPC},
-		{name: "the final fsync", failSync: 1, cause: syscall.EIO},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "foo.backup")
-			res, err := File(context.Background(), db.reader, path, Options{Recipients: k.recipients, file: faults(tt.failWrite, tt.failSync)})
-			var fe *FileError
-			if !errors.As(err, &fe) || fe.State != Removed || !errors.Is(err, tt.cause) || res.Ended {
-				t.Fatalf("File = %v (Result %+v); want a *FileError, Removed, wrapping %v", err, res, tt.cause)
-			}
-			if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
-				t.Fatalf("%s is still there after the failed backup that created it (%v)", path, err)
-			}
-		})
-	}
+	encryptedFaults(t, func(path string, opts Options) (Result, error) {
+		return File(context.Background(), db.reader, path, opts)
+	})
 }
 
 // TestEncryptedFileStoppedReadsTruncated: an encrypted backup file stopped

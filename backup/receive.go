@@ -30,11 +30,11 @@ var errSecondSegment = errors.New("a second segment after the one asked for")
 // LSN) before it is written, and only whole frames are: a stream that
 // breaks leaves a file that Append and AppendFrom resume (a *FileError,
 // Incomplete, whose cause is the source's error). db names the database
-// in messages.
+// in messages. With opts.Recipients the file is encrypted as File
+// encrypts it: the checked frames go through age, whose last chunk is
+// sealed after the end record, so a stream that breaks leaves a file that
+// reads as truncated (Incomplete, Encrypted: not resumable).
 func FileFrom(ctx context.Context, db string, src Source, path string, opts Options) (res Result, err error) {
-	if len(opts.Recipients) > 0 {
-		return Result{First: max(opts.Start, 1)}, errNotFromSource
-	}
 	j, err := newRun(ctx, db, opts)
 	if err != nil {
 		return j.res, err
@@ -59,7 +59,10 @@ func FileFrom(ctx context.Context, db string, src Source, path string, opts Opti
 	if err := syncParent(path); err != nil {
 		return j.res, err
 	}
-	err = j.start(h)
+	err = j.encrypt()
+	if err == nil {
+		err = j.start(h)
+	}
 	if err == nil {
 		err = j.receive(rd, nil)
 	}
@@ -277,7 +280,8 @@ func (j *job) start(h stream.Header) error {
 	return j.writeErr(err)
 }
 
-// end writes the segment's end record, after its header if none is written.
+// end writes the segment's end record, after its header if none is
+// written, and seals an encrypted file's last chunk after it.
 func (j *job) end(pending *stream.Header) error {
 	if pending != nil {
 		if err := j.start(*pending); err != nil {
@@ -286,6 +290,9 @@ func (j *job) end(pending *stream.Header) error {
 	}
 	if err := j.w.Close(); err != nil {
 		return j.writeErr(err)
+	}
+	if err := j.seal(); err != nil {
+		return err
 	}
 	j.res.Ended = true
 	return nil

@@ -161,6 +161,10 @@ func (s *Server) verifyFiles(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		defer f.Close()
+		if err := refuseEncrypted(f, n); err != nil {
+			writeError(w, err)
+			return
+		}
 		inputs = append(inputs, stream.Input{Name: n, R: f})
 	}
 	rep, err := verify.Stream(r.Context(), inputs, verify.Options{})

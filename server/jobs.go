@@ -16,6 +16,8 @@ import (
 	"time"
 	"unicode"
 
+	"filippo.io/age"
+
 	"github.com/hotpipe/hotpipe/engine"
 	"github.com/hotpipe/hotpipe/internal/exitcode"
 	"github.com/hotpipe/hotpipe/repo"
@@ -60,6 +62,10 @@ type JobRequest struct {
 	// archive --max-delay and --object-size.
 	MaxDelay   string `json:"max_delay,omitempty"`
 	ObjectSize int64  `json:"object_size,omitempty"`
+	// Recipients encrypt the backup (a file, repository objects) with age to each of these public
+	// keys (age1..., ssh-ed25519 ..., ssh-rsa ...), as hot-backup
+	// --recipient does; the server needs no private key.
+	Recipients []string `json:"recipients,omitempty"`
 }
 
 // JobStatus is a job as GET /v1/jobs/{id} answers it: what it does, its
@@ -91,6 +97,7 @@ type JobStatus struct {
 	Object     string     `json:"object,omitempty"` // a repository backup's object
 	Expires    *time.Time `json:"expires,omitempty"`
 	Complete   bool       `json:"complete"`             // the backup ends in its end record
+	Encrypted  bool       `json:"encrypted,omitempty"`  // with age, to the request's recipients
 	UpToDate   bool       `json:"up_to_date,omitempty"` // nothing was needed
 	// Note says what an aborted or interrupted job left, and how to go on.
 	Note  string     `json:"note,omitempty"`
@@ -202,6 +209,10 @@ func (s *Server) startJob(w http.ResponseWriter, r *http.Request) {
 	if err == nil && req.File != "" {
 		err = s.checkTarget(req.File)
 	}
+	var recipients []age.Recipient
+	if err == nil {
+		recipients, err = jobRecipients(req)
+	}
 	if err != nil {
 		writeError(w, err)
 		return
@@ -217,6 +228,7 @@ func (s *Server) startJob(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
+	j.recipients = recipients
 	st := j.status(s.jobs.now()) // as it starts: a job that fails at once still answers 201
 	go s.runJob(j, db, req)
 	writeJSON(w, http.StatusCreated, st)
@@ -334,7 +346,7 @@ func (s *Server) addJob(req JobRequest) (*job, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	j := &job{ctx: ctx, cancel: cancel, stop: make(chan struct{}), done: make(chan struct{}),
 		st: JobStatus{ID: strconv.FormatUint(t.next, 10), Kind: req.Kind, DB: req.DB, File: req.File,
-			Append: req.Append, State: JobRunning, Started: t.now().UTC()}}
+			Append: req.Append, Encrypted: len(req.Recipients) > 0, State: JobRunning, Started: t.now().UTC()}}
 	if req.Repo || req.Kind == JobArchive {
 		j.st.Repo = s.opts.Repo.String()
 	}

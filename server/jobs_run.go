@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"filippo.io/age"
+
 	"github.com/hotpipe/hotpipe/backup"
 	"github.com/hotpipe/hotpipe/engine"
 	"github.com/hotpipe/hotpipe/internal/exitcode"
@@ -20,6 +22,8 @@ type job struct {
 	stop     chan struct{} // closed to stop an archive gracefully
 	stopOnce sync.Once
 	done     chan struct{} // closed once the job has settled
+
+	recipients []age.Recipient // set before it runs
 
 	mu  sync.Mutex
 	st  JobStatus
@@ -153,7 +157,7 @@ func commitTime(ns int64) *time.Time {
 // fileBackupJob backs db up into a file of the backup directory, as
 // hot-backup -o FILE [--append] does.
 func (s *Server) fileBackupJob(j *job, db *engine.DB, req JobRequest) error {
-	opts := backup.Options{MaxRate: req.MaxRate, Progress: j.backupProgress, Repaired: func(r backup.Repair) {
+	opts := backup.Options{MaxRate: req.MaxRate, Recipients: j.recipients, Progress: j.backupProgress, Repaired: func(r backup.Repair) {
 		s.opts.Logf("job %s: %s: cut a torn tail of %d bytes at offset %d", j.st.ID, req.File, r.Cut, r.Offset)
 	}}
 	path := s.filePath(req.File)
@@ -180,7 +184,7 @@ func (s *Server) fileBackupJob(j *job, db *engine.DB, req JobRequest) error {
 // repoBackupJob writes a levelled backup of db into the repository, as
 // hot-backup --repo does.
 func (s *Server) repoBackupJob(j *job, db *engine.DB, req JobRequest) error {
-	opts := repo.BackupOptions{Level: req.Level, MaxRate: req.MaxRate, Progress: j.backupProgress}
+	opts := repo.BackupOptions{Level: req.Level, MaxRate: req.MaxRate, Progress: j.backupProgress, Recipients: j.recipients}
 	if req.Expires != nil {
 		opts.Expires = *req.Expires
 	}
@@ -210,7 +214,7 @@ func timeOrNil(t time.Time) *time.Time {
 // archiveJob follows db into the repository, as archive does, until the
 // job is aborted or the server stops.
 func (s *Server) archiveJob(j *job, db *engine.DB, req JobRequest) error {
-	opts := repo.ArchiveOptions{ObjectSize: req.ObjectSize, Stop: j.stop}
+	opts := repo.ArchiveOptions{ObjectSize: req.ObjectSize, Stop: j.stop, Recipients: j.recipients}
 	opts.MaxDelay, _ = time.ParseDuration(req.MaxDelay) // checked; "" is the default
 	var start uint64
 	started := false
@@ -289,6 +293,8 @@ func haltNote(st *JobStatus) string {
 		return fmt.Sprintf("the archive stopped after LSN %d: a new archive job resumes after it", st.LastLSN)
 	case st.Repo != "":
 		return "the repository holds no partial object of this backup: a new backup job writes it"
+	case st.Encrypted:
+		return fmt.Sprintf("%s is encrypted and ends after LSN %d without its sealed last chunk: it reads as truncated, and append cannot add to it: remove it and start a new backup job", st.File, st.LastLSN)
 	}
 	return fmt.Sprintf("%s ends after LSN %d without an end record: a backup job with append completes it", st.File, st.LastLSN)
 }

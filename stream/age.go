@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"filippo.io/age"
@@ -51,6 +52,9 @@ type EncryptedError struct {
 	Recipients []string // the type of each recipient stanza, in the header's order
 	Tried      int      // identities tried
 	Err        error
+	// End is the hotpipe-end note of the header (an encrypted repository
+	// object's), nil when it has none.
+	End *EndTag
 }
 
 func (e *EncryptedError) Error() string {
@@ -93,40 +97,30 @@ func open(r io.Reader, ids []age.Identity, xzDictMax int) (io.Reader, error) {
 }
 
 // decrypt reads the age header from br, which reads cr, and returns a
-// reader of the plaintext. br is handed to age as it is (age uses a
+// reader of the plaintext, decrypted ahead of it in batches on another
+// core (see ahead): a restore checks and writes one batch while the next
+// is decrypted. br is handed to age as it is (age uses a
 // *bufio.Reader it is given), so what br has taken from cr tells where the
 // header ended.
 func decrypt(br *bufio.Reader, cr *countingReader, ids []age.Identity) (io.Reader, error) {
-	if len(ids) == 0 {
-		return nil, &EncryptedError{Recipients: recipientTypes(br)}
-	}
-	plain, err := age.Decrypt(br, ids...)
+	// c, tried after ids, sees the stanzas when none of ids matches.
+	var c capture
+	plain, err := age.Decrypt(br, append(slices.Clip(ids), &c)...)
 	var nomatch *age.NoIdentityMatchError
 	switch {
 	case errors.As(err, &nomatch):
-		return nil, &EncryptedError{Recipients: recipientsOnly(nomatch.StanzaTypes), Tried: len(ids), Err: err}
+		ee := &EncryptedError{Recipients: recipientsOnly(nomatch.StanzaTypes), Tried: len(ids), End: endTagOf(c.stanzas)}
+		if len(ids) > 0 {
+			ee.Err = err
+		}
+		return nil, ee
+	case err != nil && len(ids) == 0: // a header that does not parse: nothing to say about it without a key
+		return nil, &EncryptedError{}
 	case err != nil:
 		return nil, fmt.Errorf("%w: age header: %w", ErrDecrypt, err)
 	}
-	return &ageReader{r: plain, payload: cr.n - int64(br.Buffered())}, nil
+	return newAhead(&ageReader{r: plain, payload: cr.n - int64(br.Buffered())}), nil
 }
-
-// recipientTypes reads the header from br and returns the type of each
-// recipient stanza (nil when the header does not parse): age lists them
-// for an identity that matches none.
-func recipientTypes(br *bufio.Reader) []string {
-	_, err := age.Decrypt(br, probe{})
-	var nomatch *age.NoIdentityMatchError
-	if errors.As(err, &nomatch) {
-		return recipientsOnly(nomatch.StanzaTypes)
-	}
-	return nil
-}
-
-// probe is an identity that matches no recipient.
-type probe struct{}
-
-func (probe) Unwrap([]*age.Stanza) ([]byte, error) { return nil, age.ErrIncorrectIdentity }
 
 // ageReader is age's plaintext reader, whose errors say which chunk failed
 // and where it starts in the ciphertext.

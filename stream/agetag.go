@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 
 	"filippo.io/age"
 
@@ -28,7 +29,7 @@ import (
 // which would let a guess of the next object's frames alone be confirmed,
 // is not shown. Identities skip the stanza, as they skip any of a type
 // they do not know, so the object stays an ordinary age file.
-const endTagType = "hotpipe-end"
+const endTagType = NotePrefix + "end"
 
 // EndTag is the note an encrypted repository object's header carries.
 type EndTag struct {
@@ -106,42 +107,47 @@ func ReadEndTag(r io.Reader) (EndTag, error) {
 	if !IsAge(head) {
 		return EndTag{}, fmt.Errorf("%w: not an age file", ErrDecrypt)
 	}
-	var c tagCollector
+	var c capture
 	_, err = age.Decrypt(br, &c)
 	var nomatch *age.NoIdentityMatchError
-	switch {
-	case c.err != nil:
-		return EndTag{}, c.err
-	case c.found:
-		return c.t, nil
-	case errors.As(err, &nomatch):
-		return EndTag{}, ErrNoEndTag
-	default:
+	if !errors.As(err, &nomatch) {
 		return EndTag{}, fmt.Errorf("%w: age header: %v", ErrDecrypt, err)
 	}
+	var tags []EndTag
+	for _, s := range c.stanzas {
+		if s.Type != endTagType {
+			continue
+		}
+		t, err := parseEndTag(s)
+		if err != nil {
+			return EndTag{}, err
+		}
+		tags = append(tags, t)
+	}
+	switch len(tags) {
+	case 0:
+		return EndTag{}, ErrNoEndTag
+	case 1:
+		return tags[0], nil
+	}
+	return EndTag{}, fmt.Errorf("%w: %d %s stanzas", ErrDecrypt, len(tags), endTagType)
 }
 
-// tagCollector is an identity that unwraps nothing and keeps the
-// hotpipe-end stanza it is shown.
-type tagCollector struct {
-	t     EndTag
-	found bool
-	err   error
-}
-
-func (c *tagCollector) Unwrap(stanzas []*age.Stanza) ([]byte, error) {
+// endTagOf returns the one valid hotpipe-end note among stanzas, nil when
+// there is none.
+func endTagOf(stanzas []*age.Stanza) *EndTag {
+	var found *EndTag
 	for _, s := range stanzas {
 		if s.Type != endTagType {
 			continue
 		}
-		if c.found {
-			c.err = fmt.Errorf("%w: two %s stanzas", ErrDecrypt, endTagType)
-			break
+		t, err := parseEndTag(s)
+		if err != nil || found != nil {
+			return nil
 		}
-		c.t, c.err = parseEndTag(s)
-		c.found = c.err == nil
+		found = &t
 	}
-	return nil, age.ErrIncorrectIdentity
+	return found
 }
 
 func parseEndTag(s *age.Stanza) (EndTag, error) {
@@ -170,7 +176,7 @@ func parseEndTag(s *age.Stanza) (EndTag, error) {
 func recipientsOnly(types []string) []string {
 	var out []string
 	for _, t := range types {
-		if t != endTagType {
+		if !strings.HasPrefix(t, NotePrefix) {
 			out = append(out, t)
 		}
 	}

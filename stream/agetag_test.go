@@ -47,8 +47,16 @@ func TestEndTagRidesInTheHeaderAndIdentitiesSkipIt(t *testing.T) {
 			}
 			res = readAll(t, inputs(enc), stream.Options{})
 			var ee *stream.EncryptedError
-			if !errors.As(res.err, &ee) || len(ee.Recipients) != 1 || strings.Contains(res.err.Error(), "hotpipe-end") {
-				t.Fatalf("without an identity: %v; want one recipient named, the note not counted", res.err)
+			if !errors.As(res.err, &ee) || len(ee.Recipients) != 1 || strings.Contains(res.err.Error(), "hotpipe-end") || ee.End == nil || *ee.End != tag {
+				t.Fatalf("without an identity: %v (note %v); want one recipient named, the note not counted but given", res.err, ee.End)
+			}
+			res = readAll(t, inputs(enc), stream.Options{Identities: []age.Identity{newX25519(t)}})
+			if !errors.As(res.err, &ee) || ee.Tried != 1 || ee.End == nil || *ee.End != tag {
+				t.Fatalf("with another identity: %v; want the note given", res.err)
+			}
+			res = readAll(t, inputs(encrypt(t, plain, tc.to)), stream.Options{})
+			if !errors.As(res.err, &ee) || ee.End != nil {
+				t.Fatalf("a file without a note: %v, note %v", res.err, ee.End)
 			}
 		})
 	}

@@ -5,6 +5,7 @@
 //
 //	go run ./bench/run            # full: 1 GiB and 1,000,000-transaction databases
 //	go run ./bench/run -quick     # about three minutes: smaller databases, 3 repetitions
+//	go run ./bench/run -peers     # make bench-peers: beside PostgreSQL (peers.go)
 package main
 
 import (
@@ -36,7 +37,8 @@ func main() {
 	}
 	quick := flag.Bool("quick", false, "smaller databases and 3 repetitions (about three minutes)")
 	out := flag.String("o", "BENCHMARKS.md", "write the table here too")
-	only := flag.String("only", "", "run only these cases, comma-separated: rss, backup, restore, repo, verify, small, writer, serve, age")
+	only := flag.String("only", "", "run only these cases, comma-separated: rss, backup, restore, repo, verify, small, writer, serve, age; with -peers: commit, pitr, lag, backup, verify")
+	peers := flag.Bool("peers", false, "measure hotpipe beside PostgreSQL and write the peers section of -o (make bench-peers)")
 	flag.Parse()
 	sz := sizes{bigMiB: 1024, smallTxs: 1000000, rssMiB: []int{256, 1024}, reps: 5, archiveMiB: 256, lagSeconds: 20}
 	if *quick {
@@ -51,6 +53,9 @@ func main() {
 		os.Exit(1)
 	}
 	defer os.RemoveAll(b.dir)
+	if *peers {
+		os.Exit(b.peersMain(sz, *quick, *out))
+	}
 	rows, err := b.all(sz)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -60,7 +65,7 @@ func main() {
 	table := render(rows, sz, *quick)
 	fmt.Fprint(os.Stdout, table)
 	if *out != "" {
-		if err := os.WriteFile(*out, []byte(table), 0o644); err != nil {
+		if err := writeTable(*out, table); err != nil { // keeps the peers section
 			fmt.Fprintln(os.Stderr, "bench:", err)
 			os.Exit(1)
 		}
@@ -100,6 +105,7 @@ func setup() (*bench, error) {
 	}
 	b := &bench{dir: dir, bin: filepath.Join(dir, "hotpipe"), data: filepath.Join(dir, "data")}
 	if out, err := exec.Command("go", "build", "-o", b.bin, ".").CombinedOutput(); err != nil {
+		os.RemoveAll(dir)
 		return nil, fmt.Errorf("go build: %v\n%s", err, out)
 	}
 	return b, nil
