@@ -10,3 +10,11 @@ func SetReadAheadBlock(n int) (restore func()) {
 
 // Hinted returns how many frames r checked with a read-ahead's hint.
 func Hinted(r *Reader) uint64 { return r.hinted }
+
+// WaitReadAhead waits for the goroutines of r's current input's read-ahead
+// to end, after r.Close.
+func WaitReadAhead(r *Reader) {
+	if r.in != nil && r.in.ra != nil {
+		r.in.ra.wg.Wait()
+	}
+}

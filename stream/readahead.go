@@ -42,7 +42,8 @@ type readAhead struct {
 	free chan []byte   // buffers handed back by the Reader
 	stop chan struct{}
 	once sync.Once
-	err  error // how the input ended (nil: at its end); read after out is closed
+	wg   sync.WaitGroup // the goroutines
+	err  error          // how the input ended (nil: at its end); read after out is closed
 }
 
 // block is a run of an input's bytes, cut after the last whole record the
@@ -71,6 +72,7 @@ func newReadAhead(src io.Reader, quick bool) *readAhead {
 	for i := 0; i < workers+2; i++ {
 		a.free <- nil // a token: the buffer is made when first needed
 	}
+	a.wg.Add(1 + workers)
 	go a.read()
 	for i := 0; i < workers; i++ {
 		go a.hash()
@@ -128,6 +130,7 @@ func (a *readAhead) take(n int) []byte {
 // after the last whole record found, carries the rest into the next one,
 // and hands the blocks on in order.
 func (a *readAhead) read() {
+	defer a.wg.Done()
 	defer close(a.work)
 	defer close(a.out)
 	buf := a.take(a.size)
@@ -186,6 +189,7 @@ func (a *readAhead) send(data []byte, off int64, whole int) bool {
 // hash is a worker: it checks and hashes the frames of each block it
 // takes.
 func (a *readAhead) hash() {
+	defer a.wg.Done()
 	for b := range a.work {
 		n := 0
 		for _, h := range b.hints {

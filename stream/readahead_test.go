@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -140,12 +141,28 @@ func TestReadAheadErrorsAndClose(t *testing.T) {
 			t.Errorf("error after %d bytes: read ahead:\n%s\nserially:\n%s", at, ahead, serial)
 		}
 	}
-	r := stream.NewReader(inputs(data, data), stream.Options{ReadAhead: true})
+	// Closed midway, with the input a pipe that stays open: the read
+	// blocked on it is left to Cancelable (here: the pipe's close), and
+	// every goroutine of the read-ahead ends.
+	base := runtime.NumGoroutine()
+	pr, pw := io.Pipe()
+	go func() {
+		pw.Write(data) // returns once read, or when the pipe is closed
+	}()
+	r := stream.NewReader([]stream.Input{{Name: "pipe", R: pr}}, stream.Options{ReadAhead: true})
 	if _, err := r.Next(); err != nil {
 		t.Fatal(err)
 	}
 	r.Close()
 	r.Close() // twice is harmless
+	pr.CloseWithError(errors.New("reader gone"))
+	stream.WaitReadAhead(r)
+	for i := 0; runtime.NumGoroutine() > base; i++ {
+		if i == 1_000_000 {
+			t.Fatalf("%d goroutines after Close, %d before", runtime.NumGoroutine(), base)
+		}
+		runtime.Gosched()
+	}
 }
 
 // FuzzReadAhead reads arbitrary bytes, in one input and split in two,
