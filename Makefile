@@ -85,7 +85,7 @@ lint: fmtcheck vet
 # execution is slow. FUZZTIME=5m fuzzes each target for that long instead.
 FUZZ_TARGETS := ./txframe:FuzzDecode:100000 ./txframe:FuzzRoundTrip:100000 ./engine:FuzzRecover:300 ./engine:FuzzRecoverAfterSeals:300 \
 	./engine:FuzzWatermarkSlots:100000 ./stream:FuzzReader:20000 ./stream:FuzzReadTail:20000 \
-	./stream:FuzzDecompress:10000 ./stream:FuzzOpenAge:3000 ./stream:FuzzRekey:3000 ./txframe:FuzzFrames:20000 ./repo:FuzzCheckName:20000 ./repo:FuzzParseStoreURL:20000 \
+	./stream:FuzzDecompress:10000 ./stream:FuzzOpenAge:3000 ./stream:FuzzRekey:3000 ./stream:FuzzReadAhead:1000 ./txframe:FuzzFrames:20000 ./repo:FuzzCheckName:20000 ./repo:FuzzParseStoreURL:20000 \
 	./repo:FuzzParseName:20000 ./repo:FuzzPlan:5000 ./repo:FuzzSummarize:5000 \
 	./server:FuzzJobRequest:20000 ./server:FuzzQueryOptions:20000 ./backup:FuzzFileFrom:2000
 

@@ -118,7 +118,7 @@ func (e *env) hotRestore(c *cli.Context) error {
 		if err := args(c, 0, 1); err != nil {
 			return err
 		}
-		return e.verifyInputs(c.Context, inputs, files, ids)
+		return e.verifyInputs(c.Context, inputs, files, ids, false)
 	}
 	if err := args(c, 1, 1); err != nil {
 		return err

@@ -26,6 +26,16 @@ and last LSN, frames, bytes, commit-time range and final hash. A problem is
 reported with its input, byte offset and LSN, and checking goes on with the
 next input. Needs no database and never modifies its input.
 
+With --quick, verify checks the structure, every CRC32C, LSN contiguity,
+commit times, the end records and the stored hashes where two records
+state one (a segment's base against what came before, an end record
+against its last frame), without recomputing the SHA-256 of any body. It
+catches torn, cut and damaged files at the speed of reading them, but it
+does NOT prove content: a frame whose body was rewritten and its CRC
+recomputed (with or without its stored hash) passes --quick; only a full
+verify (without --quick) catches it. The summary says "mode: quick", and
+--json reports "mode": "quick" ("full" otherwise).
+
 With --addr, the server verifies the FILEs of its --backup-dir (named by
 plain file names), and verify prints what it would print there.
 
@@ -34,9 +44,11 @@ Examples:
    bunzip2 -c foo.bz2 | hotpipe verify
    hotpipe verify full.backup inc1.backup --json
    hotpipe verify -i full.backup -i inc1.backup
+   hotpipe verify --quick foo.backup
    hotpipe verify --addr db1:9899 foo.backup`,
 		Flags: []cli.Flag{
 			&cli.StringSliceFlag{Name: "input", Aliases: []string{"i"}, Usage: "read `FILE` (repeatable, in order; - is stdin)"},
+			&cli.BoolFlag{Name: "quick", Usage: "check structure, CRC32C and stored hash links without re-hashing bodies (does not prove content)"},
 			addrFlag(),
 			jsonFlag(),
 			identityFlag(),
@@ -47,6 +59,9 @@ Examples:
 				return err
 			}
 			if c.String("addr") != "" {
+				if c.Bool("quick") {
+					return usagef("verify --quick runs locally: the server's verify re-hashes every body")
+				}
 				return e.remoteVerify(c, files)
 			}
 			ids, err := identities(c)
@@ -58,7 +73,7 @@ Examples:
 				return err
 			}
 			defer closeInputs()
-			return e.verifyInputs(c.Context, inputs, files, ids)
+			return e.verifyInputs(c.Context, inputs, files, ids, c.Bool("quick"))
 		},
 	}
 }
@@ -66,6 +81,7 @@ Examples:
 // verifyReport is what verify --json prints.
 type verifyReport struct {
 	head
+	Mode        string        `json:"mode"` // "full", or "quick": bodies not re-hashed
 	Inputs      []inputJSON   `json:"inputs"`
 	Problems    []problemJSON `json:"problems"`
 	FirstLSN    uint64        `json:"first_lsn"`
@@ -91,9 +107,9 @@ type inputJSON struct {
 // verifyInputs verifies inputs as one stream (package verify), prints the
 // report on stdout, and returns the report's error: nil when the stream
 // verified, else the first finding, wrapped.
-func (e *env) verifyInputs(ctx context.Context, inputs []stream.Input, files []string, ids []age.Identity) error {
+func (e *env) verifyInputs(ctx context.Context, inputs []stream.Input, files []string, ids []age.Identity, quick bool) error {
 	prog := e.newProgress(e.command, "", 1, expectedEnd(files, 0))
-	rep, err := verify.Stream(ctx, inputs, verify.Options{Identities: ids, Progress: func(p verify.Progress) {
+	rep, err := verify.Stream(ctx, inputs, verify.Options{Identities: ids, Quick: quick, Progress: func(p verify.Progress) {
 		prog.file = p.Source
 		prog.add(p.Frames-prog.frames, int(p.Bytes-prog.bytes), p.LSN, 0)
 	}})
@@ -110,8 +126,11 @@ func (e *env) verifyInputs(ctx context.Context, inputs []stream.Input, files []s
 }
 
 func verifyJSONOf(rep *verify.Report) *verifyReport {
-	out := &verifyReport{Inputs: []inputJSON{}, Problems: []problemJSON{}, FirstLSN: rep.First, LastLSN: rep.Last,
+	out := &verifyReport{Mode: "full", Inputs: []inputJSON{}, Problems: []problemJSON{}, FirstLSN: rep.First, LastLSN: rep.Last,
 		Frames: rep.Frames, Segments: rep.Segments, Bytes: rep.Bytes}
+	if rep.Quick {
+		out.Mode = "quick"
+	}
 	for _, in := range rep.Inputs {
 		out.Inputs = append(out.Inputs, inputJSON{File: jsonFile(in.Source), FirstLSN: in.First, LastLSN: in.Last,
 			Frames: in.Frames, Segments: in.Segments, OK: in.Findings == 0})
@@ -158,6 +177,9 @@ func printVerify(e *env, rep *verify.Report) {
 	} else {
 		fmt.Fprintf(w, "total: no frames, %d segment(s), %d bytes\n", rep.Segments, rep.Bytes)
 		fmt.Fprintln(w, "no frames")
+	}
+	if rep.Quick {
+		fmt.Fprintln(w, "mode: quick (structure, CRC32C and stored hashes; bodies not re-hashed, content not proved)")
 	}
 	if rep.OK() {
 		fmt.Fprintln(w, "verify: ok")

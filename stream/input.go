@@ -114,6 +114,13 @@ type input struct {
 	off  int64
 	eof  bool
 	err  error
+
+	// read ahead (Options.ReadAhead): the block buf is, and the hints for
+	// its frames from hints[hi] on
+	ra    *readAhead
+	blk   *scanned
+	hints []hint
+	hi    int
 }
 
 func newInput(name string, src io.Reader, buf []byte) *input {
@@ -135,6 +142,9 @@ func (in *input) consume(n int) {
 func (in *input) fill(n int) (bool, error) {
 	if n > txframe.MaxFrameLen {
 		n = txframe.MaxFrameLen
+	}
+	if in.ra != nil {
+		return in.fillReadAhead(n)
 	}
 	for in.w-in.r < n {
 		if in.eof {

@@ -27,7 +27,7 @@ type prehashed struct {
 func (r *Reader) prehash() {
 	p := &r.pre
 	p.at, p.ends, p.sums, p.i = r.in.r, p.ends[:0], p.sums[:0], 0
-	if !r.opts.ParallelHash {
+	if !r.opts.ParallelHash || r.opts.Quick || r.opts.ReadAhead {
 		return
 	}
 	b := r.in.buffered()
