@@ -54,7 +54,8 @@ func (b *bench) all(sz sizes) ([]row, error) {
 		name string
 		run  func(sizes) ([]row, error)
 	}{{"rss", b.rssCase}, {"backup", b.backupCase}, {"restore", b.restoreCase}, {"repo", b.repoCase},
-		{"verify", b.verifyCase}, {"small", b.smallCase}, {"writer", b.writerCase}, {"serve", b.serveCase}, {"age", b.ageCase}} {
+		{"verify", b.verifyCase}, {"small", b.smallCase}, {"writer", b.writerCase}, {"serve", b.serveCase}, {"age", b.ageCase},
+		{"lag", b.standbyCase}} { // lag: the standby rows of serve alone
 		if len(sz.only) > 0 && !slices.Contains(sz.only, c.name) {
 			continue
 		}

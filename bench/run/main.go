@@ -36,7 +36,7 @@ func main() {
 	}
 	quick := flag.Bool("quick", false, "smaller databases and 3 repetitions (about three minutes)")
 	out := flag.String("o", "BENCHMARKS.md", "write the table here too")
-	only := flag.String("only", "", "run only these cases, comma-separated: rss, backup, restore, repo, verify, small, writer, serve, age")
+	only := flag.String("only", "", "run only these cases, comma-separated: rss, backup, restore, repo, verify, small, writer, serve, age, lag (serve's standby rows alone)")
 	flag.Parse()
 	sz := sizes{bigMiB: 1024, smallTxs: 1000000, rssMiB: []int{256, 1024}, reps: 5, archiveMiB: 256, lagSeconds: 20}
 	if *quick {
