@@ -39,7 +39,7 @@ func (s sample) spread(format string) string {
 func mbps(bytes int64, d time.Duration) float64 { return float64(bytes) / (1 << 20) / d.Seconds() }
 
 func (b *bench) all(sz sizes) ([]row, error) {
-	bigTxs := sz.bigMiB * 16 // 64 KiB values
+	bigTxs := sz.bigMiB * 16                     // 64 KiB values
 	if !slices.Equal(sz.only, []string{"lag"}) { // the lag rows make their own
 		if err := b.makeDB("big", bigTxs, 64<<10, 16); err != nil {
 			return nil, err
