@@ -249,6 +249,9 @@ func (db *DB) durable() (watermark, error) {
 		}
 		return db.w.durable, nil
 	}
+	if w, ok := db.wake.read(); ok { // a follower's look, through the watched file
+		return w, nil
+	}
 	w, err := readWatermark(db.dir)
 	if err != nil {
 		return w, fmt.Errorf("%s: %w", db.name, err)

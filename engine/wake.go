@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"os"
 	"sync"
 	"sync/atomic"
 )
@@ -16,6 +17,7 @@ type durableWake struct {
 	mu      sync.Mutex
 	ch      chan struct{} // closed at the next change; nil until asked for
 	watch   watchCloser   // the watch on DURABLE, nil when none runs
+	file    *os.File      // DURABLE, opened after the watch was set; nil without one
 	tried   bool          // a watch was tried since the last one ended
 	stopped bool          // the handle is closed: no new watch
 
@@ -44,8 +46,12 @@ func (n *durableWake) changed(db *DB) (<-chan struct{}, bool) {
 		if db.opts.watch != nil {
 			watch = db.opts.watch
 		}
-		if w, err := watch(durablePath(db.dir), n.event, n.ended); err == nil {
+		path := durablePath(db.dir)
+		if w, err := watch(path, n.event, n.ended); err == nil {
 			n.watch = w
+			// Opened after the watch was set: if the file was replaced
+			// in between, the watch reports it, and both go.
+			n.file, _ = os.Open(path)
 		}
 	}
 	return n.ch, n.watch == nil
@@ -73,8 +79,29 @@ func (n *durableWake) event() {
 func (n *durableWake) ended() {
 	n.mu.Lock()
 	n.watch, n.tried = nil, false
+	n.dropFile()
 	n.mu.Unlock()
 	n.broadcast()
+}
+
+// read returns the newest valid watermark in DURABLE through the file
+// opened with the watch, which saves a follower an open and a close at
+// each look. ok is false without a watch (the file may then have been
+// replaced unseen: the caller opens it by name) or when no slot was whole.
+func (n *durableWake) read() (w watermark, ok bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.file == nil {
+		return w, false
+	}
+	return readSlots(n.file)
+}
+
+func (n *durableWake) dropFile() {
+	if n.file != nil {
+		n.file.Close()
+		n.file = nil
+	}
 }
 
 // close stops the watch and wakes the waiters, who then find the handle
@@ -83,6 +110,7 @@ func (n *durableWake) close() {
 	n.mu.Lock()
 	w := n.watch
 	n.watch, n.stopped = nil, true
+	n.dropFile()
 	n.mu.Unlock()
 	if w != nil {
 		_ = w.Close()
