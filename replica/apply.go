@@ -41,9 +41,10 @@ const queueDepth = 4
 // applier applies blocks of frames in a goroutine of its own. Each batch
 // takes everything queued since the last one was staged, so batches grow
 // while the database is busy and stay small when frames trickle in (a
-// --follow stream). Staged frames are synced every syncEvery bytes, as
-// soon as the input drains (see Drain) with nothing left queued, and
-// whenever the input pauses for syncIdle.
+// --follow stream). Staged frames are synced every syncEvery bytes,
+// whenever the input pauses for syncIdle, and, while fewer than
+// syncTrickle bytes are staged, as soon as the input drains (see Drain)
+// with nothing left queued.
 type applier struct {
 	db     applyTarget
 	drain  *Drain // nil: the input's drains are not known
@@ -139,22 +140,27 @@ func (a *applier) run() {
 	}
 }
 
-// next returns the next queued block; when frames are staged and the
-// input has drained with nothing queued, or none arrives within syncIdle
-// (or, while they are fewer than syncTrickle bytes, before syncLatency
-// after the first was staged), it returns an empty block first so that
-// the caller syncs them.
+// next returns the next queued block; when frames are staged and none
+// arrives within syncIdle (or, while they are fewer than syncTrickle
+// bytes, before syncLatency after the first was staged, or as soon as the
+// input drains with nothing queued), it returns an empty block first so
+// that the caller syncs them. Bulk input, which stages more than
+// syncTrickle, syncs by size as before, even when its pipe runs dry now
+// and then.
 func (a *applier) next(unsynced int, since time.Time) (block, bool) {
 	if unsynced == 0 {
 		b, ok := <-a.queue
 		return b, ok
 	}
-	if a.caughtUp() {
+	trickle := unsynced < syncTrickle
+	if trickle && a.caughtUp() {
 		return block{}, true
 	}
 	wait := a.idle
-	if unsynced < syncTrickle {
+	var drained <-chan struct{}
+	if trickle {
 		wait = min(wait, max(a.latency-time.Since(since), 0))
+		drained = a.drain.woken()
 	}
 	t := time.NewTimer(wait)
 	defer t.Stop()
@@ -164,7 +170,7 @@ func (a *applier) next(unsynced int, since time.Time) (block, bool) {
 			return b, ok
 		case <-t.C:
 			return block{}, true
-		case <-a.drain.woken():
+		case <-drained:
 			if a.caughtUp() {
 				return block{}, true
 			}

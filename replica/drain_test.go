@@ -14,10 +14,11 @@ import (
 // countingTarget stages nothing and counts syncs, telling the test of each
 // on synced.
 type countingTarget struct {
-	mu     sync.Mutex
-	staged int
-	syncs  int
-	synced chan int // the staged bytes at each sync, if set
+	mu       sync.Mutex
+	staged   int
+	syncs    int
+	synced   chan int // the staged bytes at each sync, if set
+	stagedAt chan int // the staged bytes after each StageVerified, if set
 }
 
 func (c *countingTarget) StageVerified(_ txframe.Hash, blocks ...[]byte) (uint64, error) {
@@ -25,6 +26,9 @@ func (c *countingTarget) StageVerified(_ txframe.Hash, blocks ...[]byte) (uint64
 	defer c.mu.Unlock()
 	for _, b := range blocks {
 		c.staged += len(b)
+	}
+	if c.stagedAt != nil {
+		c.stagedAt <- c.staged
 	}
 	return 0, nil
 }
@@ -141,6 +145,41 @@ func TestDrainNotWhileBytesAreReady(t *testing.T) {
 	}
 	if n, reads := target.count(), d.reads.Load(); n != 1 || reads != 0 {
 		t.Fatalf("%d syncs, %d drained reads; want the one at the end and none", n, reads)
+	}
+}
+
+// TestDrainNotForBulk: a drain with syncTrickle bytes or more staged (a
+// bulk restore whose pipe ran dry a moment) syncs nothing: bulk input is
+// synced by size, at the pause timer and at the end, as before.
+func TestDrainNotForBulk(t *testing.T) {
+	target := &countingTarget{stagedAt: make(chan int)}
+	d := NewDrain()
+	d.blocked.Store(true) // the reader waits on an empty input throughout
+	d.wake <- struct{}{}
+	a := slowApplier(t, target, d)
+	for i, size := range []int{syncTrickle, 10, 10} {
+		if err := a.add(txframe.Hash{}, make([]byte, size)); err != nil {
+			t.Fatal(err)
+		}
+		<-target.stagedAt // each block staged alone: the next one waited for it
+		if i > 0 {
+			select {
+			case d.wake <- struct{}{}:
+			default:
+			}
+		}
+	}
+	// The applier went through next after the second block before it took
+	// the third: a sync on the drain would have come there.
+	if n := target.count(); n != 0 {
+		t.Fatalf("%d syncs while bulk input drained, want 0", n)
+	}
+	d.blocked.Store(false)
+	if err := a.close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := target.count(); n != 1 {
+		t.Fatalf("%d syncs, want the one at the end", n)
 	}
 }
 
