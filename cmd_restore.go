@@ -125,6 +125,7 @@ func (e *env) hotRestore(c *cli.Context) error {
 	}
 	name := c.Args().First()
 	prog := e.restoreProgress(name, expectedEnd(c.StringSlice("input"), opts.TargetLSN), &opts)
+	opts.Drain = stdinDrain(inputs, e.stdin)
 	res, err := replica.Restore(c.Context, e.dataDir, name, stream.NewReader(inputs, stream.Options{Identities: ids}), opts)
 	if done, err := e.restoreEnded(name, res, err, opts, prog); done {
 		return err

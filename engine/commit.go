@@ -176,6 +176,7 @@ func (w *writer) flush(sync bool) {
 		w.written = target
 	}
 	w.cond.Broadcast()
+	w.db.wake.broadcast() // a follower of this handle looks at the watermark again
 }
 
 // fail ends all writing after a failed write or fsync. When abandon

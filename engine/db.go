@@ -31,6 +31,13 @@ type Options struct {
 	wrapSegment func(segmentFile) segmentFile
 	// syncMark, set by tests, replaces the fsync of DURABLE.
 	syncMark func(*os.File) error
+	// watch, set by tests, replaces watchFile (a watch that fails makes
+	// WaitDurable poll); pollEvery, if set, replaces pollInterval.
+	watch     func(path string, event, ended func()) (watchCloser, error)
+	pollEvery time.Duration
+	// beforeWait, set by tests, runs each time WaitDurable is about to
+	// wait, after it looked at the watermark.
+	beforeWait func()
 }
 
 // CreateOptions choose a new database's identity.
@@ -62,6 +69,7 @@ type DB struct {
 	w     *writer // nil when read-only
 	files fileCache
 	idx   index
+	wake  durableWake // wakes WaitDurable
 }
 
 // Create makes a new, empty database dataDir/name. It builds the directory
@@ -181,6 +189,7 @@ func (db *DB) Close() error {
 	if db.w != nil {
 		err = db.w.close()
 	}
+	db.wake.close()
 	if cerr := db.files.close(); err == nil {
 		err = cerr
 	}
@@ -239,6 +248,9 @@ func (db *DB) durable() (watermark, error) {
 			return watermark{}, ErrClosed
 		}
 		return db.w.durable, nil
+	}
+	if w, ok := db.wake.read(); ok { // a follower's look, through the watched file
+		return w, nil
 	}
 	w, err := readWatermark(db.dir)
 	if err != nil {

@@ -41,15 +41,20 @@ const queueDepth = 4
 // applier applies blocks of frames in a goroutine of its own. Each batch
 // takes everything queued since the last one was staged, so batches grow
 // while the database is busy and stay small when frames trickle in (a
-// --follow stream). Staged frames are synced every syncEvery bytes and
-// whenever the input pauses for syncIdle.
+// --follow stream). Staged frames are synced every syncEvery bytes,
+// whenever the input pauses for syncIdle, and, while fewer than
+// syncTrickle bytes are staged, as soon as the input drains (see Drain)
+// with nothing left queued.
 type applier struct {
 	db     applyTarget
+	drain  *Drain // nil: the input's drains are not known
 	queue  chan block
 	done   chan struct{}
 	failed atomic.Bool
 	err    error
 	pool   sync.Pool
+
+	idle, latency time.Duration // syncIdle and syncLatency; tests lengthen them
 }
 
 // block is a run of frames whose chained hashes the stream reader verified
@@ -66,10 +71,15 @@ type applyTarget interface {
 	Sync() (uint64, error)
 }
 
-func startApplier(db applyTarget) *applier {
-	a := &applier{db: db, queue: make(chan block, queueDepth), done: make(chan struct{})}
+func startApplier(db applyTarget, drain *Drain) *applier {
+	a := newApplier(db, drain)
 	go a.run()
 	return a
+}
+
+func newApplier(db applyTarget, drain *Drain) *applier {
+	return &applier{db: db, drain: drain, queue: make(chan block, queueDepth), done: make(chan struct{}),
+		idle: syncIdle, latency: syncLatency}
 }
 
 // add queues a copy of frames, verified from prev; it returns the first
@@ -116,7 +126,7 @@ func (a *applier) run() {
 			for _, f := range batch {
 				unsynced += len(f)
 			}
-			if unsynced >= syncEvery || unsynced < syncTrickle && time.Since(since) >= syncLatency {
+			if unsynced >= syncEvery || unsynced < syncTrickle && time.Since(since) >= a.latency {
 				a.check(a.db.Sync())
 				unsynced = 0
 			}
@@ -131,27 +141,48 @@ func (a *applier) run() {
 }
 
 // next returns the next queued block; when frames are staged and none
-// arrives within syncIdle (or, while they are fewer than syncTrickle bytes,
-// before syncLatency after the first was staged), it returns an empty
-// block first so that the caller syncs them.
+// arrives within syncIdle (or, while they are fewer than syncTrickle
+// bytes, before syncLatency after the first was staged, or as soon as the
+// input drains with nothing queued), it returns an empty block first so
+// that the caller syncs them. Bulk input, which stages more than
+// syncTrickle, syncs by size as before, even when its pipe runs dry now
+// and then.
 func (a *applier) next(unsynced int, since time.Time) (block, bool) {
-	if unsynced > 0 {
-		wait := syncIdle
-		if unsynced < syncTrickle {
-			wait = min(wait, max(syncLatency-time.Since(since), 0))
-		}
-		t := time.NewTimer(wait)
-		defer t.Stop()
+	if unsynced == 0 {
+		b, ok := <-a.queue
+		return b, ok
+	}
+	trickle := unsynced < syncTrickle
+	if trickle && a.caughtUp() {
+		return block{}, true
+	}
+	wait := a.idle
+	var drained <-chan struct{}
+	if trickle {
+		wait = min(wait, max(a.latency-time.Since(since), 0))
+		drained = a.drain.woken()
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	for {
 		select {
 		case b, ok := <-a.queue:
 			return b, ok
 		case <-t.C:
 			return block{}, true
+		case <-drained:
+			if a.caughtUp() {
+				return block{}, true
+			}
 		}
 	}
-	b, ok := <-a.queue
-	return b, ok
 }
+
+// caughtUp reports whether everything read is staged: nothing queued, and
+// the input's reader waits for bytes that are not there yet. A read that
+// drained before the last blocks were queued counts too: the reader queues
+// a block before it reads on.
+func (a *applier) caughtUp() bool { return len(a.queue) == 0 && a.drain.drained() }
 
 // check records the first error.
 func (a *applier) check(_ uint64, err error) {

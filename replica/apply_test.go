@@ -33,7 +33,7 @@ func (f *failingTarget) Sync() (uint64, error) { return 0, nil }
 // staged.
 func TestApplierFailureNeverBlocksTheReader(t *testing.T) {
 	target := &failingTarget{entered: make(chan struct{}), release: make(chan struct{}), err: errors.New("no space left on device")}
-	a := startApplier(target)
+	a := startApplier(target, nil)
 	if err := a.add(txframe.Hash{}, make([]byte, 1024)); err != nil {
 		t.Fatal(err)
 	}

@@ -46,6 +46,10 @@ type Options struct {
 	// Notify receives the engine's notices for the operator (a torn tail
 	// truncated when the database is opened, say); nil discards them.
 	Notify func(msg string)
+	// Drain, when set, tells Restore when its input has no more bytes
+	// ready: a standby then syncs what it has staged at once. The input
+	// must be read through Drain.Reader.
+	Drain *Drain
 	// Progress is called after each block of frames is queued for the
 	// database, in Restore's goroutine, with the totals so far. Frames
 	// queued are durable once Restore returns without an error; after an

@@ -236,7 +236,7 @@ func (j *job) open() error {
 			return err
 		}
 	}
-	j.apply = startApplier(j.db)
+	j.apply = startApplier(j.db, j.opts.Drain)
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/hotpipe/hotpipe/backup"
@@ -164,7 +165,8 @@ func (p *puller) once(ctx context.Context) (replica.Result, error) {
 	if err != nil {
 		return replica.Result{}, err
 	}
-	st, err := p.c.Backup(ctx, p.source, BackupRequest{Start: lsn + 1, Follow: p.opts.Follow})
+	conn := &connSeen{}
+	st, err := p.c.Backup(conn.trace(ctx), p.source, BackupRequest{Start: lsn + 1, Follow: p.opts.Follow})
 	var rng *backup.RangeError
 	if errors.As(err, &rng) && rng.Start > rng.Last+1 {
 		return replica.Result{}, fmt.Errorf("%w: %s is at LSN %d, past the last LSN %d of %s on %s",
@@ -185,7 +187,9 @@ func (p *puller) once(ctx context.Context) (replica.Result, error) {
 				p.opts.Progress(sum(base, pr))
 			}
 		}}
-	r := stream.NewReader([]stream.Input{{Name: p.c.String() + "/" + p.source, R: st}}, stream.Options{})
+	var in io.Reader
+	ro.Drain, in = conn.drain(st)
+	r := stream.NewReader([]stream.Input{{Name: p.c.String() + "/" + p.source, R: in}}, stream.Options{})
 	res, err := replica.Restore(ctx, p.dataDir, p.name, r, ro)
 	if res.State != nil && res.State.LSN > 0 {
 		p.append = true // what this restore began, the next one resumes

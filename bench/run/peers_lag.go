@@ -46,7 +46,7 @@ func (b *bench) peerLag(p *pg, sz sizes, ps peerSizes) ([]peerRow, error) {
 			if pull {
 				db = fmt.Sprintf("lagpull%d", i)
 			}
-			l, err := b.standbyLagOnce(db, sz.lagSeconds, pull)
+			l, _, err := b.standbyLagOnce(db, sz.lagSeconds, pull) // the CPU it reports is in make bench's lag rows
 			if err != nil {
 				return nil, err
 			}

@@ -38,7 +38,7 @@ func (b *bench) serveCase(sz sizes) ([]row, error) {
 // standby's durable watermark was seen past it, minus its commit time
 // (stamped by the writer before its fsync, as followlag's figures are).
 func (b *bench) standbyCase(sz sizes) ([]row, error) {
-	var med, p99, refMed, refP99 sample
+	var med, p99, refMed, refP99, cpu, refCPU sample
 	frames := 0
 	for i := 0; i < sz.reps; i++ {
 		for _, pull := range []bool{true, false} {
@@ -46,17 +46,18 @@ func (b *bench) standbyCase(sz sizes) ([]row, error) {
 			if pull {
 				db = fmt.Sprintf("pull%d", i)
 			}
-			lags, err := b.standbyLagOnce(db, sz.lagSeconds, pull)
+			lags, secs, err := b.standbyLagOnce(db, sz.lagSeconds, pull)
 			if err != nil {
 				return nil, err
 			}
+			perFrames := secs / float64(len(lags)) * 100000
 			sort.Float64s(lags)
 			m, p := lags[len(lags)/2]*1000, lags[int(0.99*float64(len(lags)-1))]*1000
 			if pull {
 				frames += len(lags)
-				med, p99 = append(med, m), append(p99, p)
+				med, p99, cpu = append(med, m), append(p99, p), append(cpu, perFrames)
 			} else {
-				refMed, refP99 = append(refMed, m), append(refP99, p)
+				refMed, refP99, refCPU = append(refMed, m), append(refP99, p), append(refCPU, perFrames)
 			}
 		}
 	}
@@ -65,20 +66,23 @@ func (b *bench) standbyCase(sz sizes) ([]row, error) {
 		sz.lagSeconds, frames, sz.reps, pullPoll)
 	ratio := func(a, b sample) string { return fmt.Sprintf("%.2f×", a.median()/b.median()) }
 	return []row{
-		{name: name + ", median of each run", mine: med.spread("%.1f ms"), ref: refMed.spread("%.1f ms"), ratio: ratio(med, refMed), target: "≤ 10 ms"},
-		{name: name + ", p99 of each run", mine: p99.spread("%.1f ms"), ref: refP99.spread("%.1f ms"), ratio: ratio(p99, refP99), target: "≤ 50 ms"},
+		{name: name + ", median of each run", mine: med.spread("%.1f ms"), ref: refMed.spread("%.1f ms"), ratio: ratio(med, refMed), target: "≤ 3 ms (issue 16; ≤ 10 ms issue 14)"},
+		{name: name + ", p99 of each run", mine: p99.spread("%.1f ms"), ref: refP99.spread("%.1f ms"), ratio: ratio(p99, refP99), target: "≤ 20 ms (issue 16; ≤ 50 ms issue 14)"},
+		{name: name + ", CPU (user+sys) of the standby's processes (server or hot-backup, and hot-restore) per 100k frames",
+			mine: cpu.spread("%.2f s"), ref: refCPU.spread("%.2f s"), ratio: ratio(cpu, refCPU)},
 	}, nil
 }
 
 // standbyLagOnce runs one standby of a new database db beside a load of
 // lagRate tx/s for seconds, and returns each frame's lag in seconds: a
-// pull standby from hotpipe serve, or the local pipeline.
-func (b *bench) standbyLagOnce(db string, seconds int, pull bool) (sample, error) {
+// pull standby from hotpipe serve, or the local pipeline. It returns also
+// the CPU seconds (user+sys) the standby's processes used.
+func (b *bench) standbyLagOnce(db string, seconds int, pull bool) (sample, float64, error) {
 	if err := b.hp("db", "create", db); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	standbyDir := filepath.Join(b.dir, "standby")
-	var stop func() error
+	var stop func() (float64, error)
 	var err error
 	if pull {
 		stop, err = b.pullStandby(db, standbyDir)
@@ -86,29 +90,42 @@ func (b *bench) standbyLagOnce(db string, seconds int, pull bool) (sample, error
 		stop, err = b.pipeStandby(db, standbyDir)
 	}
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	defer stop()
 	w := watchDurable(standbyDir, db)
 	defer w.stop()
 	time.Sleep(500 * time.Millisecond) // the standby connects and waits for frames
 	if err := b.hp("load", db, "--txs", fmt.Sprint(lagRate*seconds), "--rate", fmt.Sprint(lagRate)); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	last := uint64(lagRate * seconds)
 	if err := w.until(last, 30*time.Second); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	seen := w.stop()
-	if err := stop(); err != nil {
-		return nil, fmt.Errorf("the standby: %w", err)
+	secs, err := stop()
+	if err != nil {
+		return nil, 0, fmt.Errorf("the standby: %w", err)
 	}
-	return lagsOf(standbyDir, db, last, seen)
+	lags, err := lagsOf(standbyDir, db, last, seen)
+	return lags, secs, err
+}
+
+// cpuSeconds is the user+sys time of the processes that have exited.
+func cpuSeconds(cmds ...*exec.Cmd) float64 {
+	var d time.Duration
+	for _, c := range cmds {
+		if c.ProcessState != nil {
+			d += c.ProcessState.UserTime() + c.ProcessState.SystemTime()
+		}
+	}
+	return d.Seconds()
 }
 
 // pullStandby starts hotpipe serve and a pull standby of db into dir, and
 // returns the function that stops both.
-func (b *bench) pullStandby(db, dir string) (func() error, error) {
+func (b *bench) pullStandby(db, dir string) (func() (float64, error), error) {
 	srv, err := b.serve()
 	if err != nil {
 		return nil, err
@@ -119,13 +136,17 @@ func (b *bench) pullStandby(db, dir string) (func() error, error) {
 		srv.stop()
 		return nil, err
 	}
-	return func() error { err := stopProcess(standby); srv.stop(); return err }, nil
+	return func() (float64, error) {
+		err := stopProcess(standby)
+		srv.stop()
+		return cpuSeconds(standby, srv.cmd), err
+	}, nil
 }
 
 // pipeStandby starts hot-backup db --follow | hot-restore db --append into
 // dir, and returns the function that stops it: SIGINT to the backup, which
 // ends the stream with its end record.
-func (b *bench) pipeStandby(db, dir string) (func() error, error) {
+func (b *bench) pipeStandby(db, dir string) (func() (float64, error), error) {
 	pr, pw, err := os.Pipe()
 	if err != nil {
 		return nil, err
@@ -144,12 +165,12 @@ func (b *bench) pipeStandby(db, dir string) (func() error, error) {
 	if err != nil {
 		return nil, err
 	}
-	return func() error {
+	return func() (float64, error) {
 		err := stopProcess(backup)
 		if restore.ProcessState == nil {
 			err = errors.Join(err, restore.Wait())
 		}
-		return err
+		return cpuSeconds(backup, restore), err
 	}, nil
 }
 
