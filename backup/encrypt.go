@@ -53,8 +53,9 @@ func checkAppend(fn string, opts Options) (Result, error) {
 }
 
 // encrypt has the job write its output through age to its recipients, if
-// it has any: the age header now, then the stream in sealed chunks. seal
-// writes the last chunk; without it the output reads as truncated.
+// it has any: the age header now, then the stream in sealed chunks,
+// encrypted on another core (aheadWriter). seal writes the last chunk;
+// without it the output reads as truncated.
 func (j *job) encrypt() error {
 	if len(j.opts.Recipients) == 0 {
 		return nil
@@ -63,7 +64,8 @@ func (j *job) encrypt() error {
 	if err != nil {
 		return j.writeErr(err)
 	}
-	j.out, j.enc = enc, enc
+	a := newAheadWriter(enc)
+	j.out, j.enc = a, a
 	return nil
 }
 

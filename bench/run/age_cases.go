@@ -24,10 +24,13 @@ func (b *bench) ageCase(sz sizes) ([]row, error) {
 	if err != nil {
 		return nil, err
 	}
-	mine := fmt.Sprintf(`"$HP" hot-backup big -q --recipients-file %q | cat > /dev/null`, pub)
+	mine := fmt.Sprintf(`"$HP" hot-backup big -q --recipients-file %q > /dev/null`, pub)
 	var m, r sample
-	refName := "hot-backup piped into age -R (the age CLI)"
+	refName := "hot-backup piped into age -R (the age CLI), each writing to /dev/null"
 	if _, err := exec.LookPath("age"); err == nil {
+		// Both write their ciphertext into the same sink, as a user
+		// encrypting into a file compares them: an extra pipe on one side
+		// only would measure the pipe (into a pipe each: 1.86× in one run).
 		m, r, err = b.pair(sz.reps, mine, fmt.Sprintf(`"$HP" hot-backup big -q | age -R %q > /dev/null`, pub), n)
 		if err != nil {
 			return nil, err
@@ -38,7 +41,7 @@ func (b *bench) ageCase(sz sizes) ([]row, error) {
 			return nil, err
 		}
 	}
-	rows := []row{ratioRow(fmt.Sprintf("hot-backup --recipients-file of %d MiB into a pipe, vs %s", sz.bigMiB, refName), "≥ 0.9×", m, r)}
+	rows := []row{ratioRow(fmt.Sprintf("hot-backup --recipients-file of %d MiB, vs %s", sz.bigMiB, refName), "≥ 0.9×", m, r)}
 	restore, err := b.encryptedRestore(sz, key, pub)
 	if err != nil {
 		return nil, err
