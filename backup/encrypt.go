@@ -53,9 +53,8 @@ func checkAppend(fn string, opts Options) (Result, error) {
 }
 
 // encrypt has the job write its output through age to its recipients, if
-// it has any: the age header now, then the stream in sealed chunks,
-// encrypted on another core (aheadWriter). seal writes the last chunk;
-// without it the output reads as truncated.
+// it has any: the age header now, then the stream in sealed chunks. seal
+// writes the last chunk; without it the output reads as truncated.
 func (j *job) encrypt() error {
 	if len(j.opts.Recipients) == 0 {
 		return nil
@@ -64,8 +63,7 @@ func (j *job) encrypt() error {
 	if err != nil {
 		return j.writeErr(err)
 	}
-	a := newAheadWriter(enc)
-	j.out, j.enc = a, a
+	j.out, j.enc = enc, enc
 	return nil
 }
 
