@@ -19,8 +19,8 @@ import (
 // the recipients' public keys can resume an encrypted archive; everything
 // else about the frames needs an identity.
 
-// withEndTag returns recipients with the note for an object ending at
-// lsn, with hash h, added.
+// withEndTag returns recipients with the recipient that writes tag, the
+// note of how the object ends, added; recipients itself is not changed.
 func withEndTag(recipients []age.Recipient, tag stream.EndTag) []age.Recipient {
 	return append(slices.Clip(recipients), tag.Recipient(recipients[0]))
 }
