@@ -33,31 +33,42 @@ func (b *bench) peerLag(p *pg, sz sizes, ps peerSizes) ([]peerRow, error) {
 		return nil, err
 	}
 	pgbenchArgs := []string{"-n", "-f", script, "-c", strconv.Itoa(ps.lagClients), "-j", "2", "-R", strconv.Itoa(lagRate), "-T", strconv.Itoa(sz.lagSeconds)}
-	var pgMed, pgP99, pipeMed, pipeP99, pullMed, pullP99, pgRate sample
+	primary := filepath.Join(p.dir, "primary")
+	var pgMed, pgP99, pipeMed, pipeP99, pullMed, pullP99, pgRate, pgCPU, pipeCPU, pullCPU sample
 	for i := 0; i < sz.reps; i++ {
+		cpu0, err := replicationCPU(primary, standby)
+		if err != nil {
+			return nil, err
+		}
 		lags, err := p.lagOnce(pgbenchArgs)
+		if err != nil {
+			return nil, err
+		}
+		cpu1, err := replicationCPU(primary, standby)
 		if err != nil {
 			return nil, err
 		}
 		pgRate = append(pgRate, float64(len(lags))/float64(sz.lagSeconds))
 		pgMed, pgP99 = append(pgMed, percentile(lags, 0.5)), append(pgP99, percentile(lags, 0.99))
+		pgCPU = append(pgCPU, (cpu1-cpu0)/float64(len(lags))*100000)
 		for _, pull := range []bool{false, true} {
 			db := fmt.Sprintf("lagpipe%d", i)
 			if pull {
 				db = fmt.Sprintf("lagpull%d", i)
 			}
-			l, _, err := b.standbyLagOnce(db, sz.lagSeconds, pull) // the CPU it reports is in make bench's lag rows
+			l, secs, err := b.standbyLagOnce(db, sz.lagSeconds, pull)
 			if err != nil {
 				return nil, err
 			}
+			perFrames := secs / float64(len(l)) * 100000
 			for k := range l {
 				l[k] *= 1000
 			}
 			m, q := percentile(l, 0.5), percentile(l, 0.99)
 			if pull {
-				pullMed, pullP99 = append(pullMed, m), append(pullP99, q)
+				pullMed, pullP99, pullCPU = append(pullMed, m), append(pullP99, q), append(pullCPU, perFrames)
 			} else {
-				pipeMed, pipeP99 = append(pipeMed, m), append(pipeP99, q)
+				pipeMed, pipeP99, pipeCPU = append(pipeMed, m), append(pipeP99, q), append(pipeCPU, perFrames)
 			}
 		}
 	}
@@ -66,6 +77,11 @@ func (b *bench) peerLag(p *pg, sz sizes, ps peerSizes) ([]peerRow, error) {
 			"(each standby polled every %v; PostgreSQL's pgbench reached %s)", thousands(lagRate), sz.lagSeconds, stat, what, pullPoll, pgRate.spread("%.0f tx/s"))
 	}
 	ratio := func(a, b sample) string { return fmt.Sprintf("%.2f× the lag", a.median()/b.median()) }
+	cpuName := func(what string) string {
+		return fmt.Sprintf("the standby's CPU (user+sys) per 100k transactions in those runs: %s's processes (hot-backup or serve, and hot-restore), "+
+			"vs PostgreSQL's (the standby's startup, walreceiver and other auxiliary processes, and the primary's walsender)", what)
+	}
+	cpuRatio := func(a, b sample) string { return fmt.Sprintf("%.2f× the CPU", a.median()/b.median()) }
 	pipeCmd := fmt.Sprintf(`"$HP" hot-backup DB --follow | "$HP" --data-dir S hot-restore DB --append & "$HP" load DB --txs %d --rate %d`,
 		lagRate*sz.lagSeconds, lagRate)
 	pullCmd := fmt.Sprintf(`"$HP" serve & "$HP" --data-dir S hot-restore DB --from URL/DB --follow & "$HP" load DB --txs %d --rate %d`,
@@ -78,10 +94,14 @@ func (b *bench) peerLag(p *pg, sz sizes, ps peerSizes) ([]peerRow, error) {
 			ratio: ratio(pipeMed, pgMed), target: "≤ 3 ms, ≤ PostgreSQL"}, mineCmd: pipeCmd, refCmd: refCmd},
 		{row: row{name: name("hot-backup --follow | hot-restore --append", "p99"), mine: pipeP99.spread("%.1f ms"), ref: pgP99.spread("%.1f ms"),
 			ratio: ratio(pipeP99, pgP99), target: "≤ 20 ms, ≤ PostgreSQL"}, mineCmd: pipeCmd, refCmd: refCmd},
+		{row: row{name: cpuName("hot-backup --follow | hot-restore --append"), mine: pipeCPU.spread("%.2f s"), ref: pgCPU.spread("%.2f s"),
+			ratio: cpuRatio(pipeCPU, pgCPU), target: "stated"}, mineCmd: pipeCmd, refCmd: refCmd},
 		{row: row{name: name("pull standby, hot-restore --from URL --follow", "median"), mine: pullMed.spread("%.1f ms"), ref: pgMed.spread("%.1f ms"),
 			ratio: ratio(pullMed, pgMed), target: "≤ 3 ms, ≤ PostgreSQL"}, mineCmd: pullCmd, refCmd: refCmd},
 		{row: row{name: name("pull standby, hot-restore --from URL --follow", "p99"), mine: pullP99.spread("%.1f ms"), ref: pgP99.spread("%.1f ms"),
 			ratio: ratio(pullP99, pgP99), target: "≤ 20 ms, ≤ PostgreSQL"}, mineCmd: pullCmd, refCmd: refCmd},
+		{row: row{name: cpuName("pull standby"), mine: pullCPU.spread("%.2f s"), ref: pgCPU.spread("%.2f s"),
+			ratio: cpuRatio(pullCPU, pgCPU), target: "stated"}, mineCmd: pullCmd, refCmd: refCmd},
 	}, nil
 }
 
