@@ -49,6 +49,7 @@ func (e *env) inputsOf(ctx context.Context, files []string, lazy bool) ([]stream
 			closeAll()
 			return nil, nil, err
 		}
+		hintInput(f)
 		closers = append(closers, f.Close)
 		inputs = append(inputs, stream.Input{Name: inputName(name), R: stream.Cancelable(ctx, f)})
 	}
@@ -113,6 +114,7 @@ func (l *lazyFile) Read(p []byte) (int, error) {
 		if err != nil {
 			return 0, err
 		}
+		hintInput(f)
 		l.f, l.r = f, stream.Cancelable(l.ctx, f)
 	}
 	return l.r.Read(p)

@@ -57,7 +57,7 @@ func (b *bench) all(sz sizes) ([]row, error) {
 		name string
 		run  func(sizes) ([]row, error)
 	}{{"rss", b.rssCase}, {"backup", b.backupCase}, {"splice", b.spliceCase}, {"restore", b.restoreCase}, {"repo", b.repoCase},
-		{"verify", b.verifyCase}, {"small", b.smallCase}, {"writer", b.writerCase}, {"serve", b.serveCase}, {"age", b.ageCase},
+		{"verify", b.verifyCase}, {"small", b.smallCase}, {"writer", b.writerCase}, {"serve", b.serveCase}, {"age", b.ageCase}, {"cold", b.coldCase},
 		{"lag", b.standbyCase}} { // lag: the standby rows of serve alone
 		if len(sz.only) > 0 && !slices.Contains(sz.only, c.name) || len(sz.only) == 0 && c.name == "lag" { // a full run has lag in serve
 			continue

@@ -37,7 +37,7 @@ func main() {
 	}
 	quick := flag.Bool("quick", false, "smaller databases and 3 repetitions (about three minutes)")
 	out := flag.String("o", "BENCHMARKS.md", "write the table here too")
-	only := flag.String("only", "", "run only these cases, comma-separated: rss, backup, splice, restore, repo, verify, small, writer, serve, age, lag (serve's standby rows alone); with -peers: commit, pitr, lag, backup, verify")
+	only := flag.String("only", "", "run only these cases, comma-separated: rss, backup, splice, restore, repo, verify, small, writer, serve, age, cold, lag (serve's standby rows alone); with -peers: commit, pitr, lag, backup, verify")
 	peers := flag.Bool("peers", false, "measure hotpipe beside PostgreSQL and write the peers section of -o (make bench-peers)")
 	flag.Parse()
 	sz := sizes{bigMiB: 1024, smallTxs: 1000000, rssMiB: []int{256, 1024}, reps: 5, archiveMiB: 256, lagSeconds: 20}
