@@ -45,13 +45,13 @@ func (s *spliceOut) start(src *os.File, off int64, n int) (int, error) {
 	aheadRunning.Add(1)
 	go func() {
 		m, err := s.spliceFn(f, off, n)
+		if s.spliced != nil && (err == nil || m > 0 && refused(err)) {
+			s.spliced(m) // the bytes spliced, not those written after a refusal
+		}
 		if err != nil && refused(err) {
 			var w int
 			w, err = s.writeChecked(f, off+int64(m), off, n)
 			m += w
-		}
-		if err == nil && s.spliced != nil {
-			s.spliced(m)
 		}
 		aheadRunning.Add(-1) // before the send: a receiver sees it
 		done <- spliceDone{m, err}

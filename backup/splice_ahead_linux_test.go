@@ -129,9 +129,10 @@ func TestSpliceAheadRefused(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			db := bigFrames(t)
-			var calls atomic.Int64
-			refuse := func(k int64, src *os.File, off int64, _ int) (int, error, bool) {
+			var calls, asked atomic.Int64
+			refuse := func(k int64, src *os.File, off int64, n int) (int, error, bool) {
 				if k != 3 {
+					asked.Add(int64(n)) // spliced whole
 					return 0, nil, false
 				}
 				if tt.damage {
@@ -147,8 +148,8 @@ func TestSpliceAheadRefused(t *testing.T) {
 				checkTruncatedAt(t, readStream(out), res.Last)
 				return
 			}
-			if err != nil || calls.Load() != 3 || spliced == 0 || spliced >= res.Bytes {
-				t.Fatalf("Backup = %v after %d splices, %d of %d bytes spliced; want the rest written after the third", err, calls.Load(), spliced, res.Bytes)
+			if err != nil || calls.Load() != 3 || spliced != asked.Load() || spliced >= res.Bytes {
+				t.Fatalf("Backup = %v after %d splices, %d of %d bytes spliced; want the first two blocks' %d spliced, the rest written", err, calls.Load(), spliced, res.Bytes, asked.Load())
 			}
 			sameStream(t, tt.name, out, plainBytes(t, db, Options{plain: true}))
 		})
