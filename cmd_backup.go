@@ -43,7 +43,10 @@ and 100M are 100,000,000; 100MiB is 104,857,600; at least 1kB/s; 0 is
 unlimited), so that a backup of a busy server leaves disk
 and CPU to its writers: a backup read flat out from the page cache takes a
 core (measured: a writer on two cores commits ~30% slower beside one, as
-beside cat of the same files).
+beside cat of the same files). --nice ($HOTPIPE_NICE) leaves the pace to the
+scheduler instead: every thread of the backup runs at nice 19, so writers on
+the same cores get the CPU first; the backup is as fast on idle cores and
+slower beside busy ones (Linux only).
 
 SIGINT or SIGTERM stops the backup at a frame boundary without an end record
 (exit 130): the output is visibly truncated, and --append resumes a file.
@@ -104,6 +107,7 @@ exit 0, when there are none); --expire records until when it is kept.`,
 			&cli.Uint64Flag{Name: "end-lsn", Usage: "last `LSN` to back up", DefaultText: "the last durable LSN at start"},
 			&cli.BoolFlag{Name: "follow", Usage: "keep streaming new commits as they become durable, until SIGINT or SIGTERM"},
 			&cli.StringFlag{Name: "max-rate", Usage: "write at most `RATE` bytes per second (100MB/s, 50MiB, 800k; default: unlimited)", EnvVars: []string{"HOTPIPE_MAX_RATE"}},
+			&cli.BoolFlag{Name: "nice", Usage: "run at the lowest CPU priority (nice 19, every thread): writers on the same cores get the CPU first; as fast on idle cores, slower beside busy ones (Linux)", EnvVars: []string{"HOTPIPE_NICE"}},
 			&cli.BoolFlag{Name: "json", Usage: "print the report as one JSON object on one line, errors included, on stderr: stdout is the stream's (docs/JSON.md)"},
 			addrFlag(),
 			repoFlag(),
@@ -127,6 +131,11 @@ func (e *env) hotBackup(c *cli.Context) error {
 		return err
 	}
 	opts.Recipients = recipients
+	if c.Bool("nice") {
+		if err := lowerPriority(); err != nil {
+			return err
+		}
+	}
 	if c.String("addr") != "" {
 		return e.remoteBackup(c, opts)
 	}

@@ -62,6 +62,8 @@ type Options struct {
 	// block moved by splice: tests compare the paths with them.
 	plain   bool
 	spliced func(n int)
+	// spliceWrap, if set, wraps the splice call (tests fail it).
+	spliceWrap func(splice func(src *os.File, off int64, n int) (int, error)) func(src *os.File, off int64, n int) (int, error)
 }
 
 // Progress is how far a backup has come, passed to Options.Progress after
@@ -139,7 +141,7 @@ func Backup(ctx context.Context, db *engine.DB, w io.Writer, opts Options) (Resu
 	if err := j.begin(); err != nil {
 		return j.res, err
 	}
-	err = j.run()
+	err = j.finishZeroCopy(j.run())
 	return j.res, err
 }
 
@@ -160,6 +162,7 @@ type job struct {
 	file   *outFile       // File and Append: the output; nil for Backup
 	enc    io.WriteCloser // the age writer out is, when encrypting
 	zc     *spliceOut     // out, when frame blocks are spliced into a pipe
+	before Result         // the Result before the block last written (zerocopy.go: sent)
 	w      *stream.Writer
 	pos    engine.Position // where the last copy stopped
 	res    Result
@@ -318,10 +321,12 @@ func (j *job) copy(end uint64) error {
 			return err
 		}
 		j.offer(r, block)
+		before := j.res
 		if err := j.w.WriteFrames(block); err != nil {
 			return j.writeErr(err)
 		}
 		j.wrote(len(block))
+		j.sent(before)
 		if err := j.stopped(); err != nil {
 			return err
 		}
@@ -351,6 +356,7 @@ func (j *job) stopped() error {
 // writeErr says where a write of the stream failed; a broken pipe is also
 // ErrConsumerGone.
 func (j *job) writeErr(err error) error {
+	j.unsent(err)
 	switch {
 	case err == nil:
 		return nil

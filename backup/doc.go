@@ -9,8 +9,11 @@
 // Backup writes into an io.Writer (a pipe, a socket, a buffer). Into a
 // pipe (an *os.File, on Linux, unencrypted) the checked frame blocks are
 // spliced from the segment files instead of written, so that their bytes
-// are not copied again on the way out; the header and end records are
-// written, and the stream is byte for byte the one written otherwise. File
+// are not copied again on the way out; after the first, each block is
+// spliced on a goroutine while the next is read and checked (one block in
+// flight: a failure of its splice is the next write's). The header and end
+// records are written, and the stream is byte for byte the one written
+// otherwise. File
 // creates a backup file, refusing an existing one; Append adds to a file
 // what it lacks, after checking that the file's tail (found in O(1) from
 // its last end record) belongs to the database's history, and repairing a

@@ -37,6 +37,11 @@ type spliceOut struct {
 	block []byte
 
 	refusedOnce bool                                              // splice refused once: write from now on
+	ahead       bool                                              // splice blocks after the first on a goroutine (splice_ahead_linux.go)
+	spliceOK    bool                                              // a block has spliced whole
+	pending     chan spliceDone                                   // the block spliced ahead, nil when none
+	failed      error                                             // the failure of a block spliced ahead: every Write's after it
+	dup, dupSrc *os.File                                          // the descriptor spliced ahead from, and whose duplicate it is
 	spliced     func(n int)                                       // told of each block spliced (tests); may be nil
 	spliceFn    func(src *os.File, off int64, n int) (int, error) // s.splice; tests fail it
 }
@@ -67,13 +72,20 @@ func (s *spliceOut) offer(src *os.File, off int64, block []byte) {
 func (s *spliceOut) Write(p []byte) (int, error) {
 	src, off, block := s.src, s.off, s.block
 	s.src, s.block = nil, nil
+	if err := s.wait(); err != nil {
+		return 0, err
+	}
 	if s.refusedOnce || src == nil || len(p) == 0 || len(p) != len(block) || &p[0] != &block[0] {
 		return s.dst.Write(p)
+	}
+	if s.ahead && s.spliceOK {
+		return s.start(src, off, len(p))
 	}
 	n, err := s.spliceFn(src, off, len(p))
 	if err == nil && s.spliced != nil {
 		s.spliced(n)
 	}
+	s.spliceOK = s.spliceOK || err == nil
 	if err != nil && refused(err) {
 		s.refusedOnce = true // the rest of the block, and all after it, from the buffer
 		m, werr := s.dst.Write(p[n:])
