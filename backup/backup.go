@@ -159,7 +159,7 @@ type job struct {
 	out    io.Writer      // the output, before pacing
 	file   *outFile       // File and Append: the output; nil for Backup
 	enc    io.WriteCloser // the age writer out is, when encrypting
-	zc     *spliceOut     // out, when frame blocks are spliced into a pipe
+	zc     offerer        // told where each frame block lies, when it can send it from there
 	w      *stream.Writer
 	pos    engine.Position // where the last copy stopped
 	res    Result
