@@ -39,6 +39,7 @@ func (c *Client) rawBackup(ctx context.Context, path string, q url.Values) (*htt
 	if p, err := http.ProxyFromEnvironment(req); err != nil || p != nil {
 		return nil, nil
 	}
+	req.Close = true // the connection is the stream's alone
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
 	}

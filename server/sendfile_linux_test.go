@@ -262,3 +262,33 @@ type bufConn struct {
 
 func (c *bufConn) Write(p []byte) (int, error) { return c.w.Write(p) }
 func (c *bufConn) Close() error                { c.closed = net.ErrClosed; return nil }
+
+// TestSendfileDrained: Drain stops a stream whose connection was taken
+// over at a frame boundary, as it stops one net/http writes: the client
+// reads the server's "interrupted" (exit 130), and waitStreams returns.
+func TestSendfileDrained(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	randomFoo(t, dir, 400, 64<<10, 0) // 25 MiB: more than the socket holds
+	var sent atomic.Int64
+	hs, s := sendServer(t, dir, &sent, nil)
+	st, err := client(t, hs).Backup(context.Background(), "foo", BackupRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := io.ReadFull(st, make([]byte, 4096)); err != nil {
+		t.Fatal(err)
+	}
+	s.Drain()
+	_, err = io.Copy(io.Discard, st)
+	if exitcode.Of(err) != exitcode.Interrupted || st.Result().Ended {
+		t.Fatalf("drained stream: %v (exit %d), result %+v; want exit %d, no end record", err, exitcode.Of(err), st.Result(), exitcode.Interrupted)
+	}
+	if sent.Load() == 0 {
+		t.Fatalf("no block was sent from its file")
+	}
+	if err := s.waitStreams(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
