@@ -161,7 +161,7 @@ type job struct {
 	out    io.Writer      // the output, before pacing
 	file   *outFile       // File and Append: the output; nil for Backup
 	enc    io.WriteCloser // the age writer out is, when encrypting
-	zc     *spliceOut     // out, when frame blocks are spliced into a pipe
+	zc     offerer        // told where each frame block lies, when it can send it from there
 	before Result         // the Result before the block last written (zerocopy.go: sent)
 	w      *stream.Writer
 	pos    engine.Position // where the last copy stopped

@@ -6,6 +6,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -62,7 +63,8 @@ func (s *Server) backup(w http.ResponseWriter, r *http.Request) {
 	defer done()
 	w.Header().Set(HeaderStream, id)
 	w.Header().Set("Trailer", TrailerResult+", "+TrailerError)
-	out := &streamWriter{w: w}
+	out := &streamWriter{w: w, zeroCopy: zeroCopyStream(r, opts), sent: s.opts.sent}
+	defer out.close()
 	opts.Progress = func(backup.Progress) { out.flush() } // each block reaches the client as it is written
 	s.count.streams.Add(1)
 	res, err := backup.Backup(ctx, db, out, opts)
@@ -85,6 +87,7 @@ func (s *Server) backup(w http.ResponseWriter, r *http.Request) {
 		b, _ := json.Marshal(errorJSON(err))
 		w.Header().Set(TrailerError, string(b))
 	}
+	out.finish()
 }
 
 // openReader opens database name as a lock-free reader for a request
@@ -171,21 +174,62 @@ func lsnParam(q url.Values, name string) (uint64, error) {
 }
 
 // streamWriter writes a stream into an answer and notes that it began.
+// With zeroCopy, its first write takes the connection over (sockStream),
+// and the frame blocks offered to it are sent from their files.
 type streamWriter struct {
-	w       http.ResponseWriter
-	started bool
+	w        http.ResponseWriter
+	started  bool
+	zeroCopy bool
+	sock     *sockStream // the connection, once taken over
+	sent     func(n int) // told of each block sent from its file (tests)
 }
 
 func (s *streamWriter) Write(p []byte) (int, error) {
 	if !s.started {
 		s.w.Header().Set("Content-Type", StreamType)
 		s.started = true
+		if s.zeroCopy {
+			s.sock = hijack(s.w)
+			if s.sock != nil {
+				s.sock.sent = s.sent
+			}
+		}
+	}
+	if s.sock != nil {
+		return s.sock.Write(p)
 	}
 	return s.w.Write(p)
 }
 
+// OfferRange passes the offer on to the connection, once taken over
+// (backup.RangeWriter).
+func (s *streamWriter) OfferRange(f *os.File, off int64, block []byte) {
+	if s.sock != nil {
+		s.sock.OfferRange(f, off, block)
+	}
+}
+
 func (s *streamWriter) flush() {
+	if s.sock != nil {
+		return // nothing is buffered
+	}
 	if f, ok := s.w.(http.Flusher); ok {
 		f.Flush()
+	}
+}
+
+// finish ends a stream on a connection taken over with the trailers set
+// in the answer's header, and closes it; net/http ends the others.
+func (s *streamWriter) finish() {
+	if s.sock != nil {
+		_ = s.sock.finish(s.w.Header()) // a client gone has nothing to read
+		s.sock = nil
+	}
+}
+
+// close closes a connection taken over that finish did not end.
+func (s *streamWriter) close() {
+	if s.sock != nil {
+		s.sock.conn.Close()
 	}
 }

@@ -74,7 +74,15 @@ func (c *Client) Backup(ctx context.Context, db string, req BackupRequest) (*Str
 	if req.MaxRate != 0 {
 		q.Set("max_rate", strconv.FormatFloat(req.MaxRate, 'f', -1, 64))
 	}
-	resp, err := c.do(ctx, http.MethodGet, "/v1/databases/"+url.PathEscape(db)+"/backup", q, nil)
+	path := "/v1/databases/" + url.PathEscape(db) + "/backup"
+	var resp *http.Response
+	var err error
+	if !req.Follow && req.MaxRate == 0 { // as the server, which sends these from the files
+		resp, err = c.rawBackup(ctx, path, q)
+	}
+	if resp == nil && err == nil {
+		resp, err = c.do(ctx, http.MethodGet, path, q, nil)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -327,8 +327,8 @@ func (t *jobTable) prune() {
 // has ended.
 const abortGrace = 5 * time.Second
 
-// Wait waits until every job has settled: call it after Drain, which
-// asks them to end. When ctx ends first, it aborts what still runs and
+// Wait waits until every job has settled and every stream has ended: call
+// it after Drain, which asks them to end. When ctx ends first, it aborts what still runs and
 // gives it up to abortGrace to settle (a file synced, an upload
 // abandoned), and returns an error naming the jobs that were still
 // running.
@@ -358,5 +358,5 @@ func (s *Server) Wait(ctx context.Context) error {
 	if len(left) > 0 {
 		return fmt.Errorf("jobs %v still running: %w", left, ctx.Err())
 	}
-	return nil
+	return s.waitStreams(ctx)
 }

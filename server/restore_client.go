@@ -225,3 +225,17 @@ func (u *upload) failed() error {
 	defer u.mu.Unlock()
 	return u.err
 }
+
+// WriteTo sends the body to w (the transport's chunked writer) in reads of
+// up to 1 MiB, each Read as Read does: io.Copy's 32 KiB made one chunk,
+// and one write on the socket, for every 32 KiB.
+func (u *upload) WriteTo(w io.Writer) (int64, error) {
+	n, rerr, werr := copySides(u, w)
+	if werr != nil {
+		return n, werr
+	}
+	if rerr == io.EOF {
+		rerr = nil
+	}
+	return n, rerr
+}

@@ -49,6 +49,10 @@ type Options struct {
 	// means 24 hours. JobsKept bounds how many are kept; 0 means 100.
 	JobRetention time.Duration
 	JobsKept     int
+
+	// sent, if set, is told of each frame block a backup stream sent
+	// from its segment file (tests).
+	sent func(n int)
 }
 
 // ErrNoToken means a server was asked to listen beyond loopback without a

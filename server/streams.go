@@ -31,8 +31,9 @@ type StreamInfo struct {
 
 // liveStream is a registered stream.
 type liveStream struct {
-	info StreamInfo
-	stop func()
+	info  StreamInfo
+	stop  func()
+	ended chan struct{} // closed when the stream has ended
 }
 
 // startStream registers a stream of kind on db: its context is cancelled
@@ -43,7 +44,8 @@ func (s *Server) startStream(parent context.Context, kind, db string) (ctx conte
 	_, _ = rand.Read(b[:]) // crypto/rand never fails on the systems Go supports
 	id = hex.EncodeToString(b[:])
 	s.mu.Lock()
-	s.streams[id] = &liveStream{info: StreamInfo{ID: id, Kind: kind, DB: db, Started: time.Now().UTC()}, stop: func() { cancel(errInterrupted) }}
+	ls := &liveStream{info: StreamInfo{ID: id, Kind: kind, DB: db, Started: time.Now().UTC()}, stop: func() { cancel(errInterrupted) }, ended: make(chan struct{})}
+	s.streams[id] = ls
 	s.mu.Unlock()
 	go func() {
 		select {
@@ -57,6 +59,7 @@ func (s *Server) startStream(parent context.Context, kind, db string) (ctx conte
 		s.mu.Lock()
 		delete(s.streams, id)
 		s.mu.Unlock()
+		close(ls.ended)
 	}
 }
 
