@@ -28,6 +28,8 @@ type writer struct {
 	cuts    []cut     // new segments starting inside pending
 	spare   []byte
 	syncing bool  // a leader is writing and fsyncing
+	behind  bool  // a write-behind goroutine runs (see QueueVerified)
+	unseen  bool  // err came from a write-behind and no call has returned it yet
 	err     error // sticky: a failed write or fsync ends all writing
 	cleared bool  // after err: nothing past durable is left on disk (see abandon)
 	closed  bool
@@ -341,6 +343,7 @@ func (db *DB) lockWriter() (*writer, error) {
 	}
 	db.w.mu.Lock()
 	if err := db.w.usable(); err != nil {
+		db.w.unseen = false
 		db.w.mu.Unlock()
 		return nil, err
 	}
@@ -450,7 +453,7 @@ func (w *writer) updateMeta(change func(*Meta) error) error {
 func (w *writer) close() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	failedBefore := w.err != nil // and reported to the call that met it
+	failedBefore := w.err != nil && !w.unseen // and reported to the call that met it
 	for w.syncing || (len(w.pending) > 0 || w.written.lsn > w.durable.lsn) && w.err == nil {
 		if w.syncing {
 			w.cond.Wait()
