@@ -11,7 +11,13 @@ import (
 // syncEvery is how many staged bytes the applier lets the kernel write back
 // before it waits for them with an fsync. It also syncs whenever it has
 // caught up with its input, so a --follow standby is durable promptly.
-const syncEvery = 32 << 20
+// Each fsync stops the applier while the device flushes its cache (and,
+// on ext4 without a journal, writes the inode synchronously); the kernel
+// writes the bytes back meanwhile anyway (StartWriteback), so a bulk
+// restore syncs rarely: 256 MiB restored 1.2× faster than 32 MiB, side by
+// side, and a killed restore redoes at most this much. Page cache, not
+// the process's memory.
+const syncEvery = 256 << 20
 
 // syncIdle is how long the applier waits for more input before it syncs
 // what it has staged: longer than a reader takes to refill a block in
