@@ -30,24 +30,9 @@ func (db *DB) QueueVerified(prev txframe.Hash, blocks ...[]byte) (uint64, error)
 	if err := w.behindDone(); err != nil {
 		return w.written.lsn, err
 	}
-	if !w.meta.Replica {
-		return 0, fmt.Errorf("%s: %w", db.name, ErrNotReplica)
-	}
-	if prev != w.next.hash {
-		return w.written.lsn, fmt.Errorf("%s: %w: frames verified from %s, the database's h(%d) is %s",
-			db.name, ErrHistory, prev, w.next.lsn, w.next.hash)
-	}
-	w.growPending(blocks)
-	var bad error
-	for _, block := range blocks {
-		for len(block) > 0 && bad == nil {
-			n, err := w.applyOne(block, false)
-			if err != nil {
-				bad = err
-				break
-			}
-			block = block[n:]
-		}
+	bad, err := w.queue(&prev, blocks)
+	if err != nil {
+		return w.written.lsn, err
 	}
 	w.startBehind()
 	return w.next.lsn, bad
