@@ -28,6 +28,8 @@ type writer struct {
 	cuts    []cut     // new segments starting inside pending
 	spare   []byte
 	syncing bool  // a leader is writing and fsyncing
+	behind  bool  // a write-behind goroutine runs (see QueueVerified)
+	unseen  bool  // err came from a write-behind and no call has returned it yet
 	err     error // sticky: a failed write or fsync ends all writing
 	cleared bool  // after err: nothing past durable is left on disk (see abandon)
 	closed  bool
@@ -341,6 +343,7 @@ func (db *DB) lockWriter() (*writer, error) {
 	}
 	db.w.mu.Lock()
 	if err := db.w.usable(); err != nil {
+		db.w.unseen = false
 		db.w.mu.Unlock()
 		return nil, err
 	}
@@ -356,24 +359,9 @@ func (db *DB) apply(verifiedFrom *txframe.Hash, blocks [][]byte, durable bool) (
 		return 0, err
 	}
 	defer w.mu.Unlock()
-	if !w.meta.Replica {
-		return 0, fmt.Errorf("%s: %w", db.name, ErrNotReplica)
-	}
-	if verifiedFrom != nil && *verifiedFrom != w.next.hash {
-		return w.written.lsn, fmt.Errorf("%s: %w: frames verified from %s, the database's h(%d) is %s",
-			db.name, ErrHistory, *verifiedFrom, w.next.lsn, w.next.hash)
-	}
-	w.growPending(blocks)
-	var bad error
-	for _, block := range blocks {
-		for len(block) > 0 && bad == nil {
-			n, err := w.applyOne(block, verifiedFrom == nil)
-			if err != nil {
-				bad = err
-				break
-			}
-			block = block[n:]
-		}
+	bad, err := w.queue(verifiedFrom, blocks)
+	if err != nil {
+		return w.written.lsn, err
 	}
 	last := w.next.lsn // a failure moves next back: wait for what was queued
 	if !durable {
@@ -386,6 +374,30 @@ func (db *DB) apply(verifiedFrom *txframe.Hash, blocks [][]byte, durable bool) (
 		return w.durable.lsn, err
 	}
 	return w.durable.lsn, bad
+}
+
+// queue checks blocks and appends them to pending, up to the first frame
+// that fails (bad); err refuses them all: the database is not a replica,
+// or verifiedFrom is not its last hash. Called with mu held.
+func (w *writer) queue(verifiedFrom *txframe.Hash, blocks [][]byte) (bad, err error) {
+	if !w.meta.Replica {
+		return nil, fmt.Errorf("%s: %w", w.db.name, ErrNotReplica)
+	}
+	if verifiedFrom != nil && *verifiedFrom != w.next.hash {
+		return nil, fmt.Errorf("%s: %w: frames verified from %s, the database's h(%d) is %s",
+			w.db.name, ErrHistory, *verifiedFrom, w.next.lsn, w.next.hash)
+	}
+	w.growPending(blocks)
+	for _, block := range blocks {
+		for len(block) > 0 {
+			n, err := w.applyOne(block, verifiedFrom == nil)
+			if err != nil {
+				return err, nil
+			}
+			block = block[n:]
+		}
+	}
+	return nil, nil
 }
 
 // growPending makes room for blocks in pending at once, so a large batch is
@@ -450,7 +462,7 @@ func (w *writer) updateMeta(change func(*Meta) error) error {
 func (w *writer) close() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	failedBefore := w.err != nil // and reported to the call that met it
+	failedBefore := w.err != nil && !w.unseen // and reported to the call that met it
 	for w.syncing || (len(w.pending) > 0 || w.written.lsn > w.durable.lsn) && w.err == nil {
 		if w.syncing {
 			w.cond.Wait()

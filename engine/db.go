@@ -29,6 +29,9 @@ type Options struct {
 	// wrapSegment, set by tests, wraps each segment the writer appends to
 	// (to inject faults).
 	wrapSegment func(segmentFile) segmentFile
+	// behindWait, set by tests, is called when QueueVerified waits for
+	// the write of the frames queued before it.
+	behindWait func()
 	// syncMark, set by tests, replaces the fsync of DURABLE.
 	syncMark func(*os.File) error
 	// watch, set by tests, replaces watchFile (a watch that fails makes

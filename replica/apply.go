@@ -11,7 +11,13 @@ import (
 // syncEvery is how many staged bytes the applier lets the kernel write back
 // before it waits for them with an fsync. It also syncs whenever it has
 // caught up with its input, so a --follow standby is durable promptly.
-const syncEvery = 32 << 20
+// Each fsync stops the applier while the device flushes its cache (and,
+// on ext4 without a journal, writes the inode synchronously); the kernel
+// writes the bytes back meanwhile anyway (StartWriteback), so a bulk
+// restore syncs rarely: 256 MiB restored 1.2× faster than 32 MiB, side by
+// side, and a killed restore redoes at most this much. Page cache, not
+// the process's memory.
+const syncEvery = 256 << 20
 
 // syncIdle is how long the applier waits for more input before it syncs
 // what it has staged: longer than a reader takes to refill a block in
@@ -71,6 +77,13 @@ type applyTarget interface {
 	Sync() (uint64, error)
 }
 
+// queueTarget is an applyTarget that can also queue blocks and write them
+// behind the caller (engine.DB.QueueVerified), so that the applier checks
+// the next batch while the last one is written.
+type queueTarget interface {
+	QueueVerified(prev txframe.Hash, blocks ...[]byte) (uint64, error)
+}
+
 func startApplier(db applyTarget, drain *Drain) *applier {
 	a := newApplier(db, drain)
 	go a.run()
@@ -119,7 +132,7 @@ func (a *applier) run() {
 		}
 		batch = a.gather(append(batch[:0], b.frames))
 		if a.err == nil {
-			a.check(a.db.StageVerified(b.prev, batch...))
+			a.check(a.stage(b.prev, batch))
 			if unsynced == 0 {
 				since = time.Now()
 			}
@@ -183,6 +196,15 @@ func (a *applier) next(unsynced int, since time.Time) (block, bool) {
 // drained before the last blocks were queued counts too: the reader queues
 // a block before it reads on.
 func (a *applier) caughtUp() bool { return len(a.queue) == 0 && a.drain.drained() }
+
+// stage hands a batch to the database: queued to be written behind, where
+// the database can, else written before it returns.
+func (a *applier) stage(prev txframe.Hash, batch [][]byte) (uint64, error) {
+	if q, ok := a.db.(queueTarget); ok {
+		return q.QueueVerified(prev, batch...)
+	}
+	return a.db.StageVerified(prev, batch...)
+}
 
 // check records the first error.
 func (a *applier) check(_ uint64, err error) {
