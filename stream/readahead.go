@@ -1,7 +1,6 @@
 package stream
 
 import (
-	"bytes"
 	"io"
 	"runtime"
 	"runtime/debug"
@@ -320,16 +319,16 @@ func scanRecords(data []byte, p int) (int, int) {
 // bytes), and whether it is a frame; 0 when b starts no record, or not
 // enough of one to tell.
 func recordLen(b []byte) (int, bool) {
-	switch {
-	case bytes.Equal(b[:4], frameMagic[:]):
+	switch [4]byte(b[:4]) { // one compare each, not bytes.Equal's call (1.4% of verify's samples)
+	case frameMagic:
 		n, err := txframe.FrameLen(b)
 		if err != nil {
 			return 0, false
 		}
 		return n, true
-	case bytes.Equal(b[:4], headerMagic[:]):
+	case headerMagic:
 		return HeaderSize, false
-	case bytes.Equal(b[:4], endMagic[:]):
+	case endMagic:
 		return EndSize, false
 	}
 	return 0, false
