@@ -42,7 +42,8 @@ func mapsIt(tb testing.TB, f *os.File) bool {
 }
 
 // A mapped file (the CRCs and hashes read its pages in place, no copy)
-// says what the serial reader says of the same bytes: the same events and
+// says what the serial reader says of the same bytes (and a Quick read of
+// it, not mapped, too): the same events and
 // the same errors at the same places, for damage at every kind of place,
 // cuts, frames larger than a block, a file read from an offset, a mapping
 // that ends before the file does (the rest read as it comes), and two
@@ -74,14 +75,14 @@ func TestMappedSaysWhatTheSerialReaderSays(t *testing.T) {
 				for _, quick := range []bool{false, true} {
 					serial, _ := transcript(t, []stream.Input{{Name: "in", R: bytes.NewReader(data)}}, stream.Options{Quick: quick})
 					f := fileOf(t, data, 0)
+					if (name == "clean" || name == "big frames") && !mapsIt(t, f) {
+						t.Fatal("the file was not mapped")
+					}
 					mapped, hinted := transcript(t, []stream.Input{{Name: "in", R: f}}, stream.Options{Quick: quick, ReadAhead: true, MapFiles: true})
 					if serial != mapped {
 						t.Fatalf("quick %v: mapped:\n%s\nserially:\n%s", quick, mapped, serial)
 					}
 					if name == "clean" || name == "big frames" {
-						if !mapsIt(t, f) {
-							t.Fatal("the file was not mapped")
-						}
 						if hinted == 0 {
 							t.Errorf("quick %v: no frame checked with a hint", quick)
 						}
@@ -106,7 +107,8 @@ func TestMappedSaysWhatTheSerialReaderSays(t *testing.T) {
 }
 
 // Files that are not mapped: too small, compressed, or not starting with
-// a segment header where they are read from; and a Reader without MapFiles.
+// a segment header where they are read from; and by a Reader without
+// MapFiles, or a Quick one.
 func TestMappedOnlyPlainFiles(t *testing.T) {
 	h := newHistory(t, 10, 900)
 	data := h.segment(t, 0, 10)
@@ -123,11 +125,13 @@ func TestMappedOnlyPlainFiles(t *testing.T) {
 	if mapsIt(t, fileOf(t, gzipGo(t, data), 0)) {
 		t.Error("a gzip file was mapped")
 	}
-	r := stream.NewReader([]stream.Input{{Name: "in", R: fileOf(t, data, 0)}}, stream.Options{ReadAhead: true})
-	defer r.Close()
-	r.Next()
-	if stream.Mapped(r) != 0 {
-		t.Error("mapped without MapFiles")
+	for name, opts := range map[string]stream.Options{"without MapFiles": {ReadAhead: true}, "quick": {ReadAhead: true, MapFiles: true, Quick: true}} {
+		r := stream.NewReader([]stream.Input{{Name: "in", R: fileOf(t, data, 0)}}, opts)
+		r.Next()
+		if stream.Mapped(r) != 0 {
+			t.Errorf("mapped %s", name)
+		}
+		r.Close()
 	}
 }
 
