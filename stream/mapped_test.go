@@ -41,18 +41,13 @@ func mapsIt(tb testing.TB, f *os.File) bool {
 	return stream.Mapped(r) == 1
 }
 
-// A mapped file (the CRCs and hashes read its pages in place, no copy)
-// says what the serial reader says of the same bytes (and a Quick read of
-// it, not mapped, too): the same events and
-// the same errors at the same places, for damage at every kind of place,
-// cuts, frames larger than a block, a file read from an offset, a mapping
-// that ends before the file does (the rest read as it comes), and two
-// files in a row.
-func TestMappedSaysWhatTheSerialReaderSays(t *testing.T) {
-	defer stream.SetReadAheadBlock(3000)()
-	h := newHistory(t, 40, 900)
-	big := newHistory(t, 3, 7000)
-	clean := cat(h.segment(t, 0, 25), h.segment(t, 25, 40))
+// aheadCases are the streams the read-ahead's tests read, serially and
+// ahead: clean, damaged at every kind of place, cut, with frames larger
+// than a block of 3000 bytes, and with junk between segments.
+func aheadCases(t testing.TB) map[string][]byte {
+	h := newHistory(t, 40, 900)                             // frames of about 1 KiB
+	big := newHistory(t, 3, 7000)                           // frames larger than a block
+	clean := cat(h.segment(t, 0, 25), h.segment(t, 25, 40)) // two segments
 	s1 := h.at(0, 0, 25)
 	s2 := s1.then(25, 40)
 	var offs []int64
@@ -61,12 +56,25 @@ func TestMappedSaysWhatTheSerialReaderSays(t *testing.T) {
 		offs = append(offs, f, f+1, f+5, f+9, f+100, f+s1.fl-40, f+s1.fl-1)
 	}
 	offs = append(offs, 3, 60, s1.end(), s1.end()+20, s1.end()+79, s2.at, s2.at+100, s2.frame(26)+7, s2.frame(40)+500, s2.end()+10)
-	cuts := []int64{1, 4, hdrLen, s1.frame(3) + 3, s1.frame(9) + 500, s1.end() + 40, s2.at + 70, s2.end(), s2.next() - 1}
+	cuts := []int64{1, 4, hdrLen, s1.frame(3) + 3, s1.frame(3) + 8, s1.frame(9) + 500, s1.end() + 40, s2.at + 70, s2.end(), s2.next() - 1}
 	cases := damaged(clean, offs, cuts)
 	cases["big frames"] = big.segment(t, 0, 3)
 	cases["big frames, one flipped"] = edit(cases["big frames"], func(c []byte) { c[hdrLen+frameLen(7000)+3000] ^= 1 })
 	cases["big frames, cut"] = cases["big frames"][:hdrLen+frameLen(7000)+5000]
 	cases["junk between segments"] = cat(h.segment(t, 0, 25), bytes.Repeat([]byte("HPF1junk"), 700), h.segment(t, 25, 40))
+	return cases
+}
+
+// A mapped file (the CRCs and hashes read its pages in place, no copy)
+// says what the serial reader says of the same bytes (and a Quick read of
+// it, not mapped, too): the same events and the same errors at the same
+// places, for damage at every kind of place, cuts, frames larger than a
+// block, a file read from an offset, a mapping that ends before the file
+// does (the rest read as it comes), and two files in a row.
+func TestMappedSaysWhatTheSerialReaderSays(t *testing.T) {
+	defer stream.SetReadAheadBlock(3000)()
+	cases := aheadCases(t)
+	h := newHistory(t, 40, 900)
 	bounds := map[string]int64{"whole file": 1 << 40, "first 10000 bytes": 10000, "first 7 bytes": 7}
 	for name, data := range cases {
 		for bname, most := range bounds {

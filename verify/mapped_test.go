@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/hotpipe/hotpipe/stream"
+	"github.com/hotpipe/hotpipe/txframe"
 	"github.com/hotpipe/hotpipe/verify"
 )
 
@@ -18,18 +19,18 @@ import (
 // bytes get when they are read as they come: the same findings at the
 // same places and the same summary, full and quick, clean, damaged and cut.
 func TestMappedFileSameReport(t *testing.T) {
-	h := newHistory(t, 50000, 'm') // about 5 MiB
+	h := bigHistory(t, 80, 64<<10) // about 5 MiB
 	fl := h.frameLen()
-	seg := h.segment(t, 0, 50000)
+	seg := h.segment(t, 0, 80)
 	if len(seg) <= 4<<20 {
 		t.Fatalf("a segment of %d bytes is too small to be mapped", len(seg))
 	}
 	cases := map[string][]byte{
 		"clean":                       seg,
-		"body flipped mid-file":       flip(seg, h.at(0, 0, 25000)+fl/2),
-		"CRC flipped at the end":      flip(seg, h.at(0, 0, 50000)+fl-1),
+		"body flipped mid-file":       flip(seg, h.at(0, 0, 40)+fl/2),
+		"CRC flipped at the end":      flip(seg, h.at(0, 0, 80)+fl-1),
 		"stored hash flipped at 3":    flip(seg, h.at(0, 0, 3)+fl-10),
-		"cut inside the last frame":   seg[:h.at(0, 0, 50000)+fl/2],
+		"cut inside the last frame":   seg[:h.at(0, 0, 80)+fl/2],
 		"header flipped (not mapped)": flip(seg, 2),
 	}
 	dir := t.TempDir()
@@ -60,6 +61,23 @@ func TestMappedFileSameReport(t *testing.T) {
 			}
 		}
 	}
+}
+
+// bigHistory is a history of n frames of one put of size bytes each: few
+// frames, so that a test of a file large enough to be mapped runs quickly
+// under the race detector.
+func bigHistory(tb testing.TB, n, size int) *history {
+	tb.Helper()
+	h := &history{origin: testOrigin, hash: make([]txframe.Hash, 1, n+1)}
+	for lsn := uint64(1); lsn <= uint64(n); lsn++ {
+		e := txframe.Entry{Op: txframe.OpPut, Key: fmt.Appendf(nil, "k%08d", lsn), Value: bytes.Repeat([]byte{byte(lsn)}, size)}
+		f, hn, err := txframe.Append(nil, h.hash[lsn-1], lsn, t0+int64(lsn), []txframe.Entry{e})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		h.frames, h.hash = append(h.frames, f), append(h.hash, hn)
+	}
+	return h
 }
 
 // said is each finding of r: its place and its message.
