@@ -1,9 +1,9 @@
 package stream
 
 import (
-	"bytes"
 	"io"
 	"runtime"
+	"runtime/debug"
 	"sync"
 
 	"github.com/hotpipe/hotpipe/txframe"
@@ -44,6 +44,13 @@ type readAhead struct {
 	once sync.Once
 	wg   sync.WaitGroup // the goroutines
 	err  error          // how the input ended (nil: at its end); read after out is closed
+
+	// a mapped input (Options.MapFiles): m is the input's bytes in whole,
+	// the mapping (unmapped by close), tail the file past it; dropped is
+	// how far (input offset) pages were dropped, on the Reader's goroutine
+	m, whole []byte
+	tail     io.Reader
+	dropped  int
 }
 
 // block is a run of an input's bytes, cut after the last whole record the
@@ -53,6 +60,10 @@ type scanned struct {
 	off   int64 // input offset of data[0]
 	hints []hint
 	done  chan struct{}
+	// mapped: data is a slice of the mapping, and spare is the free
+	// list's buffer (or nil) the block holds its place in flight with
+	mapped bool
+	spare  []byte
 }
 
 // hint is what a worker learned of the frame of hdr.Len bytes at input
@@ -66,9 +77,19 @@ type hint struct {
 
 // newReadAhead starts reading src ahead.
 func newReadAhead(src io.Reader, quick bool) *readAhead {
+	return startReadAhead(&readAhead{src: src, quick: quick})
+}
+
+// newMappedReadAhead starts reading ahead m, the mapped part of an input,
+// and then tail, the input past it; whole is the mapping.
+func newMappedReadAhead(m, whole []byte, tail io.Reader, quick bool) *readAhead {
+	return startReadAhead(&readAhead{src: tail, quick: quick, m: m, whole: whole, tail: tail})
+}
+
+func startReadAhead(a *readAhead) *readAhead {
 	workers := runtime.GOMAXPROCS(0)
-	a := &readAhead{src: src, quick: quick, size: readAheadBlock, out: make(chan *scanned, workers+2), work: make(chan *scanned, workers+2),
-		free: make(chan []byte, workers+3), stop: make(chan struct{})}
+	a.size, a.out, a.work = readAheadBlock, make(chan *scanned, workers+2), make(chan *scanned, workers+2)
+	a.free, a.stop = make(chan []byte, workers+3), make(chan struct{})
 	for i := 0; i < workers+2; i++ {
 		a.free <- nil // a token: the buffer is made when first needed
 	}
@@ -82,7 +103,17 @@ func newReadAhead(src io.Reader, quick bool) *readAhead {
 
 // close stops the read-ahead; the goroutines end once what they are in
 // returns (a read blocked on a pipe returns when the pipe does).
-func (a *readAhead) close() { a.once.Do(func() { close(a.stop) }) }
+// A mapped input's goroutines end at once (a file does not block), and
+// the mapping is undone after them.
+func (a *readAhead) close() {
+	a.once.Do(func() {
+		close(a.stop)
+		if a.whole != nil {
+			a.wg.Wait()
+			unmapFile(a.whole)
+		}
+	})
+}
 
 // next returns the next block with its hints, or nil after the last.
 func (a *readAhead) next() *scanned {
@@ -105,6 +136,10 @@ func (a *readAhead) next() *scanned {
 // release hands a block's buffer back for reading into.
 func (a *readAhead) release(b *scanned) {
 	if b == nil {
+		return
+	}
+	if b.mapped {
+		a.releaseMapped(b)
 		return
 	}
 	select {
@@ -133,9 +168,19 @@ func (a *readAhead) read() {
 	defer a.wg.Done()
 	defer close(a.work)
 	defer close(a.out)
-	buf := a.take(a.size)
 	var off int64 // input offset of buf[0]
 	w, p := 0, 0  // bytes in buf; end of the whole records scanned
+	var carry []byte
+	if a.m != nil {
+		var ok bool
+		if carry, off, ok = a.readMappedSafe(); !ok {
+			return
+		}
+	}
+	buf := a.take(max(a.size, len(carry)))
+	if buf != nil {
+		w = copy(buf, carry)
+	}
 	for buf != nil {
 		if w == len(buf) { // full, and no record whole: one larger than it, grown as its bytes come
 			_, need := scanRecords(buf, 0)
@@ -171,8 +216,13 @@ func (a *readAhead) read() {
 // send hands data on, its whole records being data[:whole], for hashing
 // and to the Reader. It reports false once stopped.
 func (a *readAhead) send(data []byte, off int64, whole int) bool {
-	b := &scanned{data: data, off: off, done: make(chan struct{})}
-	b.hints = frameHints(data[:whole], off, b.hints)
+	return a.hand(&scanned{data: data, off: off, done: make(chan struct{})}, whole)
+}
+
+// hand lists the frames of b's whole records, b.data[:whole], and hands b
+// on. It reports false once stopped.
+func (a *readAhead) hand(b *scanned, whole int) bool {
+	b.hints = frameHints(b.data[:whole], b.off, b.hints)
 	select {
 	case a.out <- b:
 	case <-a.stop:
@@ -190,24 +240,42 @@ func (a *readAhead) send(data []byte, off int64, whole int) bool {
 // takes.
 func (a *readAhead) hash() {
 	defer a.wg.Done()
+	if a.whole != nil {
+		debug.SetPanicOnFault(true) // the file may shrink under its mapping
+	}
 	for b := range a.work {
-		n := 0
-		for _, h := range b.hints {
-			f := b.data[h.off-b.off : h.off-b.off+int64(h.hdr.Len)]
-			hdr, err := txframe.Peek(f)
-			if err != nil {
-				continue // no hint: the Reader finds the error itself
-			}
-			h.hdr = hdr
-			if !a.quick {
-				h.sum = txframe.BodySum(f)
-			}
-			b.hints[n] = h
-			n++
+		if b.mapped && a.faultSafe(func() { a.hints(b) }) {
+			b.hints = b.hints[:0]
+		} else if !b.mapped {
+			a.hints(b)
 		}
-		b.hints = b.hints[:n]
 		close(b.done)
 	}
+}
+
+// hints checks the CRC and hashes the body of each frame of b, and keeps
+// the hints of those that pass.
+func (a *readAhead) hints(b *scanned) {
+	n := 0
+	for _, h := range b.hints {
+		f := b.data[h.off-b.off : h.off-b.off+int64(h.hdr.Len)]
+		// The body's SHA-256 first: it is bound by its computing, not by
+		// memory, so it takes a mapped frame from memory at no cost, and
+		// the CRC then reads it from the cache. Measured (perf record,
+		// verify of 256 MiB mapped): the CRC first took 16% of the
+		// samples, reading memory; after the hash, 5%.
+		if !a.quick {
+			h.sum = txframe.BodySum(f)
+		}
+		hdr, err := txframe.Peek(f)
+		if err != nil {
+			continue // no hint: the Reader finds the error itself
+		}
+		h.hdr = hdr
+		b.hints[n] = h
+		n++
+	}
+	b.hints = b.hints[:n]
 }
 
 // frameHints lists the frames scanRecords finds in data, whole records
@@ -251,16 +319,16 @@ func scanRecords(data []byte, p int) (int, int) {
 // bytes), and whether it is a frame; 0 when b starts no record, or not
 // enough of one to tell.
 func recordLen(b []byte) (int, bool) {
-	switch {
-	case bytes.Equal(b[:4], frameMagic[:]):
+	switch [4]byte(b[:4]) { // one compare each, not bytes.Equal's call (1.4% of verify's samples)
+	case frameMagic:
 		n, err := txframe.FrameLen(b)
 		if err != nil {
 			return 0, false
 		}
 		return n, true
-	case bytes.Equal(b[:4], headerMagic[:]):
+	case headerMagic:
 		return HeaderSize, false
-	case bytes.Equal(b[:4], endMagic[:]):
+	case endMagic:
 		return EndSize, false
 	}
 	return 0, false

@@ -79,23 +79,7 @@ func damaged(clean []byte, offs, cuts []int64) map[string][]byte {
 // smaller than a frame, and inputs that come a byte or a few at a time.
 func TestReadAheadSaysWhatTheSerialReaderSays(t *testing.T) {
 	defer stream.SetReadAheadBlock(3000)()
-	h := newHistory(t, 40, 900)                             // frames of about 1 KiB
-	big := newHistory(t, 3, 7000)                           // frames larger than a block
-	clean := cat(h.segment(t, 0, 25), h.segment(t, 25, 40)) // two segments
-	s1 := h.at(0, 0, 25)
-	s2 := s1.then(25, 40)
-	var offs []int64
-	for _, lsn := range []uint64{1, 2, 7, 13, 25} {
-		f := s1.frame(lsn)
-		offs = append(offs, f, f+1, f+5, f+9, f+100, f+s1.fl-40, f+s1.fl-1)
-	}
-	offs = append(offs, 3, 60, s1.end(), s1.end()+20, s1.end()+79, s2.at, s2.at+100, s2.frame(26)+7, s2.frame(40)+500, s2.end()+10)
-	cuts := []int64{1, 4, hdrLen, s1.frame(3) + 3, s1.frame(3) + 8, s1.frame(9) + 500, s1.end() + 40, s2.at + 70, s2.end(), s2.next() - 1}
-	cases := damaged(clean, offs, cuts)
-	cases["big frames"] = big.segment(t, 0, 3)
-	cases["big frames, one flipped"] = edit(cases["big frames"], func(c []byte) { c[hdrLen+frameLen(7000)+3000] ^= 1 })
-	cases["big frames, cut"] = cases["big frames"][:hdrLen+frameLen(7000)+5000]
-	cases["junk between segments"] = cat(h.segment(t, 0, 25), bytes.Repeat([]byte("HPF1junk"), 700), h.segment(t, 25, 40))
+	cases := aheadCases(t)
 	readers := map[string]func(b []byte) io.Reader{
 		"whole":    func(b []byte) io.Reader { return bytes.NewReader(b) },
 		"one byte": func(b []byte) io.Reader { return iotest.OneByteReader(bytes.NewReader(b)) },

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime/debug"
 
 	"filippo.io/age"
 
@@ -34,6 +35,7 @@ type Event struct {
 	First, Last uint64
 	Prev        txframe.Hash // h(First-1), from which the frames were verified
 	LastHash    txframe.Hash
+	FirstTime   int64 // the commit time of First
 	LastTime    int64
 	End         End // KindEnd
 }
@@ -72,6 +74,17 @@ type Options struct {
 	// check, no error and no place an error is reported at. Call Close
 	// when done with a Reader that reads ahead.
 	ReadAhead bool
+	// MapFiles, with ReadAhead, maps an input that is a regular file
+	// holding a plain stream instead of copying it in: the CRCs and hashes
+	// read the file's pages in place. A file that shrinks while it is read
+	// ends the input there (ErrTruncated), on the Reader's goroutine as on
+	// the read-ahead's. Event.Frames may then alias the mapping: a caller
+	// that reads them after Next returned must not mind a fault if the
+	// file shrinks meanwhile (verify reads only the Event's fields).
+	// Quick reads are not mapped: measured (perf stat, verify --quick of
+	// 256 MiB, three runs of five each), the CRCs alone read mapped pages
+	// at more CPU than the copy costs (193-241 ms against 165-204).
+	MapFiles bool
 	// raw reads inputs as they are, never decompressed: ReadTail's
 	// offsets are the file's, and a file is not a backup by decompressing.
 	raw bool
@@ -110,6 +123,7 @@ type Reader struct {
 	pending   *Event                  // the header event of a rejoined segment, given next
 	pre       prehashed               // body sums of the buffered frames, hashed in parallel
 	hinted    uint64                  // frames checked with a read-ahead's hint (for tests)
+	mapped    int                     // inputs mapped (Options.MapFiles; for tests)
 }
 
 // NewReader returns a Reader of inputs, read in order as one stream.
@@ -126,7 +140,10 @@ func (r *Reader) Last() (uint64, txframe.Hash) { return r.last, r.lastHash }
 // Next returns the next event, or io.EOF after the last segment of the last
 // input. Problems are *Error values wrapping this package's sentinels or
 // txframe's.
-func (r *Reader) Next() (*Event, error) {
+func (r *Reader) Next() (ev *Event, err error) {
+	if r.opts.MapFiles {
+		defer r.guard(debug.SetPanicOnFault(true), r.position(), &ev, &err)
+	}
 	if r.failed != nil {
 		return nil, r.failed
 	}
@@ -166,23 +183,39 @@ func (r *Reader) openNext() error {
 	}
 	in := r.inputs[r.idx]
 	r.idx++
-	src, err := in.R, error(nil)
-	if !r.opts.raw {
-		src, err = open(in.R, r.opts.Identities, r.opts.XZDictMax)
-	}
-	if err != nil {
+	if err := r.openInput(in); err != nil {
 		r.saidEmpty = true // the input's own error says enough
 		return &Error{Source: in.Name, Err: err}
-	}
-	if r.opts.ReadAhead {
-		r.in = &input{name: in.Name, ra: newReadAhead(src, r.opts.Quick)}
-	} else {
-		r.in = newInput(in.Name, src, r.buf)
 	}
 	if ok, err := r.in.fill(1); !ok && err == nil {
 		r.saidEmpty = true
 		r.drop()
 		return &Error{Source: in.Name, Err: ErrEmpty}
+	}
+	return nil
+}
+
+// openInput makes r.in of in: mapped, read ahead, or read as it comes,
+// decompressed and decrypted as it needs.
+func (r *Reader) openInput(in Input) error {
+	if r.opts.MapFiles && r.opts.ReadAhead && !r.opts.Quick && !r.opts.raw {
+		if m, whole, tail, ok := mapInput(in.R); ok {
+			r.in = &input{name: in.Name, ra: newMappedReadAhead(m, whole, tail, r.opts.Quick)}
+			r.mapped++
+			return nil
+		}
+	}
+	src, err := in.R, error(nil)
+	if !r.opts.raw {
+		src, err = open(in.R, r.opts.Identities, r.opts.XZDictMax)
+	}
+	if err != nil {
+		return err
+	}
+	if r.opts.ReadAhead {
+		r.in = &input{name: in.Name, ra: newReadAhead(src, r.opts.Quick)}
+	} else {
+		r.in = newInput(in.Name, src, r.buf)
 	}
 	return nil
 }
@@ -305,7 +338,10 @@ func continues(h Header, origin txframe.Origin, last uint64, lastHash txframe.Ha
 // skipped. What the stream had reached stays as it was, so the next
 // segment's join is still checked and a hole left by the damage is reported
 // as a gap.
-func (r *Reader) Resync() int64 {
+func (r *Reader) Resync() (skipped int64) {
+	if r.opts.MapFiles {
+		defer r.guard(debug.SetPanicOnFault(true), r.position(), nil, nil) // a fault drops the input, as in Next
+	}
 	if r.rejoined { // KeepGoing took the segment on: read on inside it
 		r.rejoined = false
 		return 0
@@ -314,7 +350,6 @@ func (r *Reader) Resync() int64 {
 	if r.in == nil {
 		return 0
 	}
-	var skipped int64
 	for first := true; ; first = false {
 		b := r.in.buffered()
 		from := 0
@@ -427,7 +462,7 @@ func (r *Reader) frames(off int64) (*Event, error) {
 			continue
 		}
 		if start < 0 {
-			start, ev.Offset, ev.First, ev.Prev = r.in.r, r.in.off, h.LSN, prev
+			start, ev.Offset, ev.First, ev.Prev, ev.FirstTime = r.in.r, r.in.off, h.LSN, prev, h.Time
 		}
 		ev.Last, ev.LastHash, ev.LastTime = h.LSN, h.Hash, h.Time
 		r.in.consume(n)

@@ -9,7 +9,10 @@
 // body, so it finds torn, cut and damaged streams at the speed of reading
 // them and proves no content (a body rewritten with its CRC recomputed
 // passes). Stream reads each input ahead on a goroutine of its own and
-// checks CRCs and hashes bodies on all cores (stream.Options.ReadAhead).
+// checks CRCs and hashes bodies on all cores (stream.Options.ReadAhead);
+// a plain backup file of more than 4 MiB is mapped rather than copied in
+// by a full check (stream.Options.MapFiles), and a file that shrinks while it is verified
+// is reported as truncated where the bytes ran out (stream.ErrTruncated).
 // Database checks every byte of a database's durable history
 // (package engine). Both go on after a problem, so that one run reports
 // them all, like bbolt's Tx.Check:

@@ -131,7 +131,7 @@ func (r *Report) Err() error {
 // findings, not the error (see Report.Err).
 func Stream(ctx context.Context, inputs []stream.Input, opts Options) (*Report, error) {
 	rep := &Report{Quick: opts.Quick}
-	rd := stream.NewReader(inputs, stream.Options{KeepGoing: true, ReadAhead: true, Quick: opts.Quick,
+	rd := stream.NewReader(inputs, stream.Options{KeepGoing: true, ReadAhead: true, MapFiles: true, Quick: opts.Quick,
 		XZDictMax: opts.XZDictMax, Identities: opts.Identities})
 	defer rd.Close()
 	for {
@@ -186,9 +186,8 @@ func (r *Report) add(ev *stream.Event) {
 		if in.Frames == 0 {
 			in.First = ev.First
 		}
-		if r.Frames == 0 {
-			_, t := txframe.Fields(ev.Frames)
-			r.First, r.FirstTime = ev.First, time.Unix(0, t).UTC()
+		if r.Frames == 0 { // ev.Frames may alias a mapped file: its fields only
+			r.First, r.FirstTime = ev.First, time.Unix(0, ev.FirstTime).UTC()
 		}
 		in.Last, in.Frames = ev.Last, in.Frames+n
 		r.Last, r.Frames = ev.Last, r.Frames+n
