@@ -47,7 +47,7 @@ func TestParseRecipients(t *testing.T) {
 		{name: "empty file", file: "", inReason: "no recipients"},
 		{name: "only comments", file: "# nobody\n\n", inReason: "no recipients"},
 		{name: "secret key", file: "# k\n" + id.String() + "\n", badLine: 2, inReason: "secret key"},
-		{name: "bad checksum", file: pub[:len(pub)-1] + "q\n", badLine: 1, inReason: "malformed"},
+		{name: "bad checksum", file: otherLastChar(pub) + "\n", badLine: 1, inReason: "malformed"},
 		{name: "unknown type", file: pub + "\nhello world\n", badLine: 2, inReason: "unknown key type"},
 		{name: "ecdsa", file: sshECDSA + "\n", badLine: 1, inReason: "ssh-ed25519 and ssh-rsa keys only"},
 		{name: "truncated ssh key", file: sshEd25519[:40] + "\n", badLine: 1, inReason: "malformed"},
@@ -116,4 +116,15 @@ func typeName(r age.Recipient) string {
 		return "*agessh.RSARecipient"
 	}
 	return "other"
+}
+
+// otherLastChar changes the last character of a Bech32 string to another
+// one of its alphabet, so that its checksum no longer holds whatever the
+// key was.
+func otherLastChar(s string) string {
+	c := byte('q')
+	if s[len(s)-1] == c {
+		c = 'p'
+	}
+	return s[:len(s)-1] + string(c)
 }
