@@ -20,19 +20,31 @@ const (
 	peersEnd   = "<!-- bench-peers: end -->"
 )
 
+// The notes on the figures (what bounds a row, what was tried) lie
+// between these markers, written by hand after the table; `make bench`
+// keeps them, since a rerun changes the figures, not their profiles.
+const (
+	notesBegin = "<!-- notes: begin (written by hand; make bench keeps them) -->"
+	notesEnd   = "<!-- notes: end -->"
+)
+
 // peersSection returns the section of doc between the markers, markers
 // included, and whether there was one. An unterminated begin marker counts
 // as no section.
-func peersSection(doc string) (string, bool) {
-	i := strings.Index(doc, peersBegin)
+func peersSection(doc string) (string, bool) { return markedSection(doc, peersBegin, peersEnd) }
+
+// markedSection returns the part of doc from begin to end, markers
+// included, and whether there was one.
+func markedSection(doc, begin, end string) (string, bool) {
+	i := strings.Index(doc, begin)
 	if i < 0 {
 		return "", false
 	}
-	j := strings.Index(doc[i:], peersEnd)
+	j := strings.Index(doc[i:], end)
 	if j < 0 {
 		return "", false
 	}
-	return doc[i : i+j+len(peersEnd)], true
+	return doc[i : i+j+len(end)], true
 }
 
 // withPeers returns doc with its peers section replaced by section (which
@@ -49,15 +61,18 @@ func withPeers(doc, section string) string {
 }
 
 // writeTable is how `make bench` writes its table to path: wholesale, but
-// keeping the peers section the file had.
+// keeping the notes after it and the peers section the file had.
 func writeTable(path, table string) error {
 	old, err := os.ReadFile(path)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
 	doc := table
+	if notes, ok := markedSection(string(old), notesBegin, notesEnd); ok {
+		doc = strings.TrimRight(doc, "\n") + "\n\n" + notes + "\n"
+	}
 	if section, ok := peersSection(string(old)); ok {
-		doc = withPeers(table, section)
+		doc = withPeers(doc, section)
 	}
 	return os.WriteFile(path, []byte(doc), 0o644)
 }

@@ -129,6 +129,17 @@ func TestWritersCoexist(t *testing.T) {
 	if got, want := read(), "# hotpipe benchmarks\n| table 2 |\n\n"+section("peers 2")+"\n"; got != want {
 		t.Fatalf("after both rewrote: %q, want %q", got, want)
 	}
+	// Notes between their markers stay after the table, before the peers.
+	notes := notesBegin + "\nwhat bounds a row\n" + notesEnd
+	if err := os.WriteFile(path, []byte(read()+"\n"+notes+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeTable(path, "# hotpipe benchmarks\n| table 3 |\n"); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := read(), "# hotpipe benchmarks\n| table 3 |\n\n"+notes+"\n\n"+section("peers 2")+"\n"; got != want {
+		t.Fatalf("table write with notes: %q, want %q", got, want)
+	}
 	// Without a section, make bench writes its table alone, as before.
 	plain := filepath.Join(t.TempDir(), "B.md")
 	if err := writeTable(plain, "# t\n"); err != nil {
