@@ -224,6 +224,55 @@ func TestCloseReportsAFailedWriteBehind(t *testing.T) {
 	}
 }
 
+// A write-behind's failure is told once, by the call that meets it first,
+// and Close after that does not tell it again (CI at 060288b: hot-restore
+// printed the ENOSPC twice when Sync met it while the write was failing).
+func TestAFailedWriteBehindIsToldOnce(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		during bool // the call waits for the failing write, instead of coming after it
+		meet   func(db *DB) error
+	}{
+		{"Sync during the write", true, func(db *DB) error { _, err := db.Sync(); return err }},
+		{"Sync after it", false, func(db *DB) error { _, err := db.Sync(); return err }},
+		{"QueueVerified after it", false, func(db *DB) error { _, err := db.QueueVerified(txframe.Hash{}); return err }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, frames := source(t, 5)
+			h := newHold(syscall.ENOSPC, false)
+			waits := make(chan struct{}, 1)
+			wait := func() {
+				select {
+				case waits <- struct{}{}:
+				default:
+				}
+			}
+			db, _ := newDB(t, Options{wrapSegment: h.hook, behindWait: wait, durableWait: wait}, CreateOptions{Replica: true})
+			h.arm()
+			if _, err := db.QueueVerified(txframe.Hash{}, frames); err != nil {
+				t.Fatal(err)
+			}
+			<-h.entered
+			met := make(chan error, 1)
+			if tc.during {
+				go func() { met <- tc.meet(db) }()
+				<-waits // it waits for the write in flight
+				close(h.release)
+			} else {
+				close(h.release)
+				waitBehind(db)
+				met <- tc.meet(db)
+			}
+			if err := <-met; !errors.Is(err, syscall.ENOSPC) {
+				t.Fatalf("%s = %v, want the write's ENOSPC", tc.name, err)
+			}
+			if err := db.Close(); err != nil {
+				t.Fatalf("Close after the failure was told = %v, want nil", err)
+			}
+		})
+	}
+}
+
 // waitBehind returns once no write-behind runs: its goroutine broadcasts
 // as it ends.
 func waitBehind(db *DB) {

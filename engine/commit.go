@@ -118,9 +118,13 @@ func (w *writer) advance(lsn uint64, t int64, size int) {
 func (w *writer) waitDurable(lsn uint64) error {
 	for w.durable.lsn < lsn {
 		if w.err != nil {
+			w.unseen = false // told here, so Close does not tell it again
 			return fmt.Errorf("%s: LSN %d was %w: %w", w.db.name, lsn, errNotCommitted, w.err)
 		}
 		if w.syncing {
+			if w.db.opts.durableWait != nil {
+				w.db.opts.durableWait()
+			}
 			w.cond.Wait()
 			continue
 		}
@@ -134,6 +138,7 @@ func (w *writer) waitDurable(lsn uint64) error {
 func (w *writer) waitWritten(lsn uint64) error {
 	for w.written.lsn < lsn {
 		if w.err != nil {
+			w.unseen = false
 			return fmt.Errorf("%s: LSN %d was not written: %w", w.db.name, w.written.lsn+1, w.err)
 		}
 		if w.syncing {

@@ -32,6 +32,9 @@ type Options struct {
 	// behindWait, set by tests, is called when QueueVerified waits for
 	// the write of the frames queued before it.
 	behindWait func()
+	// durableWait, set by tests, is called when a caller waits for a
+	// write or fsync in flight before it looks at its own frames again.
+	durableWait func()
 	// syncMark, set by tests, replaces the fsync of DURABLE.
 	syncMark func(*os.File) error
 	// watch, set by tests, replaces watchFile (a watch that fails makes
