@@ -236,6 +236,7 @@ func TestAFailedWriteBehindIsToldOnce(t *testing.T) {
 		{"Sync during the write", true, func(db *DB) error { _, err := db.Sync(); return err }},
 		{"Sync after it", false, func(db *DB) error { _, err := db.Sync(); return err }},
 		{"QueueVerified after it", false, func(db *DB) error { _, err := db.QueueVerified(txframe.Hash{}); return err }},
+		{"Commit after it", false, func(db *DB) error { _, err := db.Commit(nil); return err }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, frames := source(t, 5)

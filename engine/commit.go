@@ -67,6 +67,7 @@ func (db *DB) Commit(entries []txframe.Entry) (uint64, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if err := w.usable(); err != nil {
+		w.unseen = false
 		return 0, fmt.Errorf("%w (the transaction was %w)", err, errNotCommitted)
 	}
 	if w.meta.Replica {
