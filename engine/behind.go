@@ -53,11 +53,10 @@ func (w *writer) behindDone() error {
 		w.cond.Wait()
 	}
 	if err := w.usable(); err != nil {
-		w.unseen = false
 		if w.err != nil && !w.closed {
-			return fmt.Errorf("%s: LSN %d and after were %w: %w", w.db.name, w.written.lsn+1, errNotCommitted, w.err)
+			err = fmt.Errorf("%s: LSN %d and after were %w: %w", w.db.name, w.written.lsn+1, errNotCommitted, w.err)
 		}
-		return err
+		return w.told(err)
 	}
 	return nil
 }
@@ -82,7 +81,7 @@ func (w *writer) writeBehind() {
 	w.syncing = false // flush claims it again
 	for len(w.pending) > 0 && w.err == nil && !w.closed {
 		w.flush(false)
-		w.unseen = w.err != nil // until QueueVerified, Sync or Close returns it
+		w.unseen = w.err != nil // until a call returns it (told) or Close does
 	}
 	w.behind = false
 	w.cond.Broadcast()

@@ -67,8 +67,7 @@ func (db *DB) Commit(entries []txframe.Entry) (uint64, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if err := w.usable(); err != nil {
-		w.unseen = false
-		return 0, fmt.Errorf("%w (the transaction was %w)", err, errNotCommitted)
+		return 0, w.told(fmt.Errorf("%w (the transaction was %w)", err, errNotCommitted))
 	}
 	if w.meta.Replica {
 		return 0, fmt.Errorf("%s: %w", db.name, ErrReplica)
@@ -86,6 +85,15 @@ func (db *DB) Commit(entries []txframe.Entry) (uint64, error) {
 	w.next.hash = h
 	w.advance(lsn, t, size)
 	return lsn, w.waitDurable(lsn)
+}
+
+// told returns err, which carries the writer's failure to a caller, and
+// marks the failure as told, so that Close does not report it a second
+// time. Every call that returns the failure passes it through here.
+// Called with mu held.
+func (w *writer) told(err error) error {
+	w.unseen = false
+	return err
 }
 
 func (w *writer) usable() error {
@@ -119,8 +127,7 @@ func (w *writer) advance(lsn uint64, t int64, size int) {
 func (w *writer) waitDurable(lsn uint64) error {
 	for w.durable.lsn < lsn {
 		if w.err != nil {
-			w.unseen = false // told here, so Close does not tell it again
-			return fmt.Errorf("%s: LSN %d was %w: %w", w.db.name, lsn, errNotCommitted, w.err)
+			return w.told(fmt.Errorf("%s: LSN %d was %w: %w", w.db.name, lsn, errNotCommitted, w.err))
 		}
 		if w.syncing {
 			if w.db.opts.durableWait != nil {
@@ -139,8 +146,7 @@ func (w *writer) waitDurable(lsn uint64) error {
 func (w *writer) waitWritten(lsn uint64) error {
 	for w.written.lsn < lsn {
 		if w.err != nil {
-			w.unseen = false
-			return fmt.Errorf("%s: LSN %d was not written: %w", w.db.name, w.written.lsn+1, w.err)
+			return w.told(fmt.Errorf("%s: LSN %d was not written: %w", w.db.name, w.written.lsn+1, w.err))
 		}
 		if w.syncing {
 			w.cond.Wait()
@@ -349,7 +355,7 @@ func (db *DB) lockWriter() (*writer, error) {
 	}
 	db.w.mu.Lock()
 	if err := db.w.usable(); err != nil {
-		db.w.unseen = false
+		err = db.w.told(err)
 		db.w.mu.Unlock()
 		return nil, err
 	}
